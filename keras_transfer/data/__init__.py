@@ -1,0 +1,107 @@
+"""Datasets: sources (npz folder, image folder, tensorflow-datasets, digits) and transforms."""
+
+import dataclasses
+
+import numpy as np
+
+from keras_transfer.data.sources import DATA_ENV
+from keras_transfer.data.sources import DatasetInfo
+from keras_transfer.data.sources import available
+from keras_transfer.data.sources import load_arrays
+from keras_transfer.data.sources import resolve_data_dir
+from keras_transfer.data.transforms import channel_mean
+from keras_transfer.data.transforms import make_dataset
+from keras_transfer.data.transforms import per_class_indices
+from keras_transfer.data.transforms import prepare_images
+from keras_transfer.data.transforms import select_classes
+from keras_transfer.data.transforms import shard_indices
+
+
+@dataclasses.dataclass
+class ImageData:
+    """A dataset split held in memory: uint8 images, labels and the dataset info.
+
+    Example:
+    >>> d = load_image_data("digits", "train")
+    >>> d.x.shape[1:], d.info.num_classes
+    ((8, 8, 1), 10)
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    info: DatasetInfo
+
+    def take(self, indices):
+        """The examples at ``indices``, same info with the new size."""
+        return ImageData(self.x[indices], self.y[indices],
+                         dataclasses.replace(self.info, size=len(indices)))
+
+    def __len__(self):
+        return len(self.y)
+
+
+def load_image_data(name, split="train", *, data_dir=None, image_size=None, color=None,
+                    download=False):
+    """Loads a split into memory, resized and colour-converted (uint8).
+
+    Args:
+        name, split, data_dir, download: see `load_arrays`.
+        image_size, color: see `prepare_images`.
+
+    Example:
+    >>> load_image_data("digits", "test", image_size=16, color="rgb").x.shape[1:]
+    (16, 16, 3)
+    """
+    x, y, info = load_arrays(name, split, data_dir=data_dir, download=download)
+    x = prepare_images(x, image_size, color)
+    return ImageData(x, y, dataclasses.replace(info, image_shape=tuple(x.shape[1:])))
+
+
+def load(name, split="train", *, data_dir=None, image_size=None, color=None,
+         subtract_mean=False, batch_size=100, shuffle=None, repeat=False, seed=0,
+         download=False):
+    """Loads a dataset split as a batched `tf.data.Dataset` plus its `DatasetInfo`.
+
+    Args:
+        name: dataset name (``"digits"`` needs no files; see `load_arrays`).
+        split: ``"train"`` or ``"test"``.
+        data_dir: folder of ``<name>/`` folders; default ``$KERAS_TRANSFER_DATA``.
+        image_size: resize to this (int or ``(h, w)``); default keep.
+        color: ``"rgb"``, ``"grayscale"`` or ``None`` (keep).
+        subtract_mean: subtract the training split's per-channel mean (the
+            paper's ImageNet preprocessing, HTCNN section IV-C1), also for test.
+        batch_size: examples per batch.
+        shuffle: default True for train, False for test.
+        repeat: repeat forever.
+        seed: shuffle seed.
+        download: let tensorflow-datasets download a missing dataset.
+
+    Returns:
+        ``(dataset, info)``; batches are ``(float32 images in [0, 1] minus the
+        mean, int32 labels)``.
+
+    Example:
+    >>> ds, info = load("digits", "train", batch_size=32)
+    >>> images, labels = next(iter(ds))
+    >>> tuple(images.shape), info.num_classes
+    ((32, 8, 8, 1), 10)
+    """
+    data = load_image_data(name, split, data_dir=data_dir, image_size=image_size, color=color,
+                           download=download)
+    mean = None
+    if subtract_mean:
+        train = data if split == "train" else load_image_data(
+            name, "train", data_dir=data_dir, image_size=image_size, color=color,
+            download=download)
+        mean = channel_mean(train.x)
+    shuffle = split == "train" if shuffle is None else shuffle
+    ds = make_dataset(data.x, data.y, batch_size, shuffle=shuffle, repeat=repeat, seed=seed,
+                      mean=mean)
+    return ds, data.info
+
+
+__all__ = [
+    "DATA_ENV", "DatasetInfo", "ImageData", "available", "channel_mean", "load", "load_arrays",
+    "load_image_data", "make_dataset", "per_class_indices", "prepare_images",
+    "resolve_data_dir", "select_classes", "shard_indices",
+]

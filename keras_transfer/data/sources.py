@@ -1,0 +1,287 @@
+"""Dataset sources: local npz folder, image folder, tensorflow-datasets, embedded digits.
+
+A dataset name is resolved in the order of DESIGN.md, first match wins:
+
+1. ``<data_dir>/<name>/{train,test}.npz`` (plain ``x`` pixels or the JPEG-packed
+   ``jpeg`` + ``offsets`` format of ``../shared/data``), with ``classes.txt``;
+2. ``<data_dir>/<name>/<split>/<class>/*`` image files;
+3. a prepared tensorflow-datasets builder (never downloads unless asked);
+4. ``digits``: scikit-learn's embedded 8x8 handwritten digits, needing no files.
+
+``data_dir`` is the argument, else the ``KERAS_TRANSFER_DATA`` environment
+variable. Everything here returns in-memory uint8 arrays: all datasets the
+recipes use fit in memory, and the transforms (shards, k per class, class
+subsets) need random access by label, which `tf.data` does not give cheaply.
+"""
+
+import dataclasses
+import hashlib
+import io
+import os
+import zipfile
+
+import numpy as np
+
+DATA_ENV = "KERAS_TRANSFER_DATA"
+CACHE_ENV = "KERAS_TRANSFER_CACHE"
+SPLITS = ("train", "test")
+_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".webp")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What a loaded dataset is.
+
+    Attributes:
+        name: dataset name as asked for.
+        source: where it came from: ``"npz"``, ``"image_folder"``, ``"tfds"``
+            or ``"digits"``.
+        class_names: tuple of class names in label order.
+        image_shape: ``(height, width, channels)`` of the stored images.
+        size: number of examples in the split.
+
+    Example:
+    >>> x, y, info = load_arrays("digits", "train")
+    >>> info.num_classes, info.image_shape
+    (10, (8, 8, 1))
+    """
+
+    name: str
+    source: str
+    class_names: tuple
+    image_shape: tuple
+    size: int
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+
+def resolve_data_dir(data_dir=None):
+    """Returns the data folder: ``data_dir`` if given, else ``$KERAS_TRANSFER_DATA``.
+
+    Example:
+    >>> resolve_data_dir("/tmp/data")
+    '/tmp/data'
+    """
+    return data_dir or os.environ.get(DATA_ENV) or None
+
+
+def _check_split(split):
+    if split not in SPLITS:
+        raise ValueError(f"Expected split to be one of {SPLITS}, received split={split!r}.")
+
+
+def _read_classes(folder, num_labels):
+    path = os.path.join(folder, "classes.txt")
+    if os.path.exists(path):
+        with open(path) as f:
+            names = [line.strip() for line in f if line.strip()]
+        return tuple(names)
+    return tuple(str(i) for i in range(num_labels))
+
+
+def _decode_jpeg_packed(buf, offsets, path):
+    from PIL import Image
+
+    if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(buf):
+        raise ValueError(
+            f"Corrupt npz {path}: expected 'offsets' to run from 0 to len(jpeg)={len(buf)}, "
+            f"received offsets from {offsets[:1]} to {offsets[-1:]}."
+        )
+    images = []
+    for i in range(len(offsets) - 1):
+        raw = buf[offsets[i]:offsets[i + 1]].tobytes()
+        try:
+            images.append(np.asarray(Image.open(io.BytesIO(raw)).convert("RGB")))
+        except Exception as e:  # PIL raises several types for bad bytes.
+            raise ValueError(
+                f"Corrupt npz {path}: image {i} is not a decodable JPEG ({e})."
+            ) from e
+    return np.stack(images)
+
+
+def _cache_path(path):
+    """Where the decoded arrays of a JPEG-packed npz are cached (outside the data dir)."""
+    root = os.environ.get(CACHE_ENV) or os.path.join(
+        os.path.expanduser("~"), ".cache", "keras_transfer"
+    )
+    stat = os.stat(path)
+    key = hashlib.sha1(f"{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return os.path.join(root, key.hexdigest()[:16] + ".npz")
+
+
+def _load_npz(path):
+    """Reads one split file; decodes and caches the JPEG-packed format."""
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            files = set(d.files)
+            if "y" not in files or not ({"x"} <= files or {"jpeg", "offsets"} <= files):
+                raise ValueError(
+                    f"Corrupt npz {path}: expected keys 'x','y' or 'jpeg','offsets','y', "
+                    f"received {sorted(files)}."
+                )
+            y = np.asarray(d["y"]).astype(np.int64)
+            if "x" in files:
+                x = np.asarray(d["x"])
+            else:
+                cache = _cache_path(path)
+                if os.path.exists(cache):
+                    with np.load(cache) as c:
+                        x = c["x"]
+                else:
+                    x = _decode_jpeg_packed(np.asarray(d["jpeg"]), np.asarray(d["offsets"]), path)
+                    os.makedirs(os.path.dirname(cache), exist_ok=True)
+                    tmp = cache + f".{os.getpid()}.tmp.npz"
+                    np.savez(tmp, x=x)
+                    os.replace(tmp, cache)
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise ValueError(f"Corrupt npz {path}: cannot be read as an npz archive ({e}).") from e
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or len(x) != len(y):
+        raise ValueError(
+            f"Corrupt npz {path}: expected images N x H x W x C with N == len(y)={len(y)}, "
+            f"received shape {x.shape}."
+        )
+    return x.astype(np.uint8), y
+
+
+def _load_image_folder(folder, class_names=None):
+    from PIL import Image
+
+    classes = class_names or sorted(
+        d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d))
+    )
+    xs, ys = [], []
+    for label, cls in enumerate(classes):
+        cdir = os.path.join(folder, cls)
+        if not os.path.isdir(cdir):
+            continue
+        for fname in sorted(os.listdir(cdir)):
+            if fname.lower().endswith(_IMAGE_EXTS):
+                xs.append(np.asarray(Image.open(os.path.join(cdir, fname)).convert("RGB")))
+                ys.append(label)
+    if not xs:
+        raise ValueError(f"Expected image files under {folder}/<class>/, found none.")
+    shapes = {a.shape for a in xs}
+    if len(shapes) != 1:
+        raise ValueError(
+            f"Expected images of one size in {folder}, received sizes {sorted(shapes)[:4]}; "
+            "resize them first."
+        )
+    return np.stack(xs), np.asarray(ys, np.int64), tuple(classes)
+
+
+def _load_digits(split):
+    """scikit-learn's 8x8 digits: 1,797 images, 0..16 scaled to 0..255; a fixed 80/20 split."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    y = d.target.astype(np.int64)
+    order = np.random.RandomState(0).permutation(len(y))
+    cut = int(0.8 * len(y))
+    idx = order[:cut] if split == "train" else order[cut:]
+    return x[idx], y[idx], tuple(str(i) for i in range(10))
+
+
+def _load_tfds(name, split, data_dir, download):
+    """A tensorflow-datasets builder, only if already prepared unless ``download``."""
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception:  # DatasetNotFoundError and friends: not a tfds name.
+        return None
+    if not builder.is_prepared():
+        if not download:
+            return None
+        builder.download_and_prepare()
+    ds = builder.as_dataset(split=split, as_supervised=True)
+    xs, ys = [], []
+    for image, label in tfds.as_numpy(ds):
+        xs.append(image)
+        ys.append(label)
+    x = np.stack(xs)
+    if x.ndim == 3:
+        x = x[..., None]
+    names = builder.info.features["label"].names
+    return x.astype(np.uint8), np.asarray(ys, np.int64), tuple(names)
+
+
+def available(data_dir=None):
+    """Names of the datasets found in the data folder, plus ``digits``.
+
+    Example:
+    >>> "digits" in available()
+    True
+    """
+    names = {"digits"}
+    root = resolve_data_dir(data_dir)
+    if root and os.path.isdir(root):
+        for d in os.listdir(root):
+            p = os.path.join(root, d)
+            if os.path.exists(os.path.join(p, "train.npz")) or os.path.isdir(os.path.join(p, "train")):
+                names.add(d)
+    return sorted(names)
+
+
+def load_arrays(name, split="train", data_dir=None, download=False):
+    """Loads one split of a dataset as uint8 arrays.
+
+    Args:
+        name: dataset name, e.g. ``"cifar10"``, ``"mnist"``, ``"digits"``.
+        split: ``"train"`` or ``"test"``.
+        data_dir: folder holding ``<name>/``; defaults to ``$KERAS_TRANSFER_DATA``.
+        download: allow tensorflow-datasets to download (off: offline a missing
+            dataset fails in seconds instead of retrying DNS for minutes).
+
+    Returns:
+        ``(x, y, info)``: uint8 images ``N x H x W x C``, int64 labels and a
+        `DatasetInfo`.
+
+    Raises:
+        ValueError: unknown split, dataset not found anywhere, or corrupt files.
+
+    Example:
+    >>> x, y, info = load_arrays("digits", "test")
+    >>> x.dtype, x.shape[1:], info.source
+    (dtype('uint8'), (8, 8, 1), 'digits')
+    """
+    _check_split(split)
+    root = resolve_data_dir(data_dir)
+    tried = []
+    if root:
+        folder = os.path.join(root, name)
+        npz = os.path.join(folder, f"{split}.npz")
+        tried.append(npz)
+        if os.path.exists(npz):
+            x, y = _load_npz(npz)
+            classes = _read_classes(folder, int(y.max()) + 1 if len(y) else 0)
+            if len(y) and y.max() >= len(classes):
+                raise ValueError(
+                    f"Corrupt dataset {folder}: labels go up to {y.max()} but classes.txt "
+                    f"names {len(classes)} classes."
+                )
+            return x, y, DatasetInfo(name, "npz", classes, tuple(x.shape[1:]), len(y))
+        image_dir = os.path.join(folder, split)
+        tried.append(image_dir + "/<class>/*")
+        if os.path.isdir(image_dir):
+            names_file = os.path.join(folder, "classes.txt")
+            class_names = list(_read_classes(folder, 0)) if os.path.exists(names_file) else None
+            x, y, classes = _load_image_folder(image_dir, class_names)
+            return x, y, DatasetInfo(name, "image_folder", classes, tuple(x.shape[1:]), len(y))
+    if name == "digits":
+        x, y, classes = _load_digits(split)
+        return x, y, DatasetInfo(name, "digits", classes, tuple(x.shape[1:]), len(y))
+    found = _load_tfds(name, split, root, download)
+    tried.append(f"tensorflow-datasets '{name}' (prepared{'' if not download else ' or downloaded'})")
+    if found is not None:
+        x, y, classes = found
+        return x, y, DatasetInfo(name, "tfds", classes, tuple(x.shape[1:]), len(y))
+    raise ValueError(
+        f"Dataset {name!r} not found. Expected one of {available(data_dir)} or a prepared "
+        f"tensorflow-datasets name; looked in: {'; '.join(tried)}. Set --data_dir or "
+        f"${DATA_ENV} to the folder holding {name}/train.npz."
+    )

@@ -1,0 +1,254 @@
+"""One way to train: learning curves of test accuracy against steps and wall time.
+
+`train` wraps `keras.Model.fit` (so every Keras feature keeps working) with the
+callbacks the papers' comparisons need:
+
+- an "epoch" is ``steps_per_epoch`` optimizer steps on a repeating dataset
+  (HTCNN paper section IV-B: 1,000 iterations of batch 100);
+- test accuracy is measured at step 0 and after every epoch, with the
+  cumulative *training* wall time (evaluation excluded) — `LearningCurve`;
+- TensorBoard and CSV logs, `BackupAndRestore` so a killed run resumes where it
+  stopped, `TerminateOnNaN`, and an optional wall-clock `Deadline` that stops
+  training and keeps the model reached by then.
+
+Distribution: build and compile the model under ``get_strategy(name).scope()``;
+``fit`` then distributes the `tf.data` input itself.
+"""
+
+import csv
+import os
+import time
+
+import keras
+import tensorflow as tf
+
+CURVE_FIELDS = ("epoch", "step", "wall_seconds", "train_loss", "test_accuracy")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def get_strategy(name="default"):
+    """A `tf.distribute.Strategy` by name.
+
+    Args:
+        name: ``"default"`` (no distribution), ``"mirrored"``
+            (`tf.distribute.MirroredStrategy` over all local GPUs, or over the
+            logical CPU devices if there are no GPUs) or ``"multi_worker"``
+            (`tf.distribute.MultiWorkerMirroredStrategy`, configured by
+            ``TF_CONFIG``).
+
+    Example:
+    >>> with get_strategy("default").scope():
+    ...     model = keras.Sequential([keras.layers.Dense(1)])
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = None
+        if not tf.config.list_logical_devices("GPU"):
+            devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"Expected strategy in {STRATEGIES}, received {name!r}.")
+
+
+def compile_classifier(model, learning_rate=0.01, momentum=0.9):
+    """Compiles a logits classifier with SGD + momentum and sparse cross-entropy.
+
+    Defaults are the HTCNN paper's (section III-B: SGD, momentum 0.9; learning
+    rate 0.01, section III-A1).
+
+    Example:
+    >>> from keras_transfer import models
+    >>> model = compile_classifier(models.shallow_cnn((8, 8, 1), 10))
+    >>> model.optimizer.learning_rate.numpy().round(3)
+    np.float32(0.01)
+    """
+    if learning_rate <= 0:
+        raise ValueError(f"Expected learning_rate > 0, received {learning_rate!r}.")
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def read_curve(path):
+    """Reads a learning-curve CSV written by `LearningCurve` into a list of dicts.
+
+    Example:
+    >>> read_curve("/nonexistent/curve.csv")
+    []
+    """
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [{"epoch": int(r["epoch"]), "step": int(r["step"]),
+             "wall_seconds": float(r["wall_seconds"]),
+             "train_loss": float(r["train_loss"]) if r["train_loss"] else float("nan"),
+             "test_accuracy": float(r["test_accuracy"])} for r in rows]
+
+
+class LearningCurve(keras.callbacks.Callback):
+    """Records test accuracy and cumulative training wall time after every epoch.
+
+    Training time is measured from each epoch's start to the start of its
+    validation, so evaluation is not counted. Rows go to ``path`` (rewritten
+    every epoch, so a resumed run continues the same curve) and to ``rows``.
+
+    Args:
+        path: CSV file for the curve, or ``None``.
+        rows: rows already recorded (a resumed run); training time continues
+            from the last row's ``wall_seconds``.
+
+    Example:
+    >>> curve = LearningCurve(None)
+    >>> curve.rows
+    []
+    """
+
+    def __init__(self, path, rows=None):
+        super().__init__()
+        self.path = path
+        self.rows = list(rows or [])
+        self.train_seconds = self.rows[-1]["wall_seconds"] if self.rows else 0.0
+        self._epoch_start = None
+        self._in_epoch = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+        self._in_epoch = True
+
+    def on_test_begin(self, logs=None):
+        if self._in_epoch:  # validation inside fit: the epoch's training is over
+            self.train_seconds += time.perf_counter() - self._epoch_start
+            self._in_epoch = False
+
+    def elapsed(self):
+        """Training seconds so far, including the running epoch."""
+        running = time.perf_counter() - self._epoch_start if self._in_epoch else 0.0
+        return self.train_seconds + running
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._in_epoch:  # no validation ran this epoch
+            self.train_seconds += time.perf_counter() - self._epoch_start
+            self._in_epoch = False
+        self.add_row(epoch + 1, int(self.model.optimizer.iterations.numpy()),
+                     logs.get("loss", float("nan")), logs.get("val_accuracy", float("nan")))
+
+    def add_row(self, epoch, step, train_loss, test_accuracy):
+        """Appends one evaluation (dropping rows of a redone epoch) and saves."""
+        self.rows = [r for r in self.rows if r["epoch"] < epoch]
+        self.rows.append({"epoch": epoch, "step": step,
+                          "wall_seconds": round(self.train_seconds, 4),
+                          "train_loss": float(train_loss), "test_accuracy": float(test_accuracy)})
+        if self.path:
+            tmp = self.path + ".tmp"
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, CURVE_FIELDS)
+                writer.writeheader()
+                writer.writerows(self.rows)
+            os.replace(tmp, self.path)
+
+
+class Deadline(keras.callbacks.Callback):
+    """Stops training once the training wall time passes ``seconds``.
+
+    The model reached at that point is kept (no rollback), which is what a
+    real-time application with a deadline gets (HTCNN paper Fig. 1). The
+    running epoch is cut short and still evaluated.
+
+    Args:
+        seconds: training-time budget.
+        clock: a `LearningCurve` to read the training time from (so a resumed
+            run counts its earlier time); default a clock started at fit.
+
+    Example:
+    >>> Deadline(60.0).seconds
+    60.0
+    """
+
+    def __init__(self, seconds, clock=None):
+        super().__init__()
+        if seconds is None or seconds <= 0:
+            raise ValueError(f"Expected a deadline in seconds > 0, received {seconds!r}.")
+        self.seconds = float(seconds)
+        self.clock = clock
+        self._start = None
+        self.stopped = False
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        elapsed = self.clock.elapsed() if self.clock else time.perf_counter() - self._start
+        if elapsed >= self.seconds:
+            self.model.stop_training = True
+            self.stopped = True
+
+
+def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
+          deadline_seconds=None, eval_at_start=True, callbacks=(), verbose=0):
+    """Trains a compiled model for ``epochs`` x ``steps_per_epoch`` steps, recording the curve.
+
+    Args:
+        model: a compiled Keras model with an ``"accuracy"`` metric (see
+            `compile_classifier`), built under the strategy's scope.
+        train_ds: a repeating `tf.data.Dataset` of ``(images, labels)`` batches.
+        test_ds: a finite dataset evaluated at step 0 and after every epoch.
+        epochs: number of epochs.
+        steps_per_epoch: optimizer steps per epoch (HTCNN paper: 1,000).
+        run_dir: folder for ``curve.csv``, ``fit_log.csv``, ``tensorboard/``
+            and the ``backup/`` that makes an interrupted run resume; ``None``
+            keeps nothing on disk (and cannot resume).
+        deadline_seconds: optional training wall-time budget (`Deadline`).
+        eval_at_start: evaluate before the first step (the epoch-0 point).
+        callbacks: extra Keras callbacks.
+        verbose: passed to ``fit``.
+
+    Returns:
+        The learning curve: list of dicts with keys ``CURVE_FIELDS``, one per
+        evaluation, epoch 0 first.
+
+    Example:
+    >>> from keras_transfer import data, models
+    >>> train_ds, info = data.load("digits", "train", repeat=True, batch_size=32)
+    >>> test_ds, _ = data.load("digits", "test", batch_size=100)
+    >>> model = compile_classifier(models.shallow_cnn(info.image_shape, 10))
+    >>> curve = train(model, train_ds, test_ds, epochs=2, steps_per_epoch=20)
+    >>> [row["step"] for row in curve]
+    [0, 20, 40]
+    """
+    for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"Expected {name} to be an integer >= 1, received {value!r}.")
+    if model.optimizer is None or not model.compiled:
+        raise ValueError("Expected a compiled model (see compile_classifier), received an "
+                         "uncompiled one.")
+    curve_path = None
+    rows = []
+    cbs = [keras.callbacks.TerminateOnNaN()]
+    if run_dir:
+        os.makedirs(run_dir, exist_ok=True)
+        curve_path = os.path.join(run_dir, "curve.csv")
+        rows = read_curve(curve_path)
+        cbs += [
+            keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
+            keras.callbacks.CSVLogger(os.path.join(run_dir, "fit_log.csv"), append=True),
+            keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"),
+                                        update_freq="epoch", write_graph=False),
+        ]
+    curve = LearningCurve(curve_path, rows)
+    cbs.append(curve)
+    if deadline_seconds is not None:
+        cbs.append(Deadline(deadline_seconds, clock=curve))
+    cbs += list(callbacks)
+    if eval_at_start and not curve.rows:
+        results = model.evaluate(test_ds, verbose=0, return_dict=True)
+        curve.add_row(0, 0, float("nan"), results["accuracy"])
+    model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
+              validation_data=test_ds, callbacks=cbs, verbose=verbose)
+    return curve.rows
