@@ -24,6 +24,7 @@ import tensorflow as tf
 
 CURVE_FIELDS = ("epoch", "step", "wall_seconds", "train_loss", "test_accuracy")
 STRATEGIES = ("default", "mirrored", "multi_worker")
+FINAL_WEIGHTS = "final.weights.h5"
 
 
 def get_strategy(name="default"):
@@ -191,7 +192,8 @@ class Deadline(keras.callbacks.Callback):
 
 
 def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
-          deadline_seconds=None, eval_at_start=True, callbacks=(), verbose=0):
+          tensorboard_dir=None, deadline_seconds=None, eval_at_start=True, callbacks=(),
+          verbose=0):
     """Trains a compiled model for ``epochs`` x ``steps_per_epoch`` steps, recording the curve.
 
     Args:
@@ -201,9 +203,12 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
         test_ds: a finite dataset evaluated at step 0 and after every epoch.
         epochs: number of epochs.
         steps_per_epoch: optimizer steps per epoch (HTCNN paper: 1,000).
-        run_dir: folder for ``curve.csv``, ``fit_log.csv``, ``tensorboard/``
-            and the ``backup/`` that makes an interrupted run resume; ``None``
+        run_dir: folder for ``curve.csv``, ``fit_log.csv``, the ``backup/``
+            that makes an interrupted run resume, and ``final.weights.h5``
+            once finished. A ``run_dir`` holding a finished run is not trained
+            again: its weights are loaded and its curve returned. ``None``
             keeps nothing on disk (and cannot resume).
+        tensorboard_dir: TensorBoard log folder; default ``run_dir/tensorboard``.
         deadline_seconds: optional training wall-time budget (`Deadline`).
         eval_at_start: evaluate before the first step (the epoch-0 point).
         callbacks: extra Keras callbacks.
@@ -225,7 +230,8 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
     for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"Expected {name} to be an integer >= 1, received {value!r}.")
-    if model.optimizer is None or not model.compiled:
+    # An uncompiled Keras 3 model has no `optimizer` attribute at all.
+    if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
         raise ValueError("Expected a compiled model (see compile_classifier), received an "
                          "uncompiled one.")
     curve_path = None
@@ -235,12 +241,19 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
         os.makedirs(run_dir, exist_ok=True)
         curve_path = os.path.join(run_dir, "curve.csv")
         rows = read_curve(curve_path)
+        final_weights = os.path.join(run_dir, FINAL_WEIGHTS)
+        if os.path.exists(final_weights):
+            model.load_weights(final_weights)
+            return rows
         cbs += [
             keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
             keras.callbacks.CSVLogger(os.path.join(run_dir, "fit_log.csv"), append=True),
-            keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"),
+            keras.callbacks.TensorBoard(tensorboard_dir or os.path.join(run_dir, "tensorboard"),
                                         update_freq="epoch", write_graph=False),
         ]
+    elif tensorboard_dir:
+        cbs.append(keras.callbacks.TensorBoard(tensorboard_dir, update_freq="epoch",
+                                               write_graph=False))
     curve = LearningCurve(curve_path, rows)
     cbs.append(curve)
     if deadline_seconds is not None:
@@ -251,4 +264,6 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
         curve.add_row(0, 0, float("nan"), results["accuracy"])
     model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
               validation_data=test_ds, callbacks=cbs, verbose=verbose)
+    if run_dir:
+        model.save_weights(os.path.join(run_dir, FINAL_WEIGHTS))
     return curve.rows

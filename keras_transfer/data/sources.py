@@ -84,7 +84,8 @@ def _read_classes(folder, num_labels):
 def _decode_jpeg_packed(buf, offsets, path):
     from PIL import Image
 
-    if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(buf):
+    if (offsets.ndim != 1 or len(offsets) < 1 or not np.issubdtype(offsets.dtype, np.integer)
+            or offsets[0] != 0 or offsets[-1] != len(buf)):
         raise ValueError(
             f"Corrupt npz {path}: expected 'offsets' to run from 0 to len(jpeg)={len(buf)}, "
             f"received offsets from {offsets[:1]} to {offsets[-1:]}."
@@ -113,30 +114,42 @@ def _cache_path(path):
 
 def _load_npz(path):
     """Reads one split file; decodes and caches the JPEG-packed format."""
+    # np.load raises ValueError (not BadZipFile) for bytes that are neither a zip
+    # nor an .npy, and returns a bare array for an .npy renamed to .npz.
+    unreadable = (zipfile.BadZipFile, OSError, EOFError, ValueError)
     try:
-        with np.load(path, allow_pickle=False) as d:
-            files = set(d.files)
-            if "y" not in files or not ({"x"} <= files or {"jpeg", "offsets"} <= files):
-                raise ValueError(
-                    f"Corrupt npz {path}: expected keys 'x','y' or 'jpeg','offsets','y', "
-                    f"received {sorted(files)}."
-                )
+        archive = np.load(path, allow_pickle=False)
+    except unreadable as e:
+        raise ValueError(f"Corrupt npz {path}: cannot be read as an npz archive ({e}).") from e
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"Corrupt npz {path}: expected an npz archive, received a single array.")
+    with archive as d:
+        files = set(d.files)
+        if "y" not in files or not ({"x"} <= files or {"jpeg", "offsets"} <= files):
+            raise ValueError(
+                f"Corrupt npz {path}: expected keys 'x','y' or 'jpeg','offsets','y', "
+                f"received {sorted(files)}."
+            )
+        try:
             y = np.asarray(d["y"]).astype(np.int64)
             if "x" in files:
                 x = np.asarray(d["x"])
             else:
                 cache = _cache_path(path)
-                if os.path.exists(cache):
-                    with np.load(cache) as c:
-                        x = c["x"]
-                else:
-                    x = _decode_jpeg_packed(np.asarray(d["jpeg"]), np.asarray(d["offsets"]), path)
-                    os.makedirs(os.path.dirname(cache), exist_ok=True)
-                    tmp = cache + f".{os.getpid()}.tmp.npz"
-                    np.savez(tmp, x=x)
-                    os.replace(tmp, cache)
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise ValueError(f"Corrupt npz {path}: cannot be read as an npz archive ({e}).") from e
+                if not os.path.exists(cache):
+                    buf, offsets = np.asarray(d["jpeg"]), np.asarray(d["offsets"])
+        except unreadable as e:
+            raise ValueError(f"Corrupt npz {path}: cannot read its arrays ({e}).") from e
+    if "x" not in files:
+        if os.path.exists(cache):
+            with np.load(cache) as c:
+                x = c["x"]
+        else:
+            x = _decode_jpeg_packed(buf, offsets, path)
+            os.makedirs(os.path.dirname(cache), exist_ok=True)
+            tmp = cache + f".{os.getpid()}.tmp.npz"
+            np.savez(tmp, x=x)
+            os.replace(tmp, cache)
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or len(x) != len(y):

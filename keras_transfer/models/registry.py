@@ -46,7 +46,7 @@ def get_builder(name):
     return _BUILDERS[name]
 
 
-def build(name, **kwargs):
+def build(name, /, **kwargs):
     """Builds the registered model ``name`` with ``kwargs``.
 
     Example:

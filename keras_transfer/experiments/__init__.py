@@ -1,0 +1,1 @@
+"""Paper experiments as functions (recipes are their command lines)."""

@@ -1,0 +1,143 @@
+"""Reports: paper-style learning-curve plots, markdown tables, run folders and summary files."""
+
+import csv
+import json
+import os
+
+import numpy as np
+
+HISTORY_FIELDS = ("run", "repeat", "epoch", "step", "wall_seconds", "train_loss", "test_accuracy")
+
+
+def prepare_output_dir(path, resume=False):
+    """Creates ``path`` for a new run, refusing to overwrite a previous one.
+
+    A folder holding a finished run (``summary.json``) is always refused; one
+    holding an unfinished run is refused unless ``resume`` (then its backups
+    let every training continue where it stopped). Checked before any training.
+
+    Example:
+    >>> import tempfile
+    >>> prepare_output_dir(tempfile.mkdtemp() + "/run")  # doctest: +ELLIPSIS
+    '...run'
+    """
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"Expected --output_dir to be a folder, received the file {path!r}.")
+    if os.path.isdir(path) and os.listdir(path):
+        if os.path.exists(os.path.join(path, "summary.json")):
+            raise ValueError(
+                f"Expected an empty or new --output_dir, received {path!r} which holds a finished "
+                "run (summary.json). Choose another folder; nothing was overwritten."
+            )
+        if not resume:
+            raise ValueError(
+                f"Expected an empty or new --output_dir, received {path!r} which holds an "
+                "unfinished run. Pass --resume to continue it, or choose another folder."
+            )
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def write_json(path, obj):
+    """Writes JSON atomically (NaN becomes null).
+
+    Example:
+    >>> import tempfile
+    >>> write_json(tempfile.mkdtemp() + "/a.json", {"x": float("nan")})
+    """
+
+    def clean(o):
+        if isinstance(o, dict):
+            return {str(k): clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        if isinstance(o, (np.floating, float)):
+            return None if not np.isfinite(o) else float(o)
+        if isinstance(o, np.integer):
+            return int(o)
+        return o
+
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(clean(obj), f, indent=2)
+    os.replace(tmp, path)
+
+
+def write_history(path, rows):
+    """Writes the recipe's ``history.csv`` (one row per evaluation of every run).
+
+    Example:
+    >>> import tempfile
+    >>> write_history(tempfile.mkdtemp() + "/h.csv", [])
+    """
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, HISTORY_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def curve_matrix(curves):
+    """Stacks per-repeat curves (lists of rows) into epochs and an accuracy matrix.
+
+    Repeats cut short (a deadline) are truncated to the shortest.
+
+    Example:
+    >>> rows = [{"epoch": 0, "test_accuracy": 0.1}, {"epoch": 1, "test_accuracy": 0.5}]
+    >>> curve_matrix([rows, rows])[1].shape
+    (2, 2)
+    """
+    n = min(len(c) for c in curves)
+    epochs = np.asarray([r["epoch"] for r in curves[0][:n]])
+    acc = np.asarray([[r["test_accuracy"] for r in c[:n]] for c in curves], np.float64)
+    return epochs, acc
+
+
+def plot_curves(path, series, title="", xlabel="Epoch", ylabel="Testing accuracy"):
+    """Saves a learning-curve plot like the HTCNN paper's Figs. 8-11.
+
+    Each series is drawn as its mean over repeats with a min/max band.
+
+    Args:
+        path: PNG file to write.
+        series: mapping label -> list of per-repeat curves (lists of rows with
+            ``epoch`` and ``test_accuracy``).
+
+    Example:
+    >>> import tempfile
+    >>> rows = [{"epoch": 0, "test_accuracy": 0.1}, {"epoch": 1, "test_accuracy": 0.5}]
+    >>> plot_curves(tempfile.mkdtemp() + "/c.png", {"CCNN": [rows]})
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, curves in series.items():
+        epochs, acc = curve_matrix(curves)
+        line, = ax.plot(epochs, acc.mean(axis=0), marker="o", markersize=3, label=label)
+        ax.fill_between(epochs, acc.min(axis=0), acc.max(axis=0), alpha=0.2,
+                        color=line.get_color())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def markdown_table(header, rows):
+    """A GitHub-markdown table.
+
+    Example:
+    >>> print(markdown_table(["a", "b"], [[1, 2]]))
+    | a | b |
+    |---|---|
+    | 1 | 2 |
+    """
+    lines = ["| " + " | ".join(str(h) for h in header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

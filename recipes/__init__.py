@@ -1,0 +1,1 @@
+"""Recipes: one absl app per paper (see DESIGN.md, the recipe contract)."""

@@ -1,0 +1,49 @@
+"""Shared pytest setup: quiet TensorFlow, an isolated decode cache, the shared data folder."""
+
+import os
+import pathlib
+import shutil
+import tempfile
+
+# Before anything imports TensorFlow (the package modules import it at load time).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The JPEG-packed npz decode cache goes to a throw-away folder for the whole
+# session (set at import time so subprocesses started by tests inherit it too),
+# never to ~/.cache/keras_transfer.
+_CACHE_DIR = tempfile.mkdtemp(prefix="keras_transfer_test_cache_")
+os.environ["KERAS_TRANSFER_CACHE"] = _CACHE_DIR
+
+import pytest  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    # train() passes tf.data datasets to fit(), whose default shuffle=True Keras ignores.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:`shuffle=True` was passed:UserWarning")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_CACHE_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cache_dir():
+    """The session's decode-cache folder (``$KERAS_TRANSFER_CACHE``)."""
+    return pathlib.Path(_CACHE_DIR)
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """The real datasets: ``$KERAS_TRANSFER_DATA`` or ``<repo>/../shared/data``."""
+    candidates = []
+    if os.environ.get("KERAS_TRANSFER_DATA"):
+        candidates.append(pathlib.Path(os.environ["KERAS_TRANSFER_DATA"]))
+    candidates.append((REPO / ".." / "shared" / "data").resolve())
+    for path in candidates:
+        if path.is_dir():
+            return path
+    pytest.skip("shared datasets not found: set $KERAS_TRANSFER_DATA or provide "
+                f"<repo>/../shared/data (looked in {[str(c) for c in candidates]})")
