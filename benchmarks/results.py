@@ -1,0 +1,145 @@
+"""Shared writer of benchmarks/RESULTS.md: one marked section per benchmark script.
+
+Every number in RESULTS.md is written by a script through `update_section`,
+never by hand. A section lives between ``<!-- BEGIN name -->`` and
+``<!-- END name -->``; rewriting it leaves the other sections untouched, so
+several scripts share the file. Each section records the command line that
+produced it, the date and the machine.
+
+Usage (from a benchmark script):
+    from benchmarks.results import update_section
+    update_section("throughput", table_markdown)
+"""
+
+import datetime
+import fcntl
+import os
+import platform
+import re
+import shlex
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_PATH = "benchmarks/RESULTS.md"
+TITLE = "# Benchmark results"
+NOTE = ("Every number in this file is written by a script in `benchmarks/` (the command is "
+        "given in each section), never by hand.")
+
+
+def _resolve(path):
+    """Relative paths are taken from the repository root, so any working folder works."""
+    return path if os.path.isabs(path) else os.path.join(REPO_ROOT, path)
+
+
+def command_line(argv=None):
+    """The command that ran the script, as ``python benchmarks/<script>.py <args>``.
+
+    Example:
+    >>> command_line(["/x/benchmarks/throughput.py", "--steps=20", "--name=a b"])
+    "python benchmarks/throughput.py --steps=20 '--name=a b'"
+    """
+    argv = list(sys.argv if argv is None else argv)
+    script = "benchmarks/" + os.path.basename(argv[0]) if argv else "benchmarks/?"
+    return " ".join(["python", script] + [shlex.quote(a) for a in argv[1:]])
+
+
+def machine_info():
+    """CPU count, platform, Python, TensorFlow and Keras versions (a dict of strings)."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "cpu_count": str(os.cpu_count()),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+
+
+def section_header(name, argv=None):
+    """The lines every section starts with: heading, command, date and machine."""
+    m = machine_info()
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    return "\n".join([
+        f"## {name}",
+        "",
+        f"- Command: `{command_line(argv)}`",
+        f"- Date: {now}",
+        f"- Machine: {m['cpu_count']} CPUs (os.cpu_count()), {m['platform']}, "
+        f"Python {m['python']}, TensorFlow {m['tensorflow']}, Keras {m['keras']}",
+    ])
+
+
+def _markers(name):
+    return f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+
+
+def replace_section(text, name, body):
+    """``text`` with section ``name`` set to ``body`` (appended if absent).
+
+    Example:
+    >>> t = replace_section("# T\\n", "a", "one")
+    >>> t = replace_section(t, "b", "two")
+    >>> print(replace_section(t, "a", "three"))
+    # T
+    <BLANKLINE>
+    <!-- BEGIN a -->
+    three
+    <!-- END a -->
+    <BLANKLINE>
+    <!-- BEGIN b -->
+    two
+    <!-- END b -->
+    <BLANKLINE>
+    """
+    begin, end = _markers(name)
+    block = f"{begin}\n{body.strip()}\n{end}"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        return pattern.sub(lambda _: block, text, count=1)
+    return text.rstrip("\n") + "\n\n" + block + "\n"
+
+
+def update_section(name, markdown, path=DEFAULT_PATH, argv=None):
+    """Rewrites only section ``name`` of RESULTS.md (appending it if absent).
+
+    The file is created with its title and note if missing. The section gets a
+    header with the command line (from ``argv``, default ``sys.argv``), the
+    date and the machine, followed by ``markdown``. The write is atomic and
+    locked, so scripts finishing at the same time do not lose each other's
+    sections.
+
+    Args:
+        name: section name (also its ``##`` heading), e.g. ``"throughput"``.
+        markdown: the section's content.
+        path: the results file; a relative path is taken from the repository
+            root (default ``benchmarks/RESULTS.md``).
+        argv: the command line to record; default ``sys.argv``.
+
+    Returns:
+        The path written.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ValueError(f"Expected a section name of letters, digits, '_', '.', '-', "
+                         f"received {name!r}.")
+    path = _resolve(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    body = section_header(name, argv) + "\n\n" + markdown.strip()
+    # Lock the folder (not a lock file, which would be left behind in the repo).
+    lock = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(path):
+            with open(path) as f:
+                text = f.read()
+        else:
+            text = f"{TITLE}\n\n{NOTE}\n"
+        text = replace_section(text, name, body)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        os.close(lock)  # releases the lock
+    return path
