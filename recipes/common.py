@@ -32,6 +32,9 @@ def define_common_flags(default_dataset):
     flags.DEFINE_boolean("export", True, "Export the final models (--noexport to skip).")
     flags.DEFINE_string("export_dir", "saved_models", "Root folder of the exports.")
     flags.DEFINE_boolean("resume", False, "Continue the unfinished run in --output_dir.")
+    flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
+                      "Keras dtype policy. mixed_bfloat16 about halves CNN training time on CPUs "
+                      "with AMX/AVX512-BF16; the papers' numbers are float32.")
     flags.DEFINE_boolean("deterministic", True, "Deterministic TensorFlow ops (same seed, same "
                          "numbers).")
     flags.register_validator("preset", lambda v: v in PRESET_NAMES,
@@ -49,11 +52,12 @@ def prepare_output_dir(recipe, output_dir, resume):
 
 
 def seed_everything(seed):
-    """Seeds Python, NumPy and TensorFlow; optionally deterministic ops (--deterministic)."""
+    """Seeds Python, NumPy and TensorFlow; sets --precision and --deterministic ops."""
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
+    keras.mixed_precision.set_dtype_policy(FLAGS.precision)
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
 

@@ -176,6 +176,7 @@ def main(argv):
     summary = {
         "recipe": "htcnn", "dataset": config.dataset, "preset": FLAGS.preset,
         "seed": FLAGS.seed, "repeats": config.repeats, "strategy": FLAGS.strategy,
+        "precision": FLAGS.precision, "deterministic": FLAGS.deterministic,
         "settings": dataclasses.asdict(config),
         "data": {"train_examples": len(data.train), "test_examples": len(data.test),
                  "image_shape": list(data.input_shape), "num_classes": data.num_classes,

@@ -13,6 +13,7 @@ import keras
 
 from keras_transfer.layers.grouped_conv import GroupedConv2D
 from keras_transfer.models.htcnn import _check
+from keras_transfer.models.htcnn import classifier
 from keras_transfer.models.registry import register_model
 
 
@@ -62,7 +63,7 @@ def alexnet(input_shape=(227, 227, 3), num_classes=1000, fc_units=4096, dropout=
         x = keras.layers.Dense(fc_units, activation="relu", name=f"fc{i}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation=classifier_activation, name="logits")(x)
+    outputs = classifier(num_classes, classifier_activation)(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -93,5 +94,5 @@ def shallow_alexnet(input_shape=(227, 227, 3), num_classes=1000, first_filters=1
         parts.append(x)
     x = keras.layers.Concatenate(name="concat")(parts)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = keras.layers.Dense(num_classes, activation=classifier_activation, name="logits")(x)
+    outputs = classifier(num_classes, classifier_activation)(x)
     return keras.Model(inputs, outputs, name=name)

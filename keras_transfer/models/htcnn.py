@@ -11,6 +11,20 @@ import keras
 from keras_transfer.models.registry import register_model
 
 
+def classifier(num_classes, activation=None):
+    """The final dense layer ``logits``, always computed in float32.
+
+    Under a mixed-precision policy (``keras.mixed_precision``) the rest of the
+    network runs in bfloat16/float16; keeping the classifier in float32 keeps
+    the logits and the loss numerically sound (the Keras mixed-precision guide).
+
+    Example:
+    >>> classifier(10).dtype_policy.name
+    'float32'
+    """
+    return keras.layers.Dense(num_classes, activation=activation, dtype="float32", name="logits")
+
+
 def _check(input_shape, num_classes):
     if len(tuple(input_shape)) != 3:
         raise ValueError(f"Expected input_shape (height, width, channels), received {input_shape!r}.")
@@ -51,7 +65,7 @@ def shallow_cnn(input_shape=(32, 32, 3), num_classes=10, first_filters=8, second
                             name="conv2")(x)
     x = keras.layers.MaxPooling2D(2, padding="same", name="pool2")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    outputs = keras.layers.Dense(num_classes, activation=classifier_activation, name="logits")(x)
+    outputs = classifier(num_classes, classifier_activation)(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -98,5 +112,5 @@ def cloud_cnn(input_shape=(32, 32, 3), num_classes=10, filters=(32, 32, 64, 64, 
     x = keras.layers.Dense(fc_units, activation="relu", name="fc1")(x)
     if fc_dropout:
         x = keras.layers.Dropout(fc_dropout, name="fc1_dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation=classifier_activation, name="logits")(x)
+    outputs = classifier(num_classes, classifier_activation)(x)
     return keras.Model(inputs, outputs, name=name)
