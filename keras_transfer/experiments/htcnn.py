@@ -65,6 +65,11 @@ class HTCNNConfig:
             fine-tuning, section III-A3: default False).
         fc_units: hidden dense width of AlexNet (fc6/fc7); the cloud CNN uses 512.
         max_train_examples: optional cap on the training set (quick runs).
+
+    Example:
+    >>> cfg = HTCNNConfig(dataset="digits", num_shallow=8).validate()
+    >>> cfg.first_filters
+    4
     """
 
     dataset: str = "cifar10"
@@ -177,7 +182,13 @@ def get_preset(name, **overrides):
 
 @dataclasses.dataclass
 class HTCNNData:
-    """Training/test arrays of one experiment, loaded once for all repeats."""
+    """Training/test arrays of one experiment, loaded once for all repeats.
+
+    Example:
+    >>> d = load_data(get_preset("quick", dataset="digits"))
+    >>> len(d.train), len(d.test), d.mean is None
+    (1437, 360, True)
+    """
 
     train: kt_data.ImageData
     test: kt_data.ImageData
@@ -238,8 +249,14 @@ def _dataset(config, data, indices, seed):
                                 shuffle=True, repeat=True, seed=seed, mean=data.mean)
 
 
-def test_dataset(config, data):
-    """The test split as a finite batched dataset (evaluated after every epoch)."""
+def eval_dataset(config, data):
+    """The test split as a finite batched dataset (evaluated after every epoch).
+
+    Example:
+    >>> cfg = get_preset("quick", dataset="digits")
+    >>> sum(int(b[1].shape[0]) for b in eval_dataset(cfg, load_data(cfg)))
+    360
+    """
     return kt_data.make_dataset(data.test.x, data.test.y, max(config.batch_size, 500),
                                 mean=data.mean)
 
@@ -264,7 +281,13 @@ def build_cloud(config, data):
 
 
 def build_shallow(config, data, index=0):
-    """Shallow CNN ``index`` for the config, uncompiled (first layer = cloud filters / m)."""
+    """Shallow CNN ``index`` for the config, uncompiled (first layer = cloud filters / m).
+
+    Example:
+    >>> cfg = get_preset("quick", dataset="digits", num_shallow=8)
+    >>> build_shallow(cfg, load_data(cfg)).get_layer("conv1").filters
+    4
+    """
     name = ARCHS[config.arch][1]
     return models.build(name, input_shape=data.input_shape, num_classes=data.num_classes,
                         first_filters=config.first_filters, name=f"shallow_cnn_{index}")
@@ -276,10 +299,16 @@ def train_shallow_cnns(config, data, seed, runs_dir=None, tensorboard_dir=None, 
     Returns:
         ``(models, curves, seconds)``: the trained shallow CNNs, their learning
         curves, and their summed training wall time.
+
+    Example:
+    >>> cfg = get_preset("quick", dataset="digits", shallow_steps=10, num_shallow=2)
+    >>> shallow, curves, seconds = train_shallow_cnns(cfg, load_data(cfg), seed=0)
+    >>> len(shallow), curves[0][-1]["step"]
+    (2, 10)
     """
     strategy = strategy or training.get_strategy()
     _, shallow_idx = split_training_sets(config, data.train, seed)
-    test_ds = test_dataset(config, data)
+    test_ds = eval_dataset(config, data)
     steps = config.shallow_steps
     per_epoch = config.steps_per_epoch if steps % config.steps_per_epoch == 0 else steps
     shallow_models, curves, seconds = [], [], 0.0
@@ -309,6 +338,13 @@ def build_pair(config, data, shallow_models, seed, strategy=None):
 
     Returns:
         ``(htcnn, ccnn)``.
+
+    Example:
+    >>> cfg = get_preset("quick", dataset="digits", num_shallow=2)
+    >>> d = load_data(cfg)
+    >>> htcnn, ccnn = build_pair(cfg, d, [build_shallow(cfg, d, j) for j in range(2)], seed=0)
+    >>> bool(np.all(htcnn.get_layer("conv2").kernel.numpy() == ccnn.get_layer("conv2").kernel.numpy()))
+    True
     """
     strategy = strategy or training.get_strategy()
     keras.utils.set_random_seed(seed)
@@ -375,6 +411,13 @@ def run_repeat(config, data, seed, runs_dir=None, tensorboard_dir=None, strategy
     Returns:
         dict with ``htcnn``, ``ccnn`` (models), ``curves`` (name -> rows),
         ``shallow_curves``, ``comparison`` (`compare_curves`) and ``phase_seconds``.
+
+    Example:
+    >>> cfg = get_preset("quick", dataset="digits", epochs=1, steps_per_epoch=5,
+    ...                  shallow_steps=5)
+    >>> out = run_repeat(cfg, load_data(cfg), seed=0)
+    >>> sorted(out["curves"]), 0 <= out["comparison"]["pbp"] <= 1
+    (['ccnn', 'htcnn'], True)
     """
     sub = lambda root, name: root and os.path.join(root, name)  # noqa: E731
     t0 = time.perf_counter()
@@ -383,7 +426,7 @@ def run_repeat(config, data, seed, runs_dir=None, tensorboard_dir=None, strategy
     t1 = time.perf_counter()
     htcnn, ccnn = build_pair(config, data, shallow_models, seed, strategy)
     cloud_idx, _ = split_training_sets(config, data.train, seed)
-    test_ds = test_dataset(config, data)
+    test_ds = eval_dataset(config, data)
     curves = {}
     for name, model in (("htcnn", htcnn), ("ccnn", ccnn)):
         keras.utils.set_random_seed(seed)  # same dropout masks and batches for both
