@@ -108,51 +108,17 @@ def load_data(config):
 
 def run_setting(setting, config, data, output_dir):
     """All repeats of one setting; writes curves.png, history.csv and summary.json."""
-    from keras_transfer import metrics
     from keras_transfer import report
     from keras_transfer.experiments import htcnn
 
     folder = os.path.join(output_dir, setting)
     os.makedirs(folder, exist_ok=True)
-    series = {"HTCNN": [], "CCNN": []}
-    results, history = [], []
-    phases = {"shallow": 0.0, "cloud": 0.0}
-    for r in range(config.repeats):
-        seed = FLAGS.seed + r
-        out = htcnn.run_repeat(config, data, seed,
-                               runs_dir=os.path.join(folder, "runs", f"repeat{r}"),
-                               tensorboard_dir=os.path.join(folder, "tensorboard", f"repeat{r}"))
-        for phase, sec in out["phase_seconds"].items():
-            phases[phase] += sec
-        for name, curve in out["curves"].items():
-            series[name.upper()].append(curve)
-            history += [dict(row, run=name, repeat=r) for row in curve]
-        for j, curve in enumerate(out["shallow_curves"]):
-            history += [dict(row, run=f"shallow_{j}", repeat=r) for row in curve]
-        c = dict(out["comparison"], repeat=r, seed=seed)
-        results.append(c)
-        print(f"{setting} repeat {r}: AAG {c['aag']:.4f}  PBP {c['pbp']:.2f}  "
-              f"epoch-1 gain {_num(c['epoch1_gain'])}  "
-              f"HTCNN final {c['htcnn_final_accuracy']:.4f}  "
-              f"CCNN final {c['ccnn_final_accuracy']:.4f}  shallow {c['shallow_seconds']:.1f}s",
-              flush=True)
-
-    report.plot_curves(
-        os.path.join(folder, "curves.png"), series,
-        title=f"HTCNN vs CCNN on CIFAR-10 ({setting}, m={config.num_shallow}, "
-              f"{config.repeats} repeat(s))",
-        xlabel=f"Epoch ({config.steps_per_epoch} iterations)")
-    report.write_history(os.path.join(folder, "history.csv"), history)
-
+    experiment = htcnn.run_experiment(config, data, folder, seed=FLAGS.seed,
+                                      log=lambda line: print(f"{setting} {line}", flush=True))
+    series, results = experiment["curves"], experiment["runs"]
     epochs, h_acc = report.curve_matrix(series["HTCNN"])
     _, c_acc = report.curve_matrix(series["CCNN"])
     n = min(h_acc.shape[1], c_acc.shape[1])
-
-    def across(key):
-        return metrics.summarize_runs([r[key] for r in results])
-
-    def seconds(key):
-        return metrics.summarize_runs([(r[key] or {}).get("seconds") for r in results])
 
     cloud_idx, shallow_idx = htcnn.split_training_sets(config, data.train, FLAGS.seed)
     summary = {
@@ -168,18 +134,9 @@ def run_setting(setting, config, data, output_dir):
             "ccnn_accuracy_mean": [float(v) for v in c_acc[:, :n].mean(axis=0)],
             "gain_mean": [float(v) for v in (h_acc[:, :n] - c_acc[:, :n]).mean(axis=0)],
         },
-        "headline": {
-            "aag": across("aag"), "pbp": across("pbp"), "epoch1_gain": across("epoch1_gain"),
-            "htcnn_final_accuracy": across("htcnn_final_accuracy"),
-            "ccnn_final_accuracy": across("ccnn_final_accuracy"),
-            "shallow_seconds": across("shallow_seconds"),
-            "htcnn_seconds_to_ccnn_final": seconds("htcnn_time_to_ccnn_final"),
-            "htcnn_seconds_to_ccnn_final_with_shallow":
-                seconds("htcnn_time_to_ccnn_final_with_shallow"),
-            "ccnn_seconds_to_ccnn_final": seconds("ccnn_time_to_ccnn_final"),
-        },
+        "headline": experiment["headline"],
         "runs": results,
-        "process_wall_seconds": phases,  # this invocation only (less when resumed)
+        "process_wall_seconds": experiment["phase_seconds"],  # this invocation only
         "curves_png": os.path.join(folder, "curves.png"),
     }
     report.write_json(os.path.join(folder, "summary.json"), summary)

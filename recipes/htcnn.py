@@ -48,6 +48,7 @@ flags.DEFINE_integer("image_size", None, "Resize images to this size.")
 flags.DEFINE_boolean("subtract_mean", None, "Subtract the per-channel training mean.")
 flags.DEFINE_boolean("freeze_transferred", None, "Freeze the transferred first layer "
                      "(paper prefers fine-tuning).")
+flags.DEFINE_integer("fc_units", None, "Width of AlexNet's fc6/fc7 (default 4096).")
 flags.DEFINE_integer("max_train_examples", None, "Cap the training set (stratified).")
 flags.DEFINE_float("deadline_seconds", None, "Training wall-time budget per cloud CNN.")
 flags.DEFINE_boolean("tune", False, "Run a keras-tuner search over learning rate, m, shallow "
@@ -108,7 +109,6 @@ def main(argv):
     strategy = recipe_utils.strategy_from_flags()
 
     from keras_transfer.experiments import htcnn
-    from keras_transfer import metrics, report
 
     t_load = time.perf_counter()
     data = htcnn.load_data(config, FLAGS.data_dir, seed=FLAGS.seed)
@@ -116,63 +116,19 @@ def main(argv):
     if FLAGS.tune:
         return run_tuning(config, data, output_dir)
 
-    history, results, phases = [], [], {"load_data": load_seconds, "shallow": 0.0, "cloud": 0.0}
-    series = {"HTCNN": [], "CCNN": []}
-    for r in range(config.repeats):
-        seed = FLAGS.seed + r
-        out = htcnn.run_repeat(
-            config, data, seed, runs_dir=os.path.join(output_dir, "runs", f"repeat{r}"),
-            tensorboard_dir=os.path.join(output_dir, "tensorboard", f"repeat{r}"),
-            strategy=strategy, deadline_seconds=FLAGS.deadline_seconds)
-        for phase, sec in out["phase_seconds"].items():
-            phases[phase] += sec
-        for name, curve in out["curves"].items():
-            series[name.upper()].append(curve)
-            history += [dict(row, run=name, repeat=r) for row in curve]
-        for j, curve in enumerate(out["shallow_curves"]):
-            history += [dict(row, run=f"shallow_{j}", repeat=r) for row in curve]
-        comparison = dict(out["comparison"], repeat=r, seed=seed)
-        results.append(comparison)
-        print(f"repeat {r}: aag={comparison['aag']:.4f} pbp={comparison['pbp']:.2f} "
-              f"epoch1_gain={comparison['epoch1_gain']} "
-              f"htcnn_final={comparison['htcnn_final_accuracy']:.4f} "
-              f"ccnn_final={comparison['ccnn_final_accuracy']:.4f}")
-
-    report.write_history(os.path.join(output_dir, "history.csv"), history)
-    report.plot_curves(
-        os.path.join(output_dir, "curves.png"), series,
-        title=f"HTCNN vs CCNN on {config.dataset} ({config.setting}, m={config.num_shallow}, "
-              f"{config.repeats} repeats)",
-        xlabel=f"Epoch ({config.steps_per_epoch} iterations)")
+    experiment = htcnn.run_experiment(config, data, output_dir, seed=FLAGS.seed,
+                                      strategy=strategy, deadline_seconds=FLAGS.deadline_seconds)
+    phases = dict(experiment["phase_seconds"], load_data=load_seconds)
+    headline = experiment["headline"]
     exports = {}
     if FLAGS.export:
         t_export = time.perf_counter()
+        last = experiment["last"]
         name = os.path.basename(os.path.normpath(output_dir))
         exports = recipe_utils.export_and_check(
-            {"htcnn": out["htcnn"], "ccnn": out["ccnn"]},
+            {"htcnn": last["htcnn"], "ccnn": last["ccnn"]},
             os.path.join(FLAGS.export_dir, "htcnn", name), data.test.x[:64], data.mean)
         phases["export"] = time.perf_counter() - t_export
-
-    def across(key):
-        return metrics.summarize_runs([r[key] for r in results])
-
-    gains = [r["gain_per_epoch"] for r in results]
-    n = min(len(g) for g in gains)
-    headline = {
-        "aag": across("aag"), "pbp": across("pbp"), "epoch1_gain": across("epoch1_gain"),
-        "htcnn_final_accuracy": across("htcnn_final_accuracy"),
-        "ccnn_final_accuracy": across("ccnn_final_accuracy"),
-        "htcnn_best_accuracy": across("htcnn_best_accuracy"),
-        "ccnn_best_accuracy": across("ccnn_best_accuracy"),
-        "gain_per_epoch_mean": [round(sum(g[i] for g in gains) / len(gains), 6) for i in range(n)],
-        "shallow_seconds": across("shallow_seconds"),
-        "htcnn_seconds_to_ccnn_final": metrics.summarize_runs(
-            [(r["htcnn_time_to_ccnn_final"] or {}).get("seconds") for r in results]),
-        "htcnn_seconds_to_ccnn_final_with_shallow": metrics.summarize_runs(
-            [(r["htcnn_time_to_ccnn_final_with_shallow"] or {}).get("seconds") for r in results]),
-        "ccnn_seconds_to_ccnn_final": metrics.summarize_runs(
-            [(r["ccnn_time_to_ccnn_final"] or {}).get("seconds") for r in results]),
-    }
     summary = {
         "recipe": "htcnn", "dataset": config.dataset, "preset": FLAGS.preset,
         "seed": FLAGS.seed, "repeats": config.repeats, "strategy": FLAGS.strategy,
@@ -181,7 +137,7 @@ def main(argv):
         "data": {"train_examples": len(data.train), "test_examples": len(data.test),
                  "image_shape": list(data.input_shape), "num_classes": data.num_classes,
                  "source": data.train.info.source},
-        "headline": headline, "runs": results, "wall_seconds": phases, "exports": exports,
+        "headline": headline, "runs": experiment["runs"], "wall_seconds": phases, "exports": exports,
     }
     recipe_utils.write_json(os.path.join(output_dir, "summary.json"), summary)
     print(f"AAG {headline['aag']['mean']:.4f}  PBP {headline['pbp']['mean']:.2f}  "

@@ -110,3 +110,22 @@ def test_bad_input_fails_before_training(case, tmp_path):
     assert args[1] in proc.stderr, proc.stderr[-2000:]
     # Nothing was trained: no run folders were written.
     assert not (out / "runs").exists()
+
+
+def test_alexnet_arch_on_tiny_imagenet(shared_data, tmp_path):
+    """The Fig. 7 path: 4 two-part shallow CNNs fill AlexNet's two first-layer groups."""
+    if not (shared_data / "tiny_imagenet50" / "train.npz").exists():
+        pytest.skip("tiny_imagenet50 not in the shared data")
+    out = tmp_path / "alex"
+    proc = run_recipe("--dataset=tiny_imagenet50", "--arch=alexnet", "--preset=quick",
+                      "--epochs=1", "--steps_per_epoch=2", "--shallow_steps=2", "--repeats=1",
+                      "--batch_size=32", "--fc_units=64", "--max_train_examples=1000",
+                      f"--data_dir={shared_data}", f"--output_dir={out}", "--noexport",
+                      timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["arch"] == "alexnet"
+    assert summary["settings"]["subtract_mean"] is True  # paper section IV-C1
+    assert summary["data"]["image_shape"] == [64, 64, 3] and summary["data"]["num_classes"] == 50
+    assert summary["data"]["train_examples"] == 1000
+    assert (out / "runs" / "repeat0" / "shallow_3" / "final.weights.h5").exists()

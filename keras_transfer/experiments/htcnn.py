@@ -441,3 +441,87 @@ def run_repeat(config, data, seed, runs_dir=None, tensorboard_dir=None, strategy
         "comparison": compare_curves(curves["htcnn"], curves["ccnn"], shallow_seconds),
         "phase_seconds": {"shallow": t1 - t0, "cloud": t2 - t1},
     }
+
+
+def headline(results):
+    """Mean/min/max over repeats of every per-repeat number (`compare_curves` dicts).
+
+    Example:
+    >>> h = [{"epoch": e, "wall_seconds": e, "test_accuracy": a} for e, a in enumerate([.1, .5])]
+    >>> c = [{"epoch": e, "wall_seconds": e, "test_accuracy": a} for e, a in enumerate([.1, .3])]
+    >>> headline([compare_curves(h, c, 1.0)])["aag"]["mean"]
+    0.2
+    """
+    def across(key):
+        return metrics.summarize_runs([r[key] for r in results])
+
+    def seconds(key):
+        return metrics.summarize_runs([(r[key] or {}).get("seconds") for r in results])
+
+    gains = [r["gain_per_epoch"] for r in results]
+    n = min(len(g) for g in gains)
+    out = {key: across(key) for key in (
+        "aag", "pbp", "epoch1_gain", "htcnn_final_accuracy", "ccnn_final_accuracy",
+        "htcnn_best_accuracy", "ccnn_best_accuracy", "shallow_seconds")}
+    out["gain_per_epoch_mean"] = [round(float(np.mean([g[i] for g in gains])), 6)
+                                  for i in range(n)]
+    for key in ("htcnn_time_to_ccnn_final", "htcnn_time_to_ccnn_final_with_shallow",
+                "ccnn_time_to_ccnn_final"):
+        out[key.replace("time_to", "seconds_to")] = seconds(key)
+    return out
+
+
+def run_experiment(config, data, output_dir, seed=0, strategy=None, deadline_seconds=None,
+                   log=print):
+    """Every repeat of the experiment; writes ``history.csv`` and ``curves.png`` into ``output_dir``.
+
+    Repeat r uses seed ``seed + r``; its trainings keep their files under
+    ``output_dir/runs/repeat<r>/`` (so a killed experiment resumes) and their
+    TensorBoard logs under ``output_dir/tensorboard/repeat<r>/``.
+
+    Returns:
+        dict with ``runs`` (per-repeat `compare_curves` results), ``headline``
+        (`headline`), ``phase_seconds``, ``curves`` (name -> per-repeat rows)
+        and ``last`` (the last repeat's `run_repeat` output, with its models).
+
+    Example:
+    >>> import tempfile
+    >>> cfg = get_preset("quick", dataset="digits", epochs=1, steps_per_epoch=5,
+    ...                  shallow_steps=5, repeats=1)
+    >>> out = run_experiment(cfg, load_data(cfg), tempfile.mkdtemp(), log=None)
+    >>> out["headline"]["aag"]["n"]
+    1
+    """
+    from keras_transfer import report
+
+    history, results = [], []
+    phases = {"shallow": 0.0, "cloud": 0.0}
+    series = {"HTCNN": [], "CCNN": []}
+    out = None
+    for r in range(config.repeats):
+        out = run_repeat(
+            config, data, seed + r, runs_dir=os.path.join(output_dir, "runs", f"repeat{r}"),
+            tensorboard_dir=os.path.join(output_dir, "tensorboard", f"repeat{r}"),
+            strategy=strategy, deadline_seconds=deadline_seconds)
+        for phase, sec in out["phase_seconds"].items():
+            phases[phase] += sec
+        for name, curve in out["curves"].items():
+            series[name.upper()].append(curve)
+            history += [dict(row, run=name, repeat=r) for row in curve]
+        for j, curve in enumerate(out["shallow_curves"]):
+            history += [dict(row, run=f"shallow_{j}", repeat=r) for row in curve]
+        c = dict(out["comparison"], repeat=r, seed=seed + r)
+        results.append(c)
+        if log:
+            gain = "n/a" if c["epoch1_gain"] is None else f"{c['epoch1_gain']:.4f}"
+            log(f"repeat {r}: AAG {c['aag']:.4f}  PBP {c['pbp']:.2f}  epoch-1 gain {gain}  "
+                f"HTCNN final {c['htcnn_final_accuracy']:.4f}  "
+                f"CCNN final {c['ccnn_final_accuracy']:.4f}  shallow {c['shallow_seconds']:.1f}s")
+    report.write_history(os.path.join(output_dir, "history.csv"), history)
+    report.plot_curves(
+        os.path.join(output_dir, "curves.png"), series,
+        title=f"HTCNN vs CCNN on {config.dataset} ({config.setting}, m={config.num_shallow}, "
+              f"{config.repeats} repeats)",
+        xlabel=f"Epoch ({config.steps_per_epoch} iterations)")
+    return {"runs": results, "headline": headline(results), "phase_seconds": phases,
+            "curves": series, "last": out}
