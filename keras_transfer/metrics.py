@@ -21,8 +21,8 @@ def aag(acc_new, acc_base):
     leave out the step-0 evaluation).
 
     Example:
-    >>> round(aag([0.5, 0.6, 0.7], [0.4, 0.6, 0.8]), 6)
-    0.0
+    >>> round(aag([0.5, 0.6, 0.9], [0.4, 0.6, 0.8]), 6)
+    0.066667
     """
     a, b = _pair(acc_new, acc_base)
     return float(np.mean(a - b))

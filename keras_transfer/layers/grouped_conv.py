@@ -27,7 +27,7 @@ class GroupedConv2D(keras.layers.Layer):
 
     Example:
     >>> layer = GroupedConv2D(8, 3, groups=2, padding="same")
-    >>> layer(keras.ops.ones((1, 5, 5, 4))).shape
+    >>> tuple(layer(keras.ops.ones((1, 5, 5, 4))).shape)
     (1, 5, 5, 8)
     """
 

@@ -45,7 +45,7 @@ def alexnet(input_shape=(227, 227, 3), num_classes=1000, fc_units=4096, dropout=
 
     Example:
     >>> model = alexnet((64, 64, 3), 50, fc_units=256)
-    >>> model.get_layer("conv1_g0").kernel.shape
+    >>> tuple(model.get_layer("conv1_g0").kernel.shape)
     (11, 11, 3, 48)
     """
     _check(input_shape, num_classes)
@@ -79,7 +79,7 @@ def shallow_alexnet(input_shape=(227, 227, 3), num_classes=1000, first_filters=1
 
     Example:
     >>> model = shallow_alexnet((64, 64, 3), 50)
-    >>> model.get_layer("conv1_g1").kernel.shape
+    >>> tuple(model.get_layer("conv1_g1").kernel.shape)
     (11, 11, 3, 12)
     """
     _check(input_shape, num_classes)

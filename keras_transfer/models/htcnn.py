@@ -53,7 +53,7 @@ def shallow_cnn(input_shape=(32, 32, 3), num_classes=10, first_filters=8, second
 
     Example:
     >>> model = shallow_cnn((32, 32, 3), 10)
-    >>> model.get_layer("conv1").kernel.shape
+    >>> tuple(model.get_layer("conv1").kernel.shape)
     (3, 3, 3, 8)
     """
     _check(input_shape, num_classes)
