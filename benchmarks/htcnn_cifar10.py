@@ -29,6 +29,7 @@ Writes into --output_dir (new, or unfinished with --resume):
 
 import dataclasses
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -137,10 +138,21 @@ def run_setting(setting, config, data, output_dir):
         "headline": experiment["headline"],
         "runs": results,
         "process_wall_seconds": experiment["phase_seconds"],  # this invocation only
-        "curves_png": os.path.join(folder, "curves.png"),
+        "curves_png": _publish_figure(os.path.join(folder, "curves.png"), setting),
     }
     report.write_json(os.path.join(folder, "summary.json"), summary)
     return summary
+
+
+def _publish_figure(path, setting):
+    """Copies a run's curves.png to benchmarks/figures/ (tracked; runs/ is not) when writing."""
+    if not FLAGS.write:
+        return path
+    figures = os.path.join(REPO_ROOT, "benchmarks", "figures")
+    os.makedirs(figures, exist_ok=True)
+    target = os.path.join(figures, f"{SECTION}_{setting}.png")
+    shutil.copyfile(path, target)
+    return target
 
 
 def _shown_path(path, results_dir):
@@ -196,7 +208,7 @@ def build_report(summaries, results_dir):
             "", f"### {setting}", "",
             f"Cloud CNNs trained on {sd['cloud_train_examples']:,} images, each shallow CNN on "
             f"{', '.join(f'{n:,}' for n in sorted(set(sd['shallow_train_examples'])))}. "
-            f"Curves: `{_shown_path(s['curves_png'], results_dir)}`.",
+            f"Curves: ![{setting}]({_shown_path(s['curves_png'], results_dir)}).",
             "",
             markdown_table(["epoch", "HTCNN acc", "CCNN acc", "gain"], rows),
         ]

@@ -146,10 +146,13 @@ def _load_npz(path):
                 x = c["x"]
         else:
             x = _decode_jpeg_packed(buf, offsets, path)
-            os.makedirs(os.path.dirname(cache), exist_ok=True)
-            tmp = cache + f".{os.getpid()}.tmp.npz"
-            np.savez(tmp, x=x)
-            os.replace(tmp, cache)
+            try:
+                os.makedirs(os.path.dirname(cache), exist_ok=True)
+                tmp = cache + f".{os.getpid()}.tmp.npz"
+                np.savez(tmp, x=x)
+                os.replace(tmp, cache)
+            except OSError:  # the cache only saves decoding time; a read-only home is fine
+                pass
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or len(x) != len(y):
