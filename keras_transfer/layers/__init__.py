@@ -1,5 +1,10 @@
 """Custom, serializable Keras layers."""
 
 from keras_transfer.layers.grouped_conv import GroupedConv2D
+from keras_transfer.layers.lenet import LENET5_C3_TABLE
+from keras_transfer.layers.lenet import ConnectionTableConv2D
+from keras_transfer.layers.lenet import Subsampling2D
+from keras_transfer.layers.lenet import lecun_tanh
 
-__all__ = ["GroupedConv2D"]
+__all__ = ["ConnectionTableConv2D", "GroupedConv2D", "LENET5_C3_TABLE", "Subsampling2D",
+           "lecun_tanh"]

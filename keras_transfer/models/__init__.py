@@ -4,10 +4,11 @@ from keras_transfer.models.alexnet import alexnet
 from keras_transfer.models.alexnet import shallow_alexnet
 from keras_transfer.models.htcnn import cloud_cnn
 from keras_transfer.models.htcnn import shallow_cnn
+from keras_transfer.models.lenet5 import lenet5
 from keras_transfer.models.registry import build
 from keras_transfer.models.registry import get_builder
 from keras_transfer.models.registry import list_models
 from keras_transfer.models.registry import register_model
 
-__all__ = ["alexnet", "build", "cloud_cnn", "get_builder", "list_models", "register_model",
+__all__ = ["alexnet", "build", "cloud_cnn", "get_builder", "lenet5", "list_models", "register_model",
            "shallow_alexnet", "shallow_cnn"]

@@ -1,5 +1,7 @@
 """Transfer techniques, one module each: model(s) in, model out."""
 
 from keras_transfer.transfer.hierarchical import transfer_first_layer
+from keras_transfer.transfer.layer_transfer import parameter_report
+from keras_transfer.transfer.layer_transfer import transfer_layers
 
-__all__ = ["transfer_first_layer"]
+__all__ = ["parameter_report", "transfer_first_layer", "transfer_layers"]
