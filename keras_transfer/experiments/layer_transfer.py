@@ -1,0 +1,275 @@
+"""The layer-transfer experiment: retain the bottom n levels of a source LeNet-5, learn new classes from k samples.
+
+Paper: lenet5-knowledge-transfer-nist.txt, "Experiments". A source net is
+trained on one set of classes (400 samples each); for every number of
+retained levels n in 0..5 and every k in {1, 5, 10, 20, 40} samples per new
+class, a target net copies the source's bottom n levels (fixed) and trains
+the rest on k samples of each target class; each is tested on a fixed test
+set of the target classes, over several trials (paper: 5).
+
+Within a trial every n uses the same k-sample training set and the same
+initial weights, so the only difference between the nets compared at one k
+is the transfer itself.
+"""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+
+from keras_transfer import coding
+from keras_transfer import data as kt_data
+from keras_transfer import metrics
+from keras_transfer import training
+from keras_transfer.models.lenet5 import LENET5_LEVELS
+from keras_transfer.models.lenet5 import lenet5
+from keras_transfer.transfer.layer_transfer import parameter_report
+from keras_transfer.transfer.layer_transfer import transfer_layers
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerTransferConfig:
+    """Settings of the layer-transfer experiment; defaults follow the paper.
+
+    Attributes:
+        dataset: dataset name; images become 32x32 grayscale (Figure 1).
+        source_classes, target_classes: disjoint class ids (paper: 20 and 20
+            NIST characters; here MNIST digits 0-4 and 5-9 by default).
+        source_per_class: source training samples per class (paper: 400).
+        ks: samples per target class (paper: 1, 5, 10, 20, 40).
+        levels: retained levels n (paper: 0..5).
+        trials: trials per (k, n) (paper: 5).
+        code_bits: output code length (paper: 20 random bits per class).
+        output: ``"code"`` (paper) or ``"softmax"`` (one-hot cross-entropy).
+        learning_rate, momentum, batch_size: SGD settings (the paper gives none).
+        source_steps: training steps of the source net.
+        target_steps: training steps of every target net.
+        test_examples: fixed test set size of the target classes (paper: 1,000).
+    """
+
+    dataset: str = "mnist"
+    source_classes: tuple = (0, 1, 2, 3, 4)
+    target_classes: tuple = (5, 6, 7, 8, 9)
+    source_per_class: int = 400
+    ks: tuple = (1, 5, 10, 20, 40)
+    levels: tuple = (0, 1, 2, 3, 4, 5)
+    trials: int = 5
+    code_bits: int = 20
+    output: str = "code"
+    learning_rate: float = 0.02
+    momentum: float = 0.9
+    batch_size: int = 32
+    source_steps: int = 3000
+    target_steps: int = 300
+    test_examples: int = 1000
+
+    def validate(self):
+        """Raises ValueError for settings that cannot run; returns self.
+
+        Example:
+        >>> LayerTransferConfig().validate().trials
+        5
+        """
+        overlap = sorted(set(self.source_classes) & set(self.target_classes))
+        if overlap:
+            raise ValueError(
+                f"Expected disjoint source and target classes, received both containing "
+                f"{overlap}.")
+        for name in ("source_classes", "target_classes"):
+            if len(getattr(self, name)) < 2:
+                raise ValueError(f"Expected at least 2 {name}, received {getattr(self, name)}.")
+        bad = [n for n in self.levels if not 0 <= n <= len(LENET5_LEVELS) - 1]
+        if bad:
+            raise ValueError(
+                f"Expected retained levels n in [0, {len(LENET5_LEVELS) - 1}] (the levels "
+                f"{list(LENET5_LEVELS)}; n = 6 would leave nothing to train), received {bad}.")
+        if self.output not in ("code", "softmax"):
+            raise ValueError(f"Expected output in ('code', 'softmax'), received {self.output!r}.")
+        if self.output == "code":
+            coding.random_codes(max(len(self.source_classes), len(self.target_classes)),
+                                self.code_bits)  # raises if too short
+        for name in ("source_per_class", "trials", "source_steps", "target_steps",
+                     "batch_size", "test_examples"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Expected {name} to be an integer >= 1, received {value!r}.")
+        if not self.ks or any(not isinstance(k, int) or k < 1 for k in self.ks):
+            raise ValueError(f"Expected ks to be integers >= 1, received {self.ks!r}.")
+        return self
+
+
+PRESETS = {
+    "paper": LayerTransferConfig(),
+    # Minutes on 2 CPU cores: 3 trials, shorter source and target training.
+    "quick": LayerTransferConfig(trials=3, source_steps=1500, target_steps=150),
+}
+
+
+def get_preset(name, **overrides):
+    """The preset ``name`` with ``overrides`` (``None`` values ignored), validated.
+
+    Example:
+    >>> get_preset("quick", dataset="cifar100").dataset
+    'cifar100'
+    """
+    if name not in PRESETS:
+        raise ValueError(f"Expected preset in {sorted(PRESETS)}, received {name!r}.")
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    return dataclasses.replace(PRESETS[name], **overrides).validate()
+
+
+@dataclasses.dataclass
+class LayerTransferData:
+    """Source training set, target training pool and the fixed target test set (relabelled).
+
+    Example:
+    >>> d = load_data(get_preset("quick", dataset="digits", source_per_class=50,
+    ...                          test_examples=100))
+    >>> d.source.x.shape[1:], len(d.source), len(d.test)
+    ((32, 32, 1), 250, 100)
+    """
+
+    source: kt_data.ImageData
+    target_pool: kt_data.ImageData
+    test: kt_data.ImageData
+
+
+def load_data(config, data_dir=None, seed=0):
+    """Loads and splits the data, checking every size before any training.
+
+    Raises:
+        ValueError: unknown classes, too few source samples, k larger than the
+            samples of a target class, too few test samples.
+    """
+    train = kt_data.load_image_data(config.dataset, "train", data_dir=data_dir, image_size=32,
+                                    color="grayscale")
+    test = kt_data.load_image_data(config.dataset, "test", data_dir=data_dir, image_size=32,
+                                   color="grayscale")
+    num = train.info.num_classes
+    unknown = [c for c in config.source_classes + config.target_classes if not 0 <= c < num]
+    if unknown:
+        raise ValueError(f"Expected class ids in [0, {num}) for {config.dataset}, received "
+                         f"{unknown}.")
+
+    def subset(d, classes):
+        x, y = kt_data.select_classes(d.x, d.y, classes)
+        return kt_data.ImageData(x, y, dataclasses.replace(d.info, size=len(y)))
+
+    src = subset(train, config.source_classes)
+    src = src.take(kt_data.per_class_indices(src.y, config.source_per_class, seed=seed))
+    pool = subset(train, config.target_classes)
+    kt_data.per_class_indices(pool.y, max(config.ks), seed=seed)  # raises if k is too large
+    tst = subset(test, config.target_classes)
+    if config.test_examples > len(tst):
+        raise ValueError(f"Expected at most {len(tst)} test examples of the target classes, "
+                         f"received test_examples={config.test_examples}.")
+    per_class = config.test_examples // len(config.target_classes)
+    keep = kt_data.per_class_indices(tst.y, per_class, seed=seed) if per_class else np.arange(0)
+    return LayerTransferData(src, pool, tst.take(keep))
+
+
+def build_net(config, num_classes):
+    """An uncompiled LeNet-5 for ``num_classes`` with its output coding.
+
+    Returns:
+        ``(model, codes or None, loss, accuracy metric)``; the codes are fixed
+        by the class count, so every net for the same classes shares them.
+
+    Example:
+    >>> model, codes, loss, metric = build_net(get_preset("quick"), 5)
+    >>> model.output_shape, codes.shape
+    ((None, 20), (5, 20))
+    """
+    if config.output == "code":
+        codes = coding.random_codes(num_classes, config.code_bits, seed=num_classes)
+        model = lenet5((32, 32, 1), config.code_bits, output="code")
+        loss, metric = coding.CodeLoss(codes), coding.CodeAccuracy(codes)
+    else:
+        codes = None
+        model = lenet5((32, 32, 1), num_classes, output="softmax")
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metric = "accuracy"
+    return model, codes, loss, metric
+
+
+def _compile(model, loss, metric, config):
+    model.compile(optimizer=keras.optimizers.SGD(config.learning_rate, momentum=config.momentum),
+                  loss=loss, metrics=[metric])
+    return model
+
+
+def train_net(model, config, train, test, steps, seed, run_dir=None, tensorboard_dir=None):
+    """Trains ``model`` on ``train`` for ``steps`` and returns its test accuracy."""
+    batch = min(config.batch_size, len(train))
+    ds = kt_data.make_dataset(train.x, train.y, batch, shuffle=True, repeat=True, seed=seed)
+    test_ds = kt_data.make_dataset(test.x, test.y, 500)
+    curve = training.train(model, ds, test_ds, epochs=1, steps_per_epoch=steps,
+                           run_dir=run_dir, tensorboard_dir=tensorboard_dir, eval_at_start=False)
+    return curve[-1]["test_accuracy"]
+
+
+def run_experiment(config, data, output_dir=None, seed=0, log=print):
+    """Trains the source net, then every (k, n, trial) target net.
+
+    Returns:
+        dict with ``source_train_accuracy`` (the source net's accuracy on its
+        own training set, the number the paper reports: 94.38%), ``accuracy``
+        (``{k: {n: [accuracy per trial]}}`` on the fixed target test set) and
+        ``parameters`` (``{n: parameter_report}``, the paper's Table 1 split)
+        and ``source_model``.
+
+    Example:
+    >>> cfg = get_preset("quick", dataset="digits", source_per_class=20, ks=(1,), levels=(0, 2),
+    ...                  trials=1, source_steps=5, target_steps=5, test_examples=50)
+    >>> out = run_experiment(cfg, load_data(cfg), log=None)
+    >>> sorted(out["accuracy"][1])
+    [0, 2]
+    """
+    sub = lambda *parts: output_dir and os.path.join(output_dir, *parts)  # noqa: E731
+    keras.utils.set_random_seed(seed)
+    source, _, loss, metric = build_net(config, len(config.source_classes))
+    _compile(source, loss, metric, config)
+    source_train_acc = train_net(source, config, data.source, data.source, config.source_steps,
+                                 seed, sub("runs", "source"), sub("tensorboard", "source"))
+    if log:
+        log(f"source net: training-set accuracy {source_train_acc:.4f}")
+    accuracy = {k: {n: [] for n in config.levels} for k in config.ks}
+    reports = {}
+    for trial in range(config.trials):
+        trial_seed = seed * 1000 + trial + 1
+        for k in config.ks:
+            idx = kt_data.per_class_indices(data.target_pool.y, k, seed=trial_seed)
+            train = data.target_pool.take(idx)
+            for n in config.levels:
+                name = f"k{k}_n{n}_trial{trial}"
+                keras.utils.set_random_seed(trial_seed)  # same init for every n
+                target, _, t_loss, t_metric = build_net(config, len(config.target_classes))
+                transfer_layers(source, target, n=n, freeze=True)
+                _compile(target, t_loss, t_metric, config)
+                reports[n] = parameter_report(target)
+                acc = train_net(target, config, train, data.test, config.target_steps,
+                                trial_seed, sub("runs", name), sub("tensorboard", name))
+                accuracy[k][n].append(float(acc))
+            if log:
+                row = "  ".join(f"n={n}: {accuracy[k][n][-1]:.3f}" for n in config.levels)
+                log(f"trial {trial} k={k}: {row}")
+    return {"source_train_accuracy": float(source_train_acc), "accuracy": accuracy,
+            "parameters": reports, "source_model": source}
+
+
+def headline(config, accuracy):
+    """accuracy[k][n] mean/min/max, the best n per k and its gain over n = 0.
+
+    Example:
+    >>> cfg = get_preset("quick", ks=(1,), levels=(0, 3))
+    >>> h = headline(cfg, {1: {0: [0.2, 0.4], 3: [0.5, 0.7]}})
+    >>> h["best_n"][1], round(h["gain_of_best_n_over_n0"][1], 6)
+    (3, 0.3)
+    """
+    table = {k: {n: metrics.summarize_runs(accuracy[k][n]) for n in config.levels}
+             for k in config.ks}
+    best = {k: max(config.levels, key=lambda n: table[k][n]["mean"]) for k in config.ks}
+    gain = {k: (table[k][best[k]]["mean"] - table[k][0]["mean"]) if 0 in config.levels else None
+            for k in config.ks}
+    return {"accuracy": table, "best_n": best, "gain_of_best_n_over_n0": gain}

@@ -1,0 +1,51 @@
+"""The layer-transfer recipe end to end (tiny settings) and its input checks."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+RECIPE = str(REPO / "recipes" / "layer_transfer.py")
+TINY = ["--dataset=digits", "--preset=quick", "--source_per_class=30", "--ks=1,5",
+        "--levels=0,3,5", "--trials=1", "--source_steps=20", "--target_steps=5",
+        "--test_examples=100"]
+
+
+def run_recipe(*args, timeout=300):
+    return subprocess.run([sys.executable, RECIPE, *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=str(REPO))
+
+
+def test_recipe_writes_accuracy_table(tmp_path):
+    out = tmp_path / "run"
+    proc = run_recipe(*TINY, f"--output_dir={out}", f"--export_dir={tmp_path / 'saved'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    table = summary["headline"]["accuracy"]
+    assert sorted(table) == ["1", "5"] and sorted(table["1"]) == ["0", "3", "5"]
+    assert all(0.0 <= table[k][n]["mean"] <= 1.0 for k in table for n in table[k])
+    assert set(summary["headline"]["best_n"]) == {"1", "5"}
+    # Retaining C1-C3 freezes 156 + 12 + 1,516 parameters (paper Table 1).
+    assert summary["parameters"]["3"]["frozen"] == 1684
+    assert summary["parameters"]["5"]["trainable"] == 2420
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert summary["exports"]["source"]["max_abs_diff"] < 1e-5
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--source_classes=0-4", "--target_classes=4-8"], "disjoint"),
+    (["--ks=1,500"], "at least k=500 samples"),
+    (["--levels=0,6"], "n = 6 would leave nothing to train"),
+    (["--code_bits=2"], "at least 3 bits for 5 classes"),
+    (["--source_classes=0-4", "--target_classes=5-12"], "class ids in [0, 10)"),
+])
+def test_bad_input_fails_before_training(args, message, tmp_path):
+    out = tmp_path / "out"
+    argv = [a for a in TINY if not any(a.split("=")[0] == b.split("=")[0] for b in args)]
+    proc = run_recipe(*argv, *args, f"--output_dir={out}", "--noexport", timeout=120)
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr[-2000:]
+    assert not out.exists()
