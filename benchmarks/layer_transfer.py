@@ -1,0 +1,121 @@
+r"""Benchmark: the layer-transfer paper's accuracy[k][n] tables on MNIST and CIFAR-100.
+
+Runs `keras_transfer.experiments.layer_transfer.run_experiment` (the same code
+as recipes/layer_transfer.py) for each dataset and each output variant, and
+writes section "layer_transfer" of benchmarks/RESULTS.md: the accuracy[k][n]
+table (mean over trials), the best n per k and its gain over n = 0, next to
+the paper's qualitative shape (transfer helps most with 1-10 samples per
+class and less with 40; retaining C1-C5 leaves too little capacity).
+
+    python benchmarks/layer_transfer.py                          # mnist + cifar100, quick
+    python benchmarks/layer_transfer.py --variants=code,softmax  # plus the one-hot ablation
+    python benchmarks/layer_transfer.py --datasets=mnist --nowrite
+
+Defaults: MNIST digits 0-4 -> 5-9; CIFAR-100 (grayscale) classes 0-19 -> 20-39.
+"""
+
+import dataclasses
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("datasets", ["mnist", "cifar100"], "Datasets to run.")
+flags.DEFINE_list("variants", ["code"], "Output codings to compare: code (paper), softmax.")
+flags.DEFINE_string("preset", "quick", "Experiment preset: quick or paper.")
+flags.DEFINE_integer("trials", None, "Trials per (k, n) (default: the preset's).")
+flags.DEFINE_integer("seed", 0, "Seed.")
+flags.DEFINE_string("data_dir", None, "Folder of the datasets (default $KERAS_TRANSFER_DATA).")
+flags.DEFINE_boolean("write", True, "Write section 'layer_transfer' of benchmarks/RESULTS.md.")
+
+SECTION = "layer_transfer"
+CLASSES = {  # dataset: (source classes, target classes)
+    "mnist": (tuple(range(0, 5)), tuple(range(5, 10))),
+    "digits": (tuple(range(0, 5)), tuple(range(5, 10))),
+    "cifar100": (tuple(range(0, 20)), tuple(range(20, 40))),
+}
+
+
+def run(dataset, variant):
+    """One dataset/variant: the experiment, its headline and wall seconds."""
+    import keras
+    import tensorflow as tf
+
+    from keras_transfer.experiments import layer_transfer as lt
+
+    if dataset not in CLASSES:
+        raise ValueError(f"Expected datasets among {sorted(CLASSES)}, received {dataset!r}.")
+    src, tgt = CLASSES[dataset]
+    config = lt.get_preset(FLAGS.preset, dataset=dataset, source_classes=src,
+                           target_classes=tgt, output=variant, trials=FLAGS.trials)
+    keras.utils.set_random_seed(FLAGS.seed)
+    tf.config.experimental.enable_op_determinism()
+    t0 = time.perf_counter()
+    data = lt.load_data(config, FLAGS.data_dir, seed=FLAGS.seed)
+    out = lt.run_experiment(config, data, seed=FLAGS.seed,
+                            log=lambda line: print(f"{dataset}/{variant} {line}", flush=True))
+    return {"config": config, "headline": lt.headline(config, out["accuracy"]),
+            "source_train_accuracy": out["source_train_accuracy"],
+            "seconds": time.perf_counter() - t0}
+
+
+def section(results):
+    from keras_transfer.report import markdown_table
+
+    lines = []
+    for (dataset, variant), r in results.items():
+        cfg, head = r["config"], r["headline"]
+        lines += [
+            f"### {dataset}, output {variant}",
+            "",
+            f"{len(cfg.source_classes)} source classes ({cfg.source_per_class} samples each, "
+            f"{cfg.source_steps} steps; training-set accuracy "
+            f"{r['source_train_accuracy']:.4f}) -> {len(cfg.target_classes)} target classes "
+            f"({cfg.target_steps} steps per target net); {cfg.trials} trials; test set "
+            f"{cfg.test_examples} images of the target classes; {r['seconds']:.0f} s in all.",
+            "",
+            "Mean test accuracy (min-max over trials), k samples per class (rows) x retained "
+            "levels n (columns):",
+            "",
+            markdown_table(
+                ["k \\ n"] + [str(n) for n in cfg.levels] + ["best n", "gain of best n over 0"],
+                [[k] + [f"{head['accuracy'][k][n]['mean']:.3f} "
+                        f"({head['accuracy'][k][n]['min']:.2f}-{head['accuracy'][k][n]['max']:.2f})"
+                        for n in cfg.levels]
+                 + [head["best_n"][k], f"{head['gain_of_best_n_over_n0'][k]:+.3f}"]
+                 for k in cfg.ks]),
+            "",
+        ]
+    lines += [
+        "The paper's shape (Figs. 2-5, NIST, 20 -> 20 characters, for reference): transfer "
+        "helps most with 1-10 samples per class, less with 40; retaining C1-C5 (n = 5) leaves "
+        "too little capacity to learn from more than about 10 samples.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    for d in FLAGS.datasets:
+        if d not in CLASSES:
+            raise ValueError(f"Expected datasets among {sorted(CLASSES)}, received {d!r}.")
+    for v in FLAGS.variants:
+        if v not in ("code", "softmax"):
+            raise ValueError(f"Expected variants among ('code', 'softmax'), received {v!r}.")
+    results = {(d, v): run(d, v) for d in FLAGS.datasets for v in FLAGS.variants}
+    markdown = section(results)
+    print(markdown)
+    if FLAGS.write:
+        from benchmarks.results import update_section
+
+        print(f"\nwrote section {SECTION!r} of {update_section(SECTION, markdown)}")
+
+
+if __name__ == "__main__":
+    app.run(main)
