@@ -27,6 +27,8 @@ from keras_transfer import data as kt_data
 from keras_transfer import metrics
 from keras_transfer import models
 from keras_transfer import training
+from keras_transfer.experiments.config import check_positive_ints
+from keras_transfer.experiments.config import select_preset
 from keras_transfer.transfer.hierarchical import transfer_first_layer
 
 SETTINGS = ("identical", "locality")
@@ -111,10 +113,8 @@ class HTCNNConfig:
                 f"Expected num_shallow (m) to divide the cloud's {filters} first-layer filters "
                 f"(m in {divisors}), received {self.num_shallow!r}."
             )
-        for name in ("batch_size", "shallow_steps", "epochs", "steps_per_epoch", "repeats"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Expected {name} to be an integer >= 1, received {value!r}.")
+        check_positive_ints(self, ("batch_size", "shallow_steps", "epochs", "steps_per_epoch",
+                                   "repeats"))
         if self.learning_rate <= 0:
             raise ValueError(f"Expected learning_rate > 0, received {self.learning_rate!r}.")
         for name in ("conv_dropout", "fc_dropout"):
@@ -167,17 +167,10 @@ def get_preset(name, **overrides):
     >>> get_preset("quick", dataset="digits", epochs=None).dataset
     'digits'
     """
-    if name not in PRESETS:
-        raise ValueError(f"Expected preset in {sorted(PRESETS)}, received {name!r}.")
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    fields = {f.name for f in dataclasses.fields(HTCNNConfig)}
-    unknown = set(overrides) - fields
-    if unknown:
-        raise ValueError(f"Expected settings among {sorted(fields)}, received {sorted(unknown)}.")
-    config = dataclasses.replace(PRESETS[name], **overrides)
-    if config.arch == "alexnet" and "batch_size" not in overrides:
+    config = select_preset(PRESETS, name, overrides)
+    if config.arch == "alexnet" and overrides.get("batch_size") is None:
         config = dataclasses.replace(config, batch_size=256)  # paper section III-A1
-    return config.validate()
+    return config
 
 
 @dataclasses.dataclass

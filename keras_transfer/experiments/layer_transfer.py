@@ -22,6 +22,8 @@ from keras_transfer import coding
 from keras_transfer import data as kt_data
 from keras_transfer import metrics
 from keras_transfer import training
+from keras_transfer.experiments.config import check_positive_ints
+from keras_transfer.experiments.config import select_preset
 from keras_transfer.models.lenet5 import LENET5_LEVELS
 from keras_transfer.models.lenet5 import lenet5
 from keras_transfer.transfer.layer_transfer import parameter_report
@@ -89,11 +91,8 @@ class LayerTransferConfig:
         if self.output == "code":
             coding.random_codes(max(len(self.source_classes), len(self.target_classes)),
                                 self.code_bits)  # raises if too short
-        for name in ("source_per_class", "trials", "source_steps", "target_steps",
-                     "batch_size", "test_examples"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Expected {name} to be an integer >= 1, received {value!r}.")
+        check_positive_ints(self, ("source_per_class", "trials", "source_steps", "target_steps",
+                                   "batch_size", "test_examples"))
         if not self.ks or any(not isinstance(k, int) or k < 1 for k in self.ks):
             raise ValueError(f"Expected ks to be integers >= 1, received {self.ks!r}.")
         return self
@@ -113,10 +112,7 @@ def get_preset(name, **overrides):
     >>> get_preset("quick", dataset="cifar100").dataset
     'cifar100'
     """
-    if name not in PRESETS:
-        raise ValueError(f"Expected preset in {sorted(PRESETS)}, received {name!r}.")
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    return dataclasses.replace(PRESETS[name], **overrides).validate()
+    return select_preset(PRESETS, name, overrides)
 
 
 @dataclasses.dataclass
