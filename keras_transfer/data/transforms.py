@@ -177,7 +177,9 @@ def make_dataset(x, y, batch_size, *, shuffle=False, repeat=False, seed=0, mean=
     """Builds a fast `tf.data` pipeline of ``(float32 image, int32 label)`` batches.
 
     Images stay uint8 in memory and are scaled to [0, 1] (minus ``mean`` if
-    given) per batch, after batching, which is cheaper than per example.
+    given) per batch, after batching, which is cheaper than per example. There
+    is no ``.cache()``: the source is already an in-memory array, and caching
+    the float batches would only quadruple the memory.
     Shuffling is seeded, so two pipelines built with the same seed yield the
     same batches in the same order (used to train HTCNN and CCNN on the same
     batches).
