@@ -265,3 +265,19 @@ def test_mirrored_strategy_two_cpu_replicas(tmp_path):
     assert step["iterations"] == [3, 3]
     assert step["moved"] > 1e-3  # the steps did change the weights
     assert step["diff"] < 1e-5  # and the two replicas' summed gradients match one device
+
+
+def test_finished_run_dir_is_loaded_not_retrained(digits, tmp_path):
+    train_ds, test_ds, info = digits
+    run_dir = str(tmp_path / "done")
+    first = _model(info, seed=0)
+    curve = training.train(first, train_ds, test_ds, epochs=2, steps_per_epoch=5, run_dir=run_dir)
+    assert os.path.exists(os.path.join(run_dir, training.FINAL_WEIGHTS))
+    again = _model(info, seed=7)
+    counter = EpochCounter()
+    same = training.train(again, train_ds, test_ds, epochs=2, steps_per_epoch=5,
+                          run_dir=run_dir, callbacks=[counter])
+    assert counter.epochs == []  # nothing trained
+    _assert_same_curve(same, curve)
+    for a, b in zip(first.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
