@@ -267,12 +267,10 @@ def main(argv):
         "benchmark": SECTION, "argv": sys.argv, "resumed": FLAGS.resume,
         "process_wall_seconds": time.perf_counter() - t0,
         "settings": {s: summaries[s]["headline"] for s in summaries}})
-    print()
-    print(markdown)
-    if FLAGS.write:
-        from benchmarks.results import update_section
+    from benchmarks.results import publish
 
-        print(f"\nwrote section {SECTION!r} of {update_section(SECTION, markdown, results_path)}")
+    print()
+    publish(SECTION, markdown, FLAGS.write, results_path)
 
 
 if __name__ == "__main__":

@@ -110,11 +110,9 @@ def main(argv):
             raise ValueError(f"Expected variants among ('code', 'softmax'), received {v!r}.")
     results = {(d, v): run(d, v) for d in FLAGS.datasets for v in FLAGS.variants}
     markdown = section(results)
-    print(markdown)
-    if FLAGS.write:
-        from benchmarks.results import update_section
+    from benchmarks.results import publish
 
-        print(f"\nwrote section {SECTION!r} of {update_section(SECTION, markdown)}")
+    publish(SECTION, markdown, FLAGS.write)
 
 
 if __name__ == "__main__":

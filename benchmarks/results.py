@@ -143,3 +143,17 @@ def update_section(name, markdown, path=DEFAULT_PATH, argv=None):
     finally:
         os.close(lock)  # releases the lock
     return path
+
+
+def publish(name, markdown, write=True, path=DEFAULT_PATH):
+    """Prints a benchmark's section and, if ``write``, stores it with `update_section`.
+
+    The one ending every benchmark script shares (``--write/--nowrite``).
+
+    Example:
+    >>> publish("demo", "| a |", write=False)
+    | a |
+    """
+    print(markdown)
+    if write:
+        print(f"\nwrote section {name!r} of {update_section(name, markdown, path)}")

@@ -256,12 +256,10 @@ def main(argv):
     finally:
         bench.tmp.cleanup()
     markdown, ratio_train, ratio_call = build_report(bench, trials, load_avg)
-    print()
-    print(markdown)
-    if FLAGS.write:
-        from benchmarks.results import update_section
+    from benchmarks.results import publish
 
-        print(f"\nwrote section {SECTION!r} of {update_section(SECTION, markdown)}")
+    print()
+    publish(SECTION, markdown, FLAGS.write)
 
 
 if __name__ == "__main__":
