@@ -202,49 +202,50 @@ def test_missing_dataset_fails_fast_offline(tmp_path):
     assert time.perf_counter() - start < 10.0
 
 
-def test_corrupt_npz_random_bytes(tmp_path):
+def _bad_folder(tmp_path):
     folder = tmp_path / "bad"
     folder.mkdir()
+    return folder
+
+
+def _assert_corrupt(tmp_path):
+    with pytest.raises(ValueError, match="Corrupt"):
+        data.load_arrays("bad", data_dir=str(tmp_path))
+
+
+def test_corrupt_npz_random_bytes(tmp_path):
+    folder = _bad_folder(tmp_path)
     rng = np.random.RandomState(1)
     for blob in (rng.bytes(2000), b"PK\x03\x04" + rng.bytes(200), b"\x93NUMPY" + rng.bytes(200),
                  b""):
         (folder / "train.npz").write_bytes(blob)
-        with pytest.raises(ValueError, match="Corrupt"):
-            data.load_arrays("bad", data_dir=str(tmp_path))
+        _assert_corrupt(tmp_path)
 
 
 def test_corrupt_npz_single_array(tmp_path):
-    folder = tmp_path / "bad"
-    folder.mkdir()
+    folder = _bad_folder(tmp_path)
     with open(folder / "train.npz", "wb") as f:
         np.save(f, np.zeros((2, 2)))
-    with pytest.raises(ValueError, match="Corrupt"):
-        data.load_arrays("bad", data_dir=str(tmp_path))
+    _assert_corrupt(tmp_path)
 
 
 def test_corrupt_npz_wrong_keys(tmp_path):
-    folder = tmp_path / "bad"
-    folder.mkdir()
+    folder = _bad_folder(tmp_path)
     np.savez(folder / "train.npz", images=np.zeros((2, 2, 2, 1), np.uint8), labels=[0, 1])
-    with pytest.raises(ValueError, match="Corrupt"):
-        data.load_arrays("bad", data_dir=str(tmp_path))
+    _assert_corrupt(tmp_path)
     np.savez(folder / "train.npz", jpeg=np.zeros(4, np.uint8), y=[0])  # no offsets
-    with pytest.raises(ValueError, match="Corrupt"):
-        data.load_arrays("bad", data_dir=str(tmp_path))
+    _assert_corrupt(tmp_path)
 
 
 def test_corrupt_npz_x_y_length_mismatch(tmp_path):
-    folder = tmp_path / "bad"
-    folder.mkdir()
+    folder = _bad_folder(tmp_path)
     np.savez(folder / "train.npz", x=np.zeros((3, 2, 2, 1), np.uint8), y=[0, 1])
-    with pytest.raises(ValueError, match="Corrupt"):
-        data.load_arrays("bad", data_dir=str(tmp_path))
+    _assert_corrupt(tmp_path)
 
 
 @pytest.mark.parametrize("breakage", ["short_end", "nonzero_start", "float", "2d", "garbage"])
 def test_corrupt_npz_bad_offsets(tmp_path, breakage):
-    folder = tmp_path / "bad"
-    folder.mkdir()
+    folder = _bad_folder(tmp_path)
     buf, offsets = _pack_jpeg(_smooth_images(3, size=8))
     y = np.array([0, 1, 0])
     if breakage == "short_end":
@@ -261,8 +262,7 @@ def test_corrupt_npz_bad_offsets(tmp_path, breakage):
         buf[offsets[1]:offsets[2]] = np.random.RandomState(0).randint(
             0, 256, offsets[2] - offsets[1])
     np.savez(folder / "train.npz", jpeg=buf, offsets=offsets, y=y)
-    with pytest.raises(ValueError, match="Corrupt"):
-        data.load_arrays("bad", data_dir=str(tmp_path))
+    _assert_corrupt(tmp_path)
 
 
 def test_unknown_split():
