@@ -45,6 +45,11 @@ class LayerTransferConfig:
         code_bits: output code length (paper: 20 random bits per class).
         output: ``"code"`` (paper) or ``"softmax"`` (one-hot cross-entropy).
         learning_rate, momentum, batch_size: SGD settings (the paper gives none).
+            Measured on the grayscale CIFAR-100 source net (20 classes, 400
+            each, coded output): lr 0.02 stays at chance (0.05 training
+            accuracy after 1,500 steps), 0.01 reaches 0.25 (0.34 after 3,000);
+            MNIST trains at both. Inputs stay on the [0, 1] scale: subtracting
+            the mean slowed the coded net (0.17 against 0.34 after 3,000 steps).
         source_steps: training steps of the source net.
         target_steps: training steps of every target net.
         test_examples: fixed test set size of the target classes (paper: 1,000).
@@ -59,10 +64,10 @@ class LayerTransferConfig:
     trials: int = 5
     code_bits: int = 20
     output: str = "code"
-    learning_rate: float = 0.02
+    learning_rate: float = 0.01
     momentum: float = 0.9
     batch_size: int = 32
-    source_steps: int = 3000
+    source_steps: int = 6000
     target_steps: int = 300
     test_examples: int = 1000
 
@@ -101,7 +106,7 @@ class LayerTransferConfig:
 PRESETS = {
     "paper": LayerTransferConfig(),
     # Minutes on 2 CPU cores: 3 trials, shorter source and target training.
-    "quick": LayerTransferConfig(trials=3, source_steps=1500, target_steps=150),
+    "quick": LayerTransferConfig(trials=3, source_steps=4000, target_steps=150),
 }
 
 
