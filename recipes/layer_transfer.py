@@ -43,7 +43,9 @@ flags.DEFINE_integer("code_bits", None, "Output code length (paper: 20).")
 flags.DEFINE_enum("output", None, ["code", "softmax"], "Random output codes (paper) or softmax.")
 flags.DEFINE_integer("source_per_class", None, "Source samples per class (paper: 400).")
 flags.DEFINE_integer("source_steps", None, "Training steps of the source net.")
-flags.DEFINE_integer("target_steps", None, "Training steps of every target net.")
+flags.DEFINE_integer("target_epochs", None, "Passes of every target net over its k-sample "
+                     "training set (0: exactly --target_steps).")
+flags.DEFINE_integer("target_steps", None, "Minimum training steps of every target net.")
 flags.DEFINE_float("learning_rate", None, "SGD learning rate.")
 flags.DEFINE_integer("test_examples", None, "Fixed target test set size (paper: 1,000).")
 
@@ -78,8 +80,8 @@ def config_from_flags(num_classes_hint):
         "levels": tuple(int(n) for n in FLAGS.levels) if FLAGS.levels else None,
         "trials": FLAGS.trials if FLAGS.repeats is None else FLAGS.repeats,
     }
-    for name in ("code_bits", "output", "source_per_class", "source_steps", "target_steps",
-                 "learning_rate", "test_examples"):
+    for name in ("code_bits", "output", "source_per_class", "source_steps", "target_epochs",
+                 "target_steps", "learning_rate", "test_examples"):
         overrides[name] = getattr(FLAGS, name)
     return lt.get_preset(FLAGS.preset, **overrides)
 
@@ -105,10 +107,10 @@ def main(argv):
     train_seconds = time.perf_counter() - t1
     head = lt.headline(config, out["accuracy"])
 
-    history = [{"run": f"k{k}_n{n}", "repeat": t, "epoch": 1, "step": config.target_steps,
-                "test_accuracy": acc}
-               for k, by_n in out["accuracy"].items() for n, accs in by_n.items()
-               for t, acc in enumerate(accs)]
+    history = [{"run": f"k{r['k']}_n{r['n']}", "repeat": r["trial"], "epoch": r["epoch"],
+                "step": r["step"], "wall_seconds": r["wall_seconds"],
+                "train_loss": r["train_loss"], "test_accuracy": r["test_accuracy"]}
+               for r in out["runs"]]
     report.write_history(os.path.join(output_dir, "history.csv"), history)
     report.plot_layer_transfer(os.path.join(output_dir, "curves.png"), head["accuracy"],
                                title=f"Layer transfer on {config.dataset}: "
@@ -129,6 +131,7 @@ def main(argv):
                  "target_pool_examples": len(data.target_pool),
                  "test_examples": len(data.test), "source": data.source.info.source},
         "source_train_accuracy": out["source_train_accuracy"],
+        "source_test_accuracy": out["source_test_accuracy"],
         "headline": head,
         "parameters": out["parameters"],
         "wall_seconds": {"load_data": load_seconds, "train": train_seconds},

@@ -1,5 +1,6 @@
 """The layer-transfer recipe end to end (tiny settings) and its input checks."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -10,7 +11,8 @@ from conftest import REPO
 
 RECIPE = str(REPO / "recipes" / "layer_transfer.py")
 TINY = ["--dataset=digits", "--preset=quick", "--source_per_class=30", "--ks=1,5",
-        "--levels=0,3,5", "--trials=1", "--source_steps=20", "--target_steps=5",
+        "--levels=0,3,5", "--trials=1", "--source_steps=20", "--target_epochs=0",
+        "--target_steps=5",
         "--test_examples=100"]
 
 
@@ -33,6 +35,14 @@ def test_recipe_writes_accuracy_table(tmp_path):
     assert summary["parameters"]["5"]["trainable"] == 2420
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert summary["exports"]["source"]["max_abs_diff"] < 1e-5
+    assert 0.0 <= summary["source_test_accuracy"] <= 1.0
+    # history.csv: the contract's columns, one row per (k, n, trial) target net.
+    with open(out / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * 3
+    assert {r["run"] for r in rows} == {f"k{k}_n{n}" for k in (1, 5) for n in (0, 3, 5)}
+    assert all(int(r["step"]) == 5 and float(r["wall_seconds"]) > 0
+               and float(r["train_loss"]) >= 0 for r in rows)
 
 
 @pytest.mark.parametrize("args,message", [
@@ -40,6 +50,7 @@ def test_recipe_writes_accuracy_table(tmp_path):
     (["--ks=1,500"], "at least k=500 samples"),
     (["--levels=0,6"], "n = 6 would leave nothing to train"),
     (["--code_bits=2"], "at least 3 bits for 5 classes"),
+    (["--target_epochs=-1"], "target_epochs to be an integer >= 0"),
     (["--source_classes=0-4", "--target_classes=5-12"], "class ids in [0, 10)"),
 ])
 def test_bad_input_fails_before_training(args, message, tmp_path):
