@@ -1,29 +1,34 @@
 r"""Benchmark: the layer-transfer paper's accuracy[k][n] tables on MNIST and CIFAR-100.
 
-Runs `keras_transfer.experiments.layer_transfer.run_experiment` (the same code
-as recipes/layer_transfer.py) for each dataset and each setting, and writes
-section "layer_transfer" of benchmarks/RESULTS.md: the accuracy[k][n] table
-(mean and min-max over trials), the best n per k and its gain over n = 0, the
-source net's training- and test-set accuracy, next to the paper's qualitative
-shape (transfer helps most with 1-10 samples per class and less with 40;
-retaining C1-C5 leaves too little capacity).
+Runs recipes/layer_transfer.py itself, once per dataset and setting, each in
+its own folder under --output_dir, and writes section "layer_transfer" of
+benchmarks/RESULTS.md from the recipes' summary.json files: the
+accuracy[k][n] table (mean and min-max over trials), the best n per k and its
+gain over n = 0, the source net's training- and test-set accuracy, the
+recipe's wall time, and comparisons between settings, next to the paper's
+qualitative shape (transfer helps most with 1-10 samples per class and less
+with 40; retaining C1-C5 leaves too little capacity).
 
-A setting is the preset plus overrides of `LayerTransferConfig` fields, written
-``field=value;field=value`` (an empty setting is the preset itself), so the
-ablations that explain a difference from the paper (output coding, training
-budget, source training) are measured by the same code:
+A setting is extra recipe flags (an empty setting is the preset itself); a
+``dataset:`` prefix limits it to one dataset. The ablations that explain a
+difference from the paper (output coding, training budget, number of source
+classes) are therefore measured by the very command a user runs:
 
-    python benchmarks/layer_transfer.py                                  # mnist + cifar100, quick
-    python benchmarks/layer_transfer.py --setting= --setting=output=softmax \
-        --setting='target_epochs=0;target_steps=150' \
-        --setting=cifar100:source_classes=40-99                # preset + three ablations
+    python benchmarks/layer_transfer.py --setting= --setting=--output=softmax \
+        --setting='--target_epochs=0 --target_steps=150' \
+        --setting='cifar100:--source_classes=40-99'
     python benchmarks/layer_transfer.py --datasets=mnist --nowrite
 
-Defaults: MNIST digits 0-4 -> 5-9; CIFAR-100 (grayscale) classes 0-19 -> 20-39.
+A setting whose folder already holds a finished run (summary.json) is loaded,
+not run again, so a killed benchmark continues where it stopped and the
+section can be re-rendered. Recipe defaults: MNIST digits 0-4 -> 5-9;
+CIFAR-100 (grayscale) classes 0-19 -> 20-39.
 """
 
-import dataclasses
+import json
 import os
+import shlex
+import subprocess
 import sys
 import time
 
@@ -32,92 +37,95 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+from benchmarks.results import REPO_ROOT  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_list("datasets", ["mnist", "cifar100"], "Datasets to run.")
-flags.DEFINE_multi_string("setting", [""], "Overrides of the preset, 'field=value;field=value' "
-                          "(repeatable; '' is the preset itself).")
-flags.DEFINE_string("preset", "quick", "Experiment preset: quick or paper.")
+flags.DEFINE_multi_string("setting", [""], "Extra recipe flags, e.g. '--output=softmax' "
+                          "(repeatable; '' is the preset itself; 'cifar100:--flag=v' limits a "
+                          "setting to one dataset).")
+flags.DEFINE_string("preset", "quick", "Recipe preset: quick or paper.")
 flags.DEFINE_integer("trials", None, "Trials per (k, n) (default: the preset's).")
 flags.DEFINE_integer("seed", 0, "Seed.")
 flags.DEFINE_string("data_dir", None, "Folder of the datasets (default $KERAS_TRANSFER_DATA).")
+flags.DEFINE_string("output_dir", os.path.join(REPO_ROOT, "benchmarks", "runs", "layer_transfer"),
+                    "One recipe run folder per dataset and setting; finished ones are loaded.")
 flags.DEFINE_boolean("write", True, "Write section 'layer_transfer' of benchmarks/RESULTS.md.")
 
 SECTION = "layer_transfer"
-CLASSES = {  # dataset: (source classes, target classes)
-    "mnist": (tuple(range(0, 5)), tuple(range(5, 10))),
-    "digits": (tuple(range(0, 5)), tuple(range(5, 10))),
-    "cifar100": (tuple(range(0, 20)), tuple(range(20, 40))),
-}
+RECIPE = os.path.join(REPO_ROOT, "recipes", "layer_transfer.py")
 
 
 def parse_setting(text):
-    """``"[dataset:]field=value;field=value"`` -> ``(dataset or None, overrides)``.
-
-    Values are read as Python literals where they parse (numbers, tuples); a
-    range ``a-b`` becomes the tuple ``a..b`` (class lists); anything else
-    stays a string. A ``dataset:`` prefix limits the setting to that dataset.
+    """``"[dataset:]--flag=v --flag=v"`` -> ``(dataset or None, [recipe flags])``.
 
     Example:
-    >>> parse_setting("output=softmax; target_steps=150")
-    (None, {'output': 'softmax', 'target_steps': 150})
-    >>> parse_setting("cifar100:source_classes=40-99")[1]["source_classes"][:3]
-    (40, 41, 42)
+    >>> parse_setting("--target_epochs=0 --target_steps=150")
+    (None, ['--target_epochs=0', '--target_steps=150'])
+    >>> parse_setting("cifar100:--source_classes=40-99")
+    ('cifar100', ['--source_classes=40-99'])
     >>> parse_setting("")
-    (None, {})
+    (None, [])
     """
-    import ast
-    import re
-
     dataset = None
     head, sep, rest = text.partition(":")
-    if sep and "=" not in head:
+    if sep and not head.strip().startswith("-"):
         dataset, text = head.strip(), rest
-    out = {}
-    for part in filter(None, (p.strip() for p in text.split(";"))):
-        if "=" not in part:
-            raise ValueError(f"Expected a setting 'field=value', received {part!r}.")
-        key, value = (t.strip() for t in part.split("=", 1))
-        span = re.fullmatch(r"(\d+)-(\d+)", value)
-        if span:
-            out[key] = tuple(range(int(span[1]), int(span[2]) + 1))
-            continue
-        try:
-            out[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key] = value
-    return dataset, out
+    args = shlex.split(text)
+    bad = [a for a in args if not a.startswith("--")]
+    if bad:
+        raise ValueError(f"Expected a setting of recipe flags '--name=value', received {bad}.")
+    return dataset, args
 
 
-def make_config(dataset, overrides):
-    """The preset for ``dataset`` (default class split) with ``overrides``, validated."""
-    from keras_transfer.experiments import layer_transfer as lt
+def run_folder(dataset, args):
+    """The run folder of one dataset and setting, named after both.
 
-    if dataset not in CLASSES:
-        raise ValueError(f"Expected datasets among {sorted(CLASSES)}, received {dataset!r}.")
-    src, tgt = CLASSES[dataset]
-    settings = dict(dataset=dataset, source_classes=src, target_classes=tgt,
-                    trials=FLAGS.trials)
-    settings.update(overrides)
-    return lt.get_preset(FLAGS.preset, **settings)
+    Example:
+    >>> os.path.basename(run_folder("mnist", ["--output=softmax", "--target_steps=150"]))
+    'mnist-output_softmax-target_steps_150'
+    """
+    slug = "-".join(a.lstrip("-").replace("=", "_").replace(",", "_") for a in args) or "preset"
+    return os.path.join(FLAGS.output_dir, f"{dataset}-{slug}")
 
 
-def run(config):
-    """One configuration: the experiment, its headline and wall seconds."""
-    import keras
-    import tensorflow as tf
+def run(dataset, args):
+    """Runs the recipe for one dataset and setting (unless finished) and loads its summary."""
+    folder = run_folder(dataset, args)
+    summary_path = os.path.join(folder, "summary.json")
+    if not os.path.exists(summary_path):
+        command = [sys.executable, RECIPE, f"--dataset={dataset}", f"--preset={FLAGS.preset}",
+                   f"--seed={FLAGS.seed}", f"--output_dir={folder}", "--noexport", *args]
+        if FLAGS.trials:
+            command.append(f"--repeats={FLAGS.trials}")
+        if FLAGS.data_dir:
+            command.append(f"--data_dir={FLAGS.data_dir}")
+        if os.path.isdir(folder) and os.listdir(folder):
+            command.append("--resume")  # an unfinished run of an earlier, killed benchmark
+        print(" ".join(shlex.quote(c) for c in command), flush=True)
+        t0 = time.perf_counter()
+        subprocess.run(command, check=True)
+        print(f"{dataset} {args}: {time.perf_counter() - t0:.0f} s", flush=True)
+    with open(summary_path) as f:
+        return load_summary(json.load(f))
 
-    from keras_transfer.experiments import layer_transfer as lt
 
-    keras.utils.set_random_seed(FLAGS.seed)
-    tf.config.experimental.enable_op_determinism()
-    t0 = time.perf_counter()
-    data = lt.load_data(config, FLAGS.data_dir, seed=FLAGS.seed)
-    out = lt.run_experiment(config, data, seed=FLAGS.seed,
-                            log=lambda line: print(f"{config.dataset} {line}", flush=True))
-    return {"config": config, "headline": lt.headline(config, out["accuracy"]),
-            "source_train_accuracy": out["source_train_accuracy"],
-            "source_test_accuracy": out["source_test_accuracy"],
-            "seconds": time.perf_counter() - t0}
+def load_summary(summary):
+    """A recipe summary.json as a benchmark result: the config and an int-keyed headline."""
+    from keras_transfer.experiments.layer_transfer import LayerTransferConfig
+
+    settings = {k: tuple(v) if isinstance(v, list) else v
+                for k, v in summary["settings"].items()}
+    head = summary["headline"]
+    head = {"accuracy": {int(k): {int(n): v for n, v in row.items()}
+                         for k, row in head["accuracy"].items()},
+            "best_n": {int(k): v for k, v in head["best_n"].items()},
+            "gain_of_best_n_over_n0": {int(k): v
+                                       for k, v in head["gain_of_best_n_over_n0"].items()}}
+    return {"config": LayerTransferConfig(**settings), "headline": head,
+            "source_train_accuracy": summary["source_train_accuracy"],
+            "source_test_accuracy": summary["source_test_accuracy"],
+            "seconds": sum(summary["wall_seconds"].values())}
 
 
 def section(results):
@@ -138,7 +146,7 @@ def section(results):
             f"{r['source_test_accuracy']:.4f}) -> {len(cfg.target_classes)} target classes "
             f"(training steps per target net for k = {steps}; batch {cfg.batch_size}, SGD lr "
             f"{cfg.learning_rate}); {cfg.trials} trials; test set {cfg.test_examples} images "
-            f"of the target classes; {r['seconds']:.0f} s in all.",
+            f"of the target classes; recipe wall time {r['seconds']:.0f} s (data loading + training).",
             "",
             "Mean test accuracy (min-max over trials), k samples per class (rows) x retained "
             "levels n (columns):",
@@ -166,6 +174,7 @@ def section(results):
              for (d, text), r in results.items()]),
         "",
     ]
+    lines += analysis(results)
     lines += [
         "The paper's shape (Figs. 2-5, NIST, 20 -> 20 characters, for reference): transfer "
         "helps most with 1-10 samples per class, less with 40; retaining C1-C5 (n = 5) leaves "
@@ -174,14 +183,70 @@ def section(results):
     return "\n".join(lines)
 
 
+def _mean(r, k, n):
+    return r["headline"]["accuracy"][k][n]["mean"]
+
+
+def analysis(results):
+    """Measured comparisons behind the differences from the paper (markdown lines).
+
+    Each bullet is computed from the runs in ``results`` and appears only when
+    the settings it compares were run: the paper's shape per run (does the
+    gain shrink from small k to the largest k; does retaining C1-C5 fall
+    behind at the largest k), the training budget (preset vs fixed steps), the
+    output coding (code vs softmax) and the number of source classes.
+
+    Example:
+    >>> analysis({})
+    []
+    """
+    bullets = []
+    for (d, text), r in results.items():
+        cfg, head = r["config"], r["headline"]
+        small = [k for k in cfg.ks if k <= 10]
+        top = max(cfg.ks)
+        if small and top > max(small):
+            best_small = max(small, key=lambda k: head["gain_of_best_n_over_n0"][k])
+            top_n = max(cfg.levels)
+            bullets.append(
+                f"{d}, {text or 'preset'}: the gain of transfer is "
+                f"{head['gain_of_best_n_over_n0'][best_small]:+.3f} at k={best_small} (its "
+                f"largest for k <= 10) and {head['gain_of_best_n_over_n0'][top]:+.3f} at "
+                f"k={top}; at k={top}, n={top_n} reaches {_mean(r, top, top_n):.3f} against "
+                f"{_mean(r, top, head['best_n'][top]):.3f} for the best n="
+                f"{head['best_n'][top]}.")
+    by = {(d, text): r for (d, text), r in results.items()}
+    for d in sorted({d for d, _ in results}):
+        preset = by.get((d, ""))
+        if preset is None:
+            continue
+        for (dd, text), r in results.items():
+            if dd != d or not text:
+                continue
+            cfg, top = r["config"], max(r["config"].ks)
+            if top not in preset["config"].ks:
+                continue
+            gain = r["headline"]["gain_of_best_n_over_n0"][top]
+            base_gain = preset["headline"]["gain_of_best_n_over_n0"][top]
+            bullets.append(
+                f"{d}, {text} against the preset: source net test accuracy "
+                f"{r['source_test_accuracy']:.3f} vs {preset['source_test_accuracy']:.3f}; at "
+                f"k={top} the net trained from scratch (n=0) reaches {_mean(r, top, 0):.3f} vs "
+                f"{_mean(preset, top, 0):.3f} and the gain of the best n is {gain:+.3f} vs "
+                f"{base_gain:+.3f}.")
+    if not bullets:
+        return []
+    return ["Measured comparisons (computed from the runs above):", ""] + [
+        f"- {b}" for b in bullets] + [""]
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    # Every configuration is checked before the first one trains.
+    # Every setting is parsed before the first recipe runs.
     settings = [(text, *parse_setting(text)) for text in FLAGS.setting]
-    configs = {(d, text): make_config(d, overrides) for d in FLAGS.datasets
-               for text, only, overrides in settings if only in (None, d)}
-    results = {key: run(config) for key, config in configs.items()}
+    results = {(d, " ".join(args)): run(d, args) for d in FLAGS.datasets
+               for text, only, args in settings if only in (None, d)}
     markdown = section(results)
     from benchmarks.results import publish
 
