@@ -125,6 +125,8 @@ def load_summary(summary):
     return {"config": LayerTransferConfig(**settings), "headline": head,
             "source_train_accuracy": summary["source_train_accuracy"],
             "source_test_accuracy": summary["source_test_accuracy"],
+            "train_accuracy": {int(k): {int(n): v["mean"] for n, v in row.items()}
+                               for k, row in summary.get("train_accuracy", {}).items()},
             "seconds": sum(summary["wall_seconds"].values())}
 
 
@@ -160,6 +162,16 @@ def section(results):
                  for k in cfg.ks]),
             "",
         ]
+        if r["train_accuracy"]:
+            lines += [
+                "Mean accuracy of the same nets on their own k-sample training set (how far "
+                "the budget let them fit):",
+                "",
+                markdown_table(["k \\ n"] + [str(n) for n in cfg.levels],
+                               [[k] + [f"{r['train_accuracy'][k][n]:.3f}" for n in cfg.levels]
+                                for k in cfg.ks]),
+                "",
+            ]
     ks = sorted({k for r in results.values() for k in r["config"].ks})
     lines += [
         "Gain of the best n over n = 0 (best n in brackets), every setting side by side:",
@@ -228,11 +240,15 @@ def analysis(results):
                 continue
             gain = r["headline"]["gain_of_best_n_over_n0"][top]
             base_gain = preset["headline"]["gain_of_best_n_over_n0"][top]
+            fit = ""
+            if r["train_accuracy"] and preset["train_accuracy"]:
+                fit = (f" (it fits {r['train_accuracy'][top][0]:.3f} vs "
+                       f"{preset['train_accuracy'][top][0]:.3f} of its training set)")
             bullets.append(
                 f"{d}, {text} against the preset: source net test accuracy "
                 f"{r['source_test_accuracy']:.3f} vs {preset['source_test_accuracy']:.3f}; at "
                 f"k={top} the net trained from scratch (n=0) reaches {_mean(r, top, 0):.3f} vs "
-                f"{_mean(preset, top, 0):.3f} and the gain of the best n is {gain:+.3f} vs "
+                f"{_mean(preset, top, 0):.3f}{fit} and the gain of the best n is {gain:+.3f} vs "
                 f"{base_gain:+.3f}.")
     if not bullets:
         return []

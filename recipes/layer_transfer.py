@@ -100,6 +100,7 @@ def main(argv):
                                                  FLAGS.resume)
     recipe_utils.seed_everything(FLAGS.seed)
 
+    from keras_transfer import metrics
     from keras_transfer import report
 
     t1 = time.perf_counter()
@@ -133,6 +134,9 @@ def main(argv):
         "source_train_accuracy": out["source_train_accuracy"],
         "source_test_accuracy": out["source_test_accuracy"],
         "headline": head,
+        # How far each budget let the nets fit their own k-sample training set.
+        "train_accuracy": {k: {n: metrics.summarize_runs(v) for n, v in row.items()}
+                           for k, row in out["train_accuracy"].items()},
         "parameters": out["parameters"],
         "wall_seconds": {"load_data": load_seconds, "train": train_seconds},
         "exports": exports,

@@ -36,6 +36,10 @@ def test_recipe_writes_accuracy_table(tmp_path):
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert summary["exports"]["source"]["max_abs_diff"] < 1e-5
     assert 0.0 <= summary["source_test_accuracy"] <= 1.0
+    # Every net's fit of its own k-sample training set, per (k, n).
+    fit = summary["train_accuracy"]
+    assert sorted(fit) == ["1", "5"] and sorted(fit["5"]) == ["0", "3", "5"]
+    assert all(0.0 <= fit[k][n]["mean"] <= 1.0 for k in fit for n in fit[k])
     # history.csv: the contract's columns, one row per (k, n, trial) target net.
     with open(out / "history.csv") as f:
         rows = list(csv.DictReader(f))
