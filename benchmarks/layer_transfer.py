@@ -199,14 +199,35 @@ def _mean(r, k, n):
     return r["headline"]["accuracy"][k][n]["mean"]
 
 
+def base_setting(text, texts):
+    """The setting ``text`` is compared with: the run whose flags are the largest proper subset.
+
+    The preset (``""``) is the base of a one-flag setting; a two-flag setting
+    is compared with its one-flag part when that was run, so each comparison
+    changes as few things as the runs allow. ``None`` for the preset itself.
+
+    Example:
+    >>> base_setting("--a=1 --b=2", ["", "--a=1", "--a=1 --b=2"])
+    '--a=1'
+    >>> base_setting("--b=2", ["", "--a=1", "--b=2"]), base_setting("", [""])
+    ('', None)
+    """
+    flags_ = set(shlex.split(text))
+    subsets = [t for t in texts if set(shlex.split(t)) < flags_]
+    return max(subsets, key=lambda t: len(shlex.split(t)), default=None)
+
+
 def analysis(results):
     """Measured comparisons behind the differences from the paper (markdown lines).
 
     Each bullet is computed from the runs in ``results`` and appears only when
     the settings it compares were run: the paper's shape per run (does the
     gain shrink from small k to the largest k; does retaining C1-C5 fall
-    behind at the largest k), the training budget (preset vs fixed steps), the
-    output coding (code vs softmax) and the number of source classes.
+    behind at the largest k); and every other setting against its
+    `base_setting` (source net quality, gain of transfer per k, the net
+    trained from scratch and how far it fits its training set), which
+    measures the training budget, the output coding or the number of source
+    classes, whichever the settings change.
 
     Example:
     >>> analysis({})
@@ -227,29 +248,28 @@ def analysis(results):
                 f"k={top}; at k={top}, n={top_n} reaches {_mean(r, top, top_n):.3f} against "
                 f"{_mean(r, top, head['best_n'][top]):.3f} for the best n="
                 f"{head['best_n'][top]}.")
-    by = {(d, text): r for (d, text), r in results.items()}
-    for d in sorted({d for d, _ in results}):
-        preset = by.get((d, ""))
-        if preset is None:
+    for (d, text), r in results.items():
+        base_text = base_setting(text, [t for dd, t in results if dd == d])
+        if base_text is None:
             continue
-        for (dd, text), r in results.items():
-            if dd != d or not text:
-                continue
-            cfg, top = r["config"], max(r["config"].ks)
-            if top not in preset["config"].ks:
-                continue
-            gain = r["headline"]["gain_of_best_n_over_n0"][top]
-            base_gain = preset["headline"]["gain_of_best_n_over_n0"][top]
-            fit = ""
-            if r["train_accuracy"] and preset["train_accuracy"]:
-                fit = (f" (it fits {r['train_accuracy'][top][0]:.3f} vs "
-                       f"{preset['train_accuracy'][top][0]:.3f} of its training set)")
-            bullets.append(
-                f"{d}, {text} against the preset: source net test accuracy "
-                f"{r['source_test_accuracy']:.3f} vs {preset['source_test_accuracy']:.3f}; at "
-                f"k={top} the net trained from scratch (n=0) reaches {_mean(r, top, 0):.3f} vs "
-                f"{_mean(preset, top, 0):.3f}{fit} and the gain of the best n is {gain:+.3f} vs "
-                f"{base_gain:+.3f}.")
+        base = results[(d, base_text)]
+        cfg = r["config"]
+        ks = [k for k in cfg.ks if k in base["config"].ks]
+        if not ks:
+            continue
+        top = max(ks)
+        gains = ", ".join(
+            f"k={k}: {r['headline']['gain_of_best_n_over_n0'][k]:+.3f} vs "
+            f"{base['headline']['gain_of_best_n_over_n0'][k]:+.3f}" for k in ks)
+        fit = ""
+        if r["train_accuracy"] and base["train_accuracy"]:
+            fit = (f" (it fits {r['train_accuracy'][top][0]:.3f} vs "
+                   f"{base['train_accuracy'][top][0]:.3f} of its training set)")
+        bullets.append(
+            f"{d}, {text} against {base_text or 'the preset'}: source net test accuracy "
+            f"{r['source_test_accuracy']:.3f} vs {base['source_test_accuracy']:.3f}; gain of "
+            f"the best n over n=0: {gains}; at k={top} the net trained from scratch (n=0) "
+            f"reaches {_mean(r, top, 0):.3f} vs {_mean(base, top, 0):.3f}{fit}.")
     if not bullets:
         return []
     return ["Measured comparisons (computed from the runs above):", ""] + [
