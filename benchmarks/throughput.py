@@ -71,25 +71,6 @@ SECTION = "throughput"
 OUR_CALLBACKS = "TensorBoard, CSVLogger, BackupAndRestore, TerminateOnNaN, LearningCurve"
 
 
-def _epoch_timer():
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        """Seconds from epoch start to epoch end (no validation runs in the plain fit).
-
-        Only epoch hooks: a callback without batch hooks leaves Keras's
-        asynchronous batch dispatch on, as with no callbacks at all.
-        """
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds = time.perf_counter() - self.start
-
-    return EpochTimer()
-
-
 class Bench:
     """The data, initial weights and the two timed paths."""
 
@@ -144,7 +125,9 @@ class Bench:
         return os.path.join(self.tmp.name, f"run{self.runs}")
 
     def plain(self, model, steps):
-        timer = _epoch_timer()
+        from benchmarks.results import epoch_timer
+
+        timer = epoch_timer()
         ds = self.train_ds()
         gc.collect()
         t0 = time.perf_counter()

@@ -172,6 +172,41 @@ def plot_layer_transfer(path, table, title="", detail_ks=(1, 10, 40)):
     plt.close(fig)
 
 
+def plot_bars(path, groups, title="", ylabel="Testing accuracy"):
+    """Bar chart of the mean per group with min-max error bars and every run as a dot.
+
+    Args:
+        path: PNG file to write.
+        groups: mapping label -> list of values (one per run/repeat).
+
+    Example:
+    >>> import tempfile
+    >>> plot_bars(tempfile.mkdtemp() + "/b.png", {"alone": [0.6, 0.62], "distilled": [0.65]})
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(groups)
+    values = [np.asarray(groups[k], float) for k in labels]
+    means = [v.mean() for v in values]
+    err = np.array([[m - v.min() for m, v in zip(means, values)],
+                    [v.max() - m for m, v in zip(means, values)]])
+    fig, ax = plt.subplots(figsize=(1.8 * len(labels) + 2, 4))
+    ax.bar(labels, means, yerr=err, capsize=6, color="#9ecae1", edgecolor="#3182bd")
+    for i, v in enumerate(values):
+        ax.plot(np.full(len(v), i), v, "o", color="#08519c", ms=4)
+    low = min(v.min() for v in values)
+    ax.set_ylim(max(0.0, low - 0.1), min(1.0, max(v.max() for v in values) + 0.05))
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def markdown_table(header, rows):
     """A GitHub-markdown table.
 

@@ -185,7 +185,9 @@ def make_dataset(x, y, batch_size, *, shuffle=False, repeat=False, seed=0, mean=
     batches).
 
     Args:
-        x: uint8 images. y: integer labels.
+        x: uint8 images. y: integer labels, or a dict/tuple of per-example
+            arrays (e.g. labels and a teacher's logits, see
+            `keras_transfer.transfer.distillation.with_teacher_logits`).
         batch_size: examples per batch.
         shuffle: reshuffle every pass with a full-size buffer.
         repeat: repeat forever (for "epochs" of N steps).
@@ -200,9 +202,16 @@ def make_dataset(x, y, batch_size, *, shuffle=False, repeat=False, seed=0, mean=
     """
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"Expected batch_size to be an integer >= 1, received {batch_size!r}.")
-    if len(x) != len(y):
-        raise ValueError(f"Expected as many labels as images, received {len(y)} and {len(x)}.")
-    ds = tf.data.Dataset.from_tensor_slices((np.asarray(x, np.uint8), np.asarray(y, np.int32)))
+    def as_targets(v):  # integer labels as int32; other targets (e.g. logits) as float32
+        v = np.asarray(v)
+        return v.astype(np.int32 if np.issubdtype(v.dtype, np.integer) else np.float32)
+
+    targets = tf.nest.map_structure(as_targets, y)
+    sizes = {len(t) for t in tf.nest.flatten(targets)}
+    if sizes != {len(x)}:
+        raise ValueError(f"Expected as many labels as images ({len(x)}), received "
+                         f"{sorted(sizes)}.")
+    ds = tf.data.Dataset.from_tensor_slices((np.asarray(x, np.uint8), targets))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     if repeat:

@@ -1,0 +1,223 @@
+r"""Benchmark: what distillation costs per epoch, with and without cached teacher logits.
+
+Run from the repository root (writes section "distillation_speed" of
+benchmarks/RESULTS.md; a few minutes on 2 CPU cores):
+    python benchmarks/distillation_speed.py
+Quick check (seconds, writes nothing):
+    python benchmarks/distillation_speed.py --dataset=digits --examples=500 --trials=1 --nowrite
+
+The teacher and the student are the compact-transfer recipe's (the preset's
+backbone at its teacher image size, and its compact CNN; see
+`keras_transfer.experiments.compact_transfer`), on --examples training images
+of --dataset, batch = the preset's student batch size. One epoch (a pass over
+those images) is timed for each path, in one process:
+
+(a) student alone: the compact CNN compiled with cross-entropy, `model.fit`;
+(b) ours, cached: `keras_transfer.transfer.distillation.Distiller` trained on
+    ``{"label", "teacher_logits"}`` targets, the teacher's logits computed
+    once beforehand (that one-time pass is timed and reported separately);
+(c) ours, teacher per batch: the same `Distiller` on ``(images, labels)``, the
+    teacher run on every batch (what random augmentation requires);
+(d) `keras.distillation.Distiller` with `LogitsDistillation` (same
+    temperature, the KL loss, student loss weight = alpha), which also runs
+    the teacher on every batch.
+
+The teacher's weights are random (the cost of a forward pass does not depend
+on them). Every path is warmed up (functions traced) by an untimed epoch of
+--warmup_steps steps, then timed by an epoch-only callback (no batch hooks, so
+Keras keeps its asynchronous dispatch); trials alternate a, b, c, d, a, ...
+"""
+
+import gc
+import math
+import os
+import statistics
+import sys
+import time
+import warnings
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("dataset", "cifar10", "Target dataset (see keras_transfer.data).")
+flags.DEFINE_string("data_dir", None, "Folder of the datasets (default $KERAS_TRANSFER_DATA).")
+flags.DEFINE_string("preset", "quick", "compact_transfer preset whose teacher and student are "
+                    "timed.")
+flags.DEFINE_integer("examples", 10000, "Training images in the timed epoch.")
+flags.DEFINE_integer("warmup_steps", 5, "Untimed steps before each timed epoch.")
+flags.DEFINE_integer("trials", 3, "Timed epochs per path, alternated.")
+flags.DEFINE_integer("seed", 0, "Seed of the weights and the batch order.")
+flags.DEFINE_boolean("write", True, "Write section 'distillation_speed' of "
+                     "benchmarks/RESULTS.md.")
+for _name in ("examples", "warmup_steps", "trials"):
+    flags.register_validator(_name, lambda v: v >= 1, message=f"--{_name} must be >= 1")
+
+SECTION = "distillation_speed"
+TARGET_RATIO = 1.2
+PATHS = {
+    "alone": "(a) student alone",
+    "cached": "(b) ours, cached teacher logits",
+    "per_batch": "(c) ours, teacher per batch",
+    "keras": "(d) keras.distillation.Distiller",
+}
+
+
+class Bench:
+    """Data, teacher, the student's initial weights, and one method per timed path."""
+
+    def __init__(self):
+        import keras
+
+        from keras_transfer import data as kt_data
+        from keras_transfer.experiments import compact_transfer as ct
+        from keras_transfer.models.backbone import backbone_classifier
+
+        self.config = ct.get_preset(FLAGS.preset, target_dataset=FLAGS.dataset)
+        train = kt_data.load_image_data(FLAGS.dataset, "train", data_dir=FLAGS.data_dir,
+                                        color="rgb")
+        if FLAGS.examples > len(train):
+            raise ValueError(f"Expected --examples <= {len(train)} (the {FLAGS.dataset} "
+                             f"training set), received {FLAGS.examples}.")
+        self.x, self.y = train.x[:FLAGS.examples], train.y[:FLAGS.examples]
+        self.shape, self.classes = tuple(self.x.shape[1:]), train.info.num_classes
+        self.batch = self.config.student_batch_size
+        self.steps = math.ceil(len(self.x) / self.batch)
+        keras.utils.set_random_seed(FLAGS.seed)
+        self.teacher = backbone_classifier(
+            self.config.backbone, self.shape, self.classes, alpha=self.config.backbone_alpha,
+            image_size=self.config.teacher_image_size, model_name="teacher")
+        self.initial = ct.build_student(self.config, self.shape, self.classes).get_weights()
+        self.logits = None
+
+    def dataset(self, targets=None):
+        from keras_transfer import data as kt_data
+
+        return kt_data.make_dataset(self.x, self.y if targets is None else targets, self.batch,
+                                    shuffle=True, repeat=True, seed=FLAGS.seed)
+
+    def student(self):
+        from keras_transfer.experiments import compact_transfer as ct
+
+        s = ct.build_student(self.config, self.shape, self.classes)
+        s.set_weights(self.initial)
+        return s
+
+    def teacher_pass(self):
+        """The one-time teacher pass of (b): seconds, and stores the logits."""
+        from keras_transfer import data as kt_data
+        from keras_transfer.transfer import distillation
+
+        ds = kt_data.make_dataset(self.x, self.y, 500)
+        t0 = time.perf_counter()
+        self.logits = distillation.teacher_logits(self.teacher, ds)
+        return time.perf_counter() - t0
+
+    def model(self, path):
+        """``(compiled model, training dataset)`` for ``path``."""
+        import keras
+
+        from keras_transfer.transfer import distillation
+
+        cfg, sce = self.config, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        opt = keras.optimizers.SGD(cfg.student_lr, momentum=0.9)
+        if path == "alone":
+            m = self.student()
+            m.compile(optimizer=opt, loss=sce, metrics=["accuracy"])
+            return m, self.dataset()
+        if path in ("cached", "per_batch"):
+            m = distillation.Distiller(self.student(), self.teacher, alpha=cfg.alpha,
+                                       temperature=cfg.temperature)
+            m.compile(optimizer=opt, metrics=["accuracy"])
+            if path == "cached":
+                return m, self.dataset(distillation.with_teacher_logits(self.y, self.logits))
+            return m, self.dataset()
+        m = keras.distillation.Distiller(
+            teacher=self.teacher, student=self.student(),
+            distillation_losses=keras.distillation.LogitsDistillation(
+                temperature=cfg.temperature, loss=keras.losses.KLDivergence()),
+            student_loss_weight=cfg.alpha)
+        m.compile(optimizer=opt, loss=sce, metrics=["accuracy"])
+        return m, self.dataset()
+
+    def timed(self, path):
+        """Seconds of one epoch of ``path`` after an untimed warm-up epoch."""
+        from benchmarks.results import epoch_timer
+
+        model, ds = self.model(path)
+        model.fit(ds, epochs=1, steps_per_epoch=FLAGS.warmup_steps, verbose=0)
+        timer = epoch_timer()
+        gc.collect()
+        model.fit(ds, epochs=1, steps_per_epoch=self.steps, callbacks=[timer], verbose=0)
+        done = int(model.optimizer.iterations.numpy())
+        if done != FLAGS.warmup_steps + self.steps:
+            raise RuntimeError(f"Expected {FLAGS.warmup_steps + self.steps} optimizer steps in "
+                               f"{path}, counted {done}.")
+        return timer.seconds
+
+
+def build_report(bench, seconds, teacher_seconds, load_avg):
+    """Markdown: settings, per-path median/min/max epoch seconds and the ratio to (a)."""
+    from keras_transfer.models.compact import count_flops
+    from keras_transfer.report import markdown_table
+
+    med = {p: statistics.median(s) for p, s in seconds.items()}
+    rows = []
+    for path, label in PATHS.items():
+        s = seconds[path]
+        rows.append([label, f"{med[path]:.2f}", f"{min(s):.2f}-{max(s):.2f}",
+                     f"{len(bench.x) / med[path]:,.0f}", f"{med[path] / med['alone']:.2f}"])
+    ratio = med["cached"] / med["alone"]
+    met = "met" if ratio <= TARGET_RATIO else "NOT met"
+    teacher, student = bench.teacher, bench.student()
+    lines = [
+        f"One training epoch of the compact-transfer recipe's student ({FLAGS.preset} preset: "
+        f"{student.count_params():,} parameters, {count_flops(student):,} FLOPs per image) on "
+        f"{len(bench.x):,} {FLAGS.dataset} images {'x'.join(map(str, bench.shape))}, batch "
+        f"{bench.batch} ({bench.steps} steps); teacher {bench.config.backbone} "
+        f"(alpha {bench.config.backbone_alpha}) at {bench.config.teacher_image_size}px "
+        f"({teacher.count_params():,} parameters, {count_flops(teacher):,} FLOPs per image, "
+        f"random weights). {FLAGS.trials} timed epoch(s) per path after a "
+        f"{FLAGS.warmup_steps}-step warm-up, alternated a, b, c, d.",
+        "",
+        f"- Load average (1, 5, 15 min) at the start: "
+        f"{', '.join(f'{x:.2f}' for x in load_avg)}.",
+        f"- (b)'s one-time teacher pass over the {len(bench.x):,} images (batch 500): "
+        f"{teacher_seconds:.2f} s, paid once for all epochs.",
+        "",
+        markdown_table(["path", "epoch seconds (median)", "min-max", "images/s",
+                        "x student alone"], rows),
+        "",
+        f"Cached distillation / student alone: {ratio:.2f}x per epoch (target <= "
+        f"{TARGET_RATIO}: {met}); recomputing the teacher every batch costs "
+        f"{med['per_batch'] / med['alone']:.2f}x (ours) and {med['keras'] / med['alone']:.2f}x "
+        f"(keras.distillation.Distiller).",
+    ]
+    return "\n".join(lines), ratio
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
+    load_avg = os.getloadavg()
+    bench = Bench()
+    teacher_seconds = bench.teacher_pass()
+    print(f"{FLAGS.dataset}: {len(bench.x)} images, {bench.steps} steps of {bench.batch}; "
+          f"teacher pass {teacher_seconds:.2f}s", flush=True)
+    seconds = {p: [] for p in PATHS}
+    for trial in range(FLAGS.trials):
+        for path in PATHS:
+            seconds[path].append(bench.timed(path))
+            print(f"trial {trial + 1} {path}: {seconds[path][-1]:.2f}s", flush=True)
+    markdown, _ = build_report(bench, seconds, teacher_seconds, load_avg)
+    from benchmarks.results import publish
+
+    print()
+    publish(SECTION, markdown, FLAGS.write)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,213 @@
+"""Pretrained backbones from `keras.applications`, by name, as classifiers for a new task.
+
+Compact-CNN transfer (compact-cnn-transfer-distillation.txt, stage 1) and
+fusion (transferred-fusion-skipped-networks.txt) start from a CNN trained on a
+large source task (ImageNet in both papers). This module builds any
+`keras.applications` family by name with ``weights="imagenet"`` (downloaded by
+Keras where there is internet), ``None`` (random), or a local weights file,
+and puts the family's own input preprocessing and an optional resize inside
+the model, so every model here takes images on the [0, 1] scale (the
+package's `keras_transfer.data.make_dataset` convention) at their stored size.
+"""
+
+import os
+
+import keras
+
+from keras_transfer.models.registry import register_model
+
+# name: (constructor, preprocessing mode of keras.applications.imagenet_utils,
+# smallest input side keras.applications accepts). Mode "none": the family's
+# model rescales raw 0-255 pixels itself (include_preprocessing / Rescaling).
+_FAMILIES = {
+    "MobileNet": (keras.applications.MobileNet, "tf", 32),
+    "MobileNetV2": (keras.applications.MobileNetV2, "tf", 32),
+    "MobileNetV3Small": (keras.applications.MobileNetV3Small, "none", 32),
+    "MobileNetV3Large": (keras.applications.MobileNetV3Large, "none", 32),
+    "ResNet50": (keras.applications.ResNet50, "caffe", 32),
+    "ResNet101": (keras.applications.ResNet101, "caffe", 32),
+    "ResNet50V2": (keras.applications.ResNet50V2, "tf", 32),
+    "VGG16": (keras.applications.VGG16, "caffe", 32),
+    "VGG19": (keras.applications.VGG19, "caffe", 32),
+    "InceptionV3": (keras.applications.InceptionV3, "tf", 75),
+    "Xception": (keras.applications.Xception, "tf", 71),
+    "DenseNet121": (keras.applications.DenseNet121, "torch", 32),
+    "EfficientNetB0": (keras.applications.EfficientNetB0, "none", 32),
+    "EfficientNetV2B0": (keras.applications.EfficientNetV2B0, "none", 32),
+    "NASNetMobile": (keras.applications.NASNetMobile, "tf", 32),
+}
+
+
+def list_backbones():
+    """Names accepted by `backbone` and `backbone_classifier`.
+
+    Example:
+    >>> "MobileNetV2" in list_backbones()
+    True
+    """
+    return sorted(_FAMILIES)
+
+
+def _family(name):
+    if name not in _FAMILIES:
+        raise ValueError(f"Expected a backbone name among {list_backbones()}, received {name!r}.")
+    return _FAMILIES[name]
+
+
+@keras.saving.register_keras_serializable(package="keras_transfer")
+class ImagenetPreprocessing(keras.layers.Layer):
+    """A `keras.applications` family's input preprocessing as a layer.
+
+    Takes images on the [0, 1] scale, multiplies them by 255 (the pixel scale
+    the ImageNet weights were trained on) and applies
+    `keras.applications.imagenet_utils.preprocess_input` with ``mode``:
+    ``"tf"`` (to [-1, 1]), ``"caffe"`` (RGB to BGR, ImageNet mean subtracted),
+    ``"torch"`` (ImageNet mean/std) or ``"none"`` (0-255 pixels, for families
+    that rescale inside the model). Inside the model, so an exported model
+    needs no separate preprocessing step.
+
+    Example:
+    >>> import numpy as np
+    >>> ImagenetPreprocessing("tf")(np.array([[[[0.0, 0.5, 1.0]]]])).numpy().tolist()
+    [[[[-1.0, 0.0, 1.0]]]]
+    """
+
+    def __init__(self, mode="tf", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("tf", "caffe", "torch", "none"):
+            raise ValueError(
+                f"Expected mode in ('tf', 'caffe', 'torch', 'none'), received {mode!r}.")
+        self.mode = mode
+
+    def call(self, inputs):
+        x = keras.ops.multiply(keras.ops.cast(inputs, self.compute_dtype), 255.0)
+        if self.mode == "none":
+            return x
+        return keras.applications.imagenet_utils.preprocess_input(x, mode=self.mode)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+def backbone(name, input_shape=(224, 224, 3), weights=None, pooling="avg", alpha=None):
+    """A `keras.applications` model without its top: images (0-255 scale) -> features.
+
+    Args:
+        name: a family in `list_backbones()`, e.g. ``"MobileNetV2"``.
+        input_shape: ``(height, width, 3)`` at least the family's minimum
+            (32, or 75 for InceptionV3, 71 for Xception).
+        weights: ``"imagenet"`` (Keras downloads the file), ``None`` (random
+            initialisation) or the path of a weights file of this architecture
+            without its top (a ``.weights.h5`` saved by `save_backbone_weights`
+            or the ``*_notop.h5`` file Keras would download).
+        pooling: ``"avg"``, ``"max"`` or ``None`` (feature map).
+        alpha: width multiplier for the MobileNet families (``None``: 1.0).
+
+    Raises:
+        ValueError: unknown name, a file that does not exist or does not fit
+            this architecture.
+
+    Example:
+    >>> base = backbone("MobileNetV2", (32, 32, 3), alpha=0.35)
+    >>> base.output_shape
+    (None, 1280)
+    """
+    constructor, _, min_side = _family(name)
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3 or input_shape[-1] != 3 or min(input_shape[:2]) < min_side:
+        raise ValueError(f"Expected input_shape (height, width, 3) with sides >= {min_side} for "
+                         f"{name}, received {input_shape}.")
+    kwargs = {"include_top": False, "input_shape": input_shape, "pooling": pooling}
+    if alpha is not None:
+        if not name.startswith("MobileNet"):
+            raise ValueError(f"Expected alpha only for the MobileNet families, received "
+                             f"alpha={alpha} for {name}.")
+        kwargs["alpha"] = alpha
+    if name.startswith("MobileNetV3"):
+        kwargs["include_preprocessing"] = False  # ImagenetPreprocessing does it, 0-255 in
+    file_weights = weights not in (None, "imagenet")
+    if file_weights and not os.path.isfile(str(weights)):
+        raise ValueError(f"Expected weights 'imagenet', None or an existing weights file, "
+                         f"received {weights!r}.")
+    model = constructor(weights=None if file_weights else weights, **kwargs)
+    if file_weights:
+        try:
+            model.load_weights(weights)
+        except Exception as err:  # Keras raises ValueError or KeyError depending on format
+            raise ValueError(f"Expected a weights file of {name} (no top, input {input_shape}, "
+                             f"alpha {alpha}), received {weights!r} which does not fit: "
+                             f"{err}") from err
+    return model
+
+
+@register_model
+def backbone_classifier(name, input_shape, num_classes, weights=None, image_size=None,
+                        alpha=None, dropout=0.2, bn_inference=True, model_name=None):
+    """A pretrained backbone with a new classifier, for fine-tuning on a target task.
+
+    ``image [0, 1] -> Resizing(image_size) -> ImagenetPreprocessing -> backbone
+    (a nested model named "backbone") -> Dropout -> Dense logits``. This is the
+    Keras transfer-learning guide's model: freeze ``model.get_layer("backbone")``
+    to train the head, then unfreeze it with a low learning rate; the backbone
+    is called with ``training=False`` so its BatchNorm layers stay in inference
+    mode in both phases.
+
+    Args:
+        name: backbone family (`list_backbones()`).
+        input_shape: shape of the images the model receives, e.g. CIFAR-10's
+            ``(32, 32, 3)``.
+        num_classes: classes of the new task (float32 logits).
+        weights: see `backbone`.
+        image_size: side the images are resized to before the backbone
+            (``None``: keep ``input_shape``). Small images gain from upscaling
+            because the ImageNet backbones divide the side by 32.
+        alpha: MobileNet width multiplier.
+        dropout: dropout rate before the new classifier.
+        bn_inference: call the backbone with ``training=False`` (the guide's
+            fine-tuning setting). ``False`` for training from scratch, where
+            BatchNorm has to learn its statistics.
+
+    Example:
+    >>> model = backbone_classifier("MobileNetV2", (32, 32, 3), 10, alpha=0.35)
+    >>> model.output_shape, model.get_layer("backbone").name
+    ((None, 10), 'backbone')
+    """
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"Expected num_classes to be an integer >= 2, received {num_classes!r}.")
+    side = tuple(input_shape[:2]) if image_size is None else (image_size, image_size)
+    base = backbone(name, side + (3,), weights=weights, alpha=alpha)
+    base.name = "backbone"
+    inputs = keras.Input(tuple(input_shape), name="image")
+    x = inputs
+    if tuple(input_shape[:2]) != side:
+        x = keras.layers.Resizing(*side, name="resize")(x)
+    if input_shape[-1] == 1:
+        x = keras.layers.Concatenate(name="to_rgb")([x, x, x])
+    x = ImagenetPreprocessing(_family(name)[1], name="preprocess")(x)
+    # BatchNorm in inference mode, also once unfrozen (fine-tuning).
+    x = base(x, training=False) if bn_inference else base(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+    return keras.Model(inputs, outputs, name=model_name or f"{name.lower()}_classifier")
+
+
+def save_backbone_weights(model, path):
+    """Saves the weights of ``model``'s nested backbone, loadable by ``backbone(weights=path)``.
+
+    Refuses to overwrite an existing file.
+
+    Example:
+    >>> import tempfile
+    >>> m = backbone_classifier("MobileNetV2", (32, 32, 3), 10, alpha=0.35)
+    >>> path = os.path.join(tempfile.mkdtemp(), "b.weights.h5")
+    >>> save_backbone_weights(m, path) == path
+    True
+    >>> backbone("MobileNetV2", (32, 32, 3), weights=path, alpha=0.35).count_params()
+    410208
+    """
+    if os.path.exists(path):
+        raise ValueError(f"Expected a new weights path, received {path!r} which exists.")
+    if not path.endswith(".weights.h5"):
+        raise ValueError(f"Expected a path ending in '.weights.h5', received {path!r}.")
+    model.get_layer("backbone").save_weights(path)
+    return path

@@ -1,0 +1,219 @@
+"""Joint learning of a compact CNN from labels and a fine-tuned CNN's outputs.
+
+Paper: compact-cnn-transfer-distillation.txt, stage 2 (the text is cut short;
+the method is the one the package's issue states). A compact student is
+trained on the target data with
+
+    loss = alpha * CE(labels, student) + (1 - alpha) * T^2 * KL(softmax(teacher / T) ||
+                                                                softmax(student / T))
+
+where the teacher is the stage-1 CNN fine-tuned on the same data and frozen,
+``T`` the temperature that softens both distributions and ``T^2`` keeps the
+soft term's gradients on the scale of the hard term's (Hinton et al. 2015).
+
+`Distiller` is a `keras.Model` whose ``train_step`` does this; the soft term
+is `keras.distillation.LogitsDistillation`'s (tested against it). When the input pipeline has no
+random augmentation the teacher's logits are the same every epoch, so
+`teacher_logits` computes them once and `Distiller` trains on them
+(``y = {"label": ..., "teacher_logits": ...}``), which makes distillation
+cost about what training the student alone costs.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+LABEL = "label"
+TEACHER_LOGITS = "teacher_logits"
+
+
+def _check_hyperparameters(alpha, temperature):
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+        raise ValueError(f"Expected alpha in [0, 1], received {alpha!r}.")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
+            or not temperature > 0:
+        raise ValueError(f"Expected temperature > 0, received {temperature!r}.")
+
+
+def distillation_loss(labels, teacher_logits, student_logits, alpha=0.1, temperature=4.0):
+    """Per-example joint loss: ``alpha`` CE on labels + ``(1 - alpha) T^2`` KL to the softened teacher.
+
+    Args:
+        labels: integer class ids, shape ``(batch,)``.
+        teacher_logits, student_logits: ``(batch, classes)``.
+        alpha: weight of the ground-truth term (``1`` = student alone, ``0`` =
+            teacher only). Default 0.1 as in Hinton et al.'s weighting of
+            the hard target term; the paper's value is not in our copy.
+        temperature: softening temperature ``T`` > 0.
+
+    Returns:
+        ``(total, hard, soft)`` per-example losses, each of shape ``(batch,)``.
+
+    Example:
+    >>> t, h, s = distillation_loss(np.array([0]), np.array([[2., 0.]]), np.array([[2., 0.]]),
+    ...                             alpha=0.5, temperature=2.0)
+    >>> round(float(s[0]), 6), round(float(t[0]), 6) == round(0.5 * float(h[0]), 6)
+    (0.0, True)
+    """
+    _check_hyperparameters(alpha, temperature)
+    student_logits = keras.ops.cast(student_logits, "float32")
+    teacher_logits = keras.ops.cast(teacher_logits, "float32")
+    hard = keras.losses.sparse_categorical_crossentropy(labels, student_logits, from_logits=True)
+    # keras.distillation.LogitsDistillation's computation (softmax of logits/T,
+    # KL, times T^2), written out because we need it per example (for sample
+    # weights and an exact global-batch mean under MirroredStrategy) and its
+    # compute_loss returns a batch mean. Note: in Keras 3.15 its default
+    # loss="kl_divergence" resolves to a function, not a KLDivergence instance,
+    # so its softmax/T^2 branch is skipped; pass loss=keras.losses.KLDivergence().
+    t_prob = keras.ops.softmax(teacher_logits / temperature, axis=-1)
+    s_prob = keras.ops.softmax(student_logits / temperature, axis=-1)
+    soft = keras.losses.kl_divergence(t_prob, s_prob) * (temperature ** 2)
+    return alpha * hard + (1.0 - alpha) * soft, hard, soft
+
+
+@keras.saving.register_keras_serializable(package="keras_transfer")
+class Distiller(keras.Model):
+    """Trains ``student`` on labels and the frozen ``teacher``'s softened outputs.
+
+    ``fit`` takes ``(images, labels)`` (the teacher runs on every batch, needed
+    when the images are randomly augmented) or ``(images, {"label": labels,
+    "teacher_logits": logits})`` from `teacher_logits` (the teacher never runs).
+    Calling the distiller runs the student, so ``evaluate``/``predict`` report
+    the student. The loss is averaged over the global batch, so training under
+    `tf.distribute.MirroredStrategy` gives the same update as one replica.
+
+    Args:
+        student: a Keras model returning logits.
+        teacher: a Keras model returning logits for the same classes; it is
+            frozen (``trainable = False``) and run with ``training=False``.
+        alpha: weight of the label term, in [0, 1].
+        temperature: softening temperature > 0.
+
+    Example:
+    >>> s = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> t = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> d = Distiller(s, t, alpha=0.5, temperature=2.0)
+    >>> d.compile(optimizer="sgd", metrics=["accuracy"])
+    >>> x, y = np.ones((8, 4), "float32"), np.zeros(8, "int32")
+    >>> sorted(d.fit(x, y, epochs=1, verbose=0).history)
+    ['accuracy', 'distillation_loss', 'loss', 'student_loss']
+    """
+
+    def __init__(self, student, teacher, alpha=0.1, temperature=4.0, **kwargs):
+        super().__init__(**kwargs)
+        _check_hyperparameters(alpha, temperature)
+        s_out, t_out = student.output_shape[-1], teacher.output_shape[-1]
+        if s_out != t_out:
+            raise ValueError(f"Expected teacher and student with the same number of classes, "
+                             f"received teacher {t_out} and student {s_out}.")
+        if tuple(student.input_shape[1:]) != tuple(teacher.input_shape[1:]):
+            raise ValueError(f"Expected teacher and student with the same input shape, received "
+                             f"teacher {teacher.input_shape[1:]} and student "
+                             f"{student.input_shape[1:]}.")
+        self.student = student
+        self.teacher = teacher
+        self.teacher.trainable = False
+        self.alpha = float(alpha)
+        self.temperature = float(temperature)
+        self.total_tracker = keras.metrics.Mean(name="loss")
+        self.student_tracker = keras.metrics.Mean(name="student_loss")
+        self.soft_tracker = keras.metrics.Mean(name="distillation_loss")
+        # Both sub-models are built, so the distiller is (BackupAndRestore and
+        # weight loading need a built model before fit).
+        self.built = bool(student.built and teacher.built)
+
+    def call(self, inputs, training=False):
+        return self.student(inputs, training=training)
+
+    @property
+    def metrics(self):
+        # Our three trackers instead of Keras' loss tracker (which only sees a
+        # compiled loss); the compiled metrics (e.g. accuracy) as usual.
+        compiled = getattr(self, "_compile_metrics", None)
+        return [self.total_tracker, self.student_tracker, self.soft_tracker] + (
+            [compiled] if compiled is not None else [])
+
+    def _split_targets(self, x, y):
+        if isinstance(y, dict):
+            if set(y) != {LABEL, TEACHER_LOGITS}:
+                raise ValueError(f"Expected targets {{'{LABEL}', '{TEACHER_LOGITS}'}}, received "
+                                 f"keys {sorted(y)}.")
+            return y[LABEL], y[TEACHER_LOGITS]
+        return y, self.teacher(x, training=False)
+
+    def _forward(self, x, y, training):
+        labels, t_logits = self._split_targets(x, y)
+        s_logits = self.student(x, training=training)
+        total, hard, soft = distillation_loss(labels, tf.stop_gradient(t_logits), s_logits,
+                                              self.alpha, self.temperature)
+        return labels, s_logits, total, hard, soft
+
+    def _record(self, labels, s_logits, total, hard, soft, sample_weight):
+        self.total_tracker.update_state(total)
+        self.student_tracker.update_state(hard)
+        self.soft_tracker.update_state(soft)
+        return self.compute_metrics(None, labels, s_logits, sample_weight)
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            labels, s_logits, total, hard, soft = self._forward(x, y, training=True)
+            # Mean over the global batch: each replica holds 1/replicas of it
+            # and MirroredStrategy sums the replicas' gradients.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            loss = tf.reduce_mean(total) / replicas
+            loss = self.optimizer.scale_loss(loss)  # mixed-precision loss scaling, if any
+        variables = self.student.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return self._record(labels, s_logits, total, hard, soft, sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        return self._record(*self._forward(x, y, training=False), sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(),
+                "student": keras.saving.serialize_keras_object(self.student),
+                "teacher": keras.saving.serialize_keras_object(self.teacher),
+                "alpha": self.alpha, "temperature": self.temperature}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["student"] = keras.saving.deserialize_keras_object(config["student"])
+        config["teacher"] = keras.saving.deserialize_keras_object(config["teacher"])
+        return cls(**config)
+
+
+def teacher_logits(teacher, dataset):
+    """The teacher's logits on every example of a finite, unshuffled ``(x, y)`` dataset.
+
+    Compute once, then train a `Distiller` on ``{"label": y, "teacher_logits":
+    logits}`` targets (see `with_teacher_logits`): valid when the images are
+    not randomly augmented, since the teacher then sees the same images every
+    epoch.
+
+    Example:
+    >>> t = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+    >>> ds = tf.data.Dataset.from_tensor_slices((np.ones((5, 2), "float32"), np.zeros(5))).batch(2)
+    >>> teacher_logits(t, ds).shape
+    (5, 3)
+    """
+    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("Expected a finite dataset for the teacher's logits, received a "
+                         "repeated (infinite) one.")
+    return np.asarray(teacher.predict(dataset.map(lambda x, *_: x), verbose=0), np.float32)
+
+
+def with_teacher_logits(labels, logits):
+    """Targets for a cached-teacher `Distiller`: ``{"label": labels, "teacher_logits": logits}``.
+
+    Example:
+    >>> sorted(with_teacher_logits(np.zeros(3), np.zeros((3, 2))))
+    ['label', 'teacher_logits']
+    """
+    labels, logits = np.asarray(labels), np.asarray(logits, np.float32)
+    if logits.ndim != 2 or len(logits) != len(labels):
+        raise ValueError(f"Expected logits of shape ({len(labels)}, classes), received "
+                         f"{logits.shape}.")
+    return {LABEL: labels, TEACHER_LOGITS: logits}
