@@ -3,6 +3,8 @@
 import os
 import pathlib
 import shutil
+import subprocess
+import sys
 import tempfile
 
 # Before anything imports TensorFlow (the package modules import it at load time).
@@ -17,6 +19,30 @@ os.environ["KERAS_TRANSFER_CACHE"] = _CACHE_DIR
 import pytest  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_recipe(name, *args, env=None, timeout=300):
+    """Runs ``recipes/<name>.py`` with ``args`` in a subprocess from the repository root.
+
+    Example: ``proc = run_recipe("htcnn", "--dataset=digits"); proc.returncode``.
+    """
+    return subprocess.run([sys.executable, str(REPO / "recipes" / f"{name}.py"), *args],
+                          capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, **(env or {})), cwd=str(REPO))
+
+
+def assert_refused_before_training(name, tiny, args, message, out):
+    """Runs recipe ``name`` with ``tiny`` flags overridden by ``args``: a clear error, no output.
+
+    Asserts a non-zero exit, ``message`` in stderr and that ``out`` (the
+    output folder) was never created, i.e. the input was checked before any
+    training.
+    """
+    argv = [a for a in tiny if not any(a.split("=")[0] == b.split("=")[0] for b in args)]
+    proc = run_recipe(name, *argv, *args, f"--output_dir={out}", "--noexport", timeout=120)
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr[-2000:]
+    assert not out.exists()
 
 
 def pytest_configure(config):

@@ -14,7 +14,7 @@ import tensorflow as tf
 from keras_transfer import data as kt_data
 from keras_transfer.models.compact import compact_cnn
 from keras_transfer.transfer import distillation
-from tests.conftest import REPO
+from conftest import REPO
 
 
 def _softmax(z):
@@ -176,7 +176,8 @@ MIRRORED_SCRIPT = textwrap.dedent('''
     x, y = x[:128], y[:128]
 
     def small_student():  # no BatchNorm: its batch statistics are per replica
-        return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+        return keras.Sequential([keras.Input((8, 8, 1)),
+                                 keras.layers.Conv2D(4, 3, activation="relu"),
                                  keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
 
     keras.utils.set_random_seed(0)

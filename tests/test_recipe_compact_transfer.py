@@ -1,23 +1,19 @@
 """The compact-transfer recipe end to end (tiny settings on digits) and its input checks."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO
+import conftest
 
-RECIPE = str(REPO / "recipes" / "compact_transfer.py")
 TINY = ["--dataset=digits", "--source_dataset=digits", "--preset=quick", "--backbone_alpha=0.35",
         "--teacher_image_size=32", "--source_steps=10", "--head_steps=5", "--finetune_steps=5",
         "--student_steps=20", "--student_width=4", "--student_depth=2", "--repeats=2",
-        "--test_examples=200"]
+        "--target_train_examples=0", "--test_examples=200"]
 
 
 def run_recipe(*args, timeout=600):
-    return subprocess.run([sys.executable, RECIPE, *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=str(REPO))
+    return conftest.run_recipe("compact_transfer", *args, timeout=timeout)
 
 
 def test_recipe_writes_summary_exports_and_ratios(tmp_path):
@@ -55,9 +51,4 @@ def test_recipe_writes_summary_exports_and_ratios(tmp_path):
     (["--test_examples=100000"], "test_examples <= "),
 ])
 def test_bad_input_fails_before_training(args, message, tmp_path):
-    out = tmp_path / "out"
-    argv = [a for a in TINY if not any(a.split("=")[0] == b.split("=")[0] for b in args)]
-    proc = run_recipe(*argv, *args, f"--output_dir={out}", "--noexport", timeout=120)
-    assert proc.returncode != 0
-    assert message in proc.stderr, proc.stderr[-2000:]
-    assert not out.exists()
+    conftest.assert_refused_before_training("compact_transfer", TINY, args, message, tmp_path / "out")

@@ -3,23 +3,18 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import REPO
+import conftest
 
-RECIPE = str(REPO / "recipes" / "htcnn.py")
 TINY = ["--dataset=digits", "--preset=quick", "--epochs=2", "--steps_per_epoch=10",
         "--shallow_steps=20", "--repeats=2"]
 
 
-def run_recipe(*args, env=None, timeout=300):
-    full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, RECIPE, *args], capture_output=True, text=True,
-                          timeout=timeout, env=full_env, cwd=str(REPO))
+def run_recipe(*args, **kwargs):
+    return conftest.run_recipe("htcnn", *args, **kwargs)
 
 
 def read_history(path):

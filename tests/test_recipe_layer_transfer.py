@@ -2,23 +2,19 @@
 
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO
+import conftest
 
-RECIPE = str(REPO / "recipes" / "layer_transfer.py")
 TINY = ["--dataset=digits", "--preset=quick", "--source_per_class=30", "--ks=1,5",
         "--levels=0,3,5", "--trials=1", "--source_steps=20", "--target_epochs=0",
         "--target_steps=5",
         "--test_examples=100"]
 
 
-def run_recipe(*args, timeout=300):
-    return subprocess.run([sys.executable, RECIPE, *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=str(REPO))
+def run_recipe(*args, **kwargs):
+    return conftest.run_recipe("layer_transfer", *args, **kwargs)
 
 
 def test_recipe_writes_accuracy_table(tmp_path):
@@ -58,9 +54,4 @@ def test_recipe_writes_accuracy_table(tmp_path):
     (["--source_classes=0-4", "--target_classes=5-12"], "class ids in [0, 10)"),
 ])
 def test_bad_input_fails_before_training(args, message, tmp_path):
-    out = tmp_path / "out"
-    argv = [a for a in TINY if not any(a.split("=")[0] == b.split("=")[0] for b in args)]
-    proc = run_recipe(*argv, *args, f"--output_dir={out}", "--noexport", timeout=120)
-    assert proc.returncode != 0
-    assert message in proc.stderr, proc.stderr[-2000:]
-    assert not out.exists()
+    conftest.assert_refused_before_training("layer_transfer", TINY, args, message, tmp_path / "out")
