@@ -43,6 +43,8 @@ flags.DEFINE_integer("source_steps", None, "Pre-training steps.")
 flags.DEFINE_integer("head_steps", None, "Fine-tuning steps with the backbone frozen.")
 flags.DEFINE_integer("finetune_steps", None, "Fine-tuning steps with everything trainable.")
 flags.DEFINE_float("finetune_lr", None, "Adam learning rate of the second fine-tuning phase.")
+flags.DEFINE_boolean("finetune_bn_inference", None, "Keep BatchNorm in inference mode while "
+                     "fine-tuning (the Keras guide); false re-estimates it on the target.")
 flags.DEFINE_integer("student_width", None, "Filters of the student's first stage.")
 flags.DEFINE_integer("student_depth", None, "Stages of the student.")
 flags.DEFINE_integer("student_steps", None, "Training steps of each student.")
@@ -59,8 +61,9 @@ def config_from_flags():
 
     names = ("source_dataset", "backbone", "backbone_alpha", "backbone_weights",
              "teacher_image_size", "source_steps", "head_steps", "finetune_steps", "finetune_lr",
-             "student_width", "student_depth", "student_steps", "student_lr", "alpha",
-             "temperature", "target_train_examples", "test_examples", "augment")
+             "finetune_bn_inference", "student_width", "student_depth", "student_steps",
+             "student_lr", "alpha", "temperature", "target_train_examples", "test_examples",
+             "augment")
     overrides = {name: getattr(FLAGS, name) for name in names}
     overrides.update(target_dataset=FLAGS.dataset, repeats=FLAGS.repeats)
     return ct.get_preset(FLAGS.preset, **overrides)
@@ -115,7 +118,8 @@ def main(argv):
         "teacher_accuracy": out["teacher_accuracy"],
         "student_alone": out["student_alone"], "student_distilled": out["student_distilled"],
         "headline": head, "deployment": deployment,
-        "wall_seconds": {"load_data": load_seconds, **out["seconds"]},
+        "wall_seconds": {"load_data": load_seconds, **out["seconds"],
+                         "total": time.perf_counter() - t0},
         "exports": exports,
     }
     recipe_utils.write_json(os.path.join(output_dir, "summary.json"), summary)

@@ -31,6 +31,59 @@ def test_backbone_classifier_structure_and_resize():
     assert gray.predict(np.zeros((2, 32, 32, 1), "float32"), verbose=0).shape == (2, 5)
 
 
+def test_bn_momentum_for_training_from_scratch():
+    x = np.random.default_rng(0).random((8, 32, 32, 3)).astype("float32")
+    moved = {}
+    for momentum in (None, 0.9):
+        keras.utils.set_random_seed(0)
+        model = bb.backbone_classifier("MobileNetV2", (32, 32, 3), 10, alpha=0.35,
+                                       bn_momentum=momentum)
+        layers = [layer for layer in model.get_layer("backbone").layers
+                  if isinstance(layer, keras.layers.BatchNormalization)]
+        assert {layer.momentum for layer in layers} == {0.999 if momentum is None else 0.9}
+        model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(True))
+        model.train_on_batch(x, np.zeros(8))
+        moved[momentum] = np.array(layers[0].moving_mean)  # from 0: (1 - momentum) x batch mean
+    np.testing.assert_allclose(moved[0.9], 100 * moved[None], rtol=1e-3, atol=1e-7)
+    assert np.abs(moved[0.9]).max() > 0
+    with pytest.raises(ValueError, match=r"bn_momentum in \[0, 1\), received 1.5"):
+        bb.backbone_classifier("MobileNetV2", (32, 32, 3), 10, alpha=0.35, bn_momentum=1.5)
+
+
+def test_unfreeze_backbone_keeps_batchnorm_in_inference_mode():
+    keras.utils.set_random_seed(0)
+    # Momentum 0: one training step sets the moving statistics to a batch's.
+    model = bb.backbone_classifier("MobileNetV2", (32, 32, 3), 10, alpha=0.35, dropout=0.0,
+                                   bn_momentum=0.0)
+    base = model.get_layer("backbone")
+    x = np.random.default_rng(0).random((8, 32, 32, 3)).astype("float32")
+    y = np.arange(8)
+    # Keras 3 passes fit's training=True into the nested backbone: BatchNorm
+    # uses batch statistics unless its layers are frozen. (Inference first: a
+    # training call with momentum 0 sets the moving statistics to x's.)
+    inference = model(x, training=False)
+    assert np.abs(model(x, training=True) - inference).max() > 1e-3
+
+    def step():
+        model.compile(optimizer=keras.optimizers.SGD(0.1),
+                      loss=keras.losses.SparseCategoricalCrossentropy(True))
+        model.train_on_batch(x, y)
+
+    step()
+    base.trainable = False
+    assert bb.unfreeze_backbone(model) == 52  # MobileNetV2's BatchNorm layers
+    np.testing.assert_allclose(model(x, training=True), model(x, training=False), atol=1e-6)
+    bn = base.get_layer("bn_Conv1")
+    stats = [v.numpy().copy() for v in (bn.moving_mean, bn.moving_variance, bn.gamma)]
+    conv = base.get_layer("Conv1").kernel.numpy().copy()
+    step()
+    for before, after in zip(stats, (bn.moving_mean, bn.moving_variance, bn.gamma)):
+        np.testing.assert_array_equal(before, after.numpy())
+    assert np.abs(base.get_layer("Conv1").kernel.numpy() - conv).max() > 0  # the rest trains
+    assert bb.unfreeze_backbone(model, batchnorm_inference=False) == 0
+    assert bn.trainable
+
+
 def test_backbone_weights_file_round_trip_and_wrong_architecture(tmp_path):
     keras.utils.set_random_seed(0)
     source = bb.backbone_classifier("MobileNetV2", (32, 32, 3), 50, alpha=0.35)

@@ -2,7 +2,6 @@
 
 from keras_transfer.models.alexnet import alexnet
 from keras_transfer.models.alexnet import shallow_alexnet
-from keras_transfer.models.backbone import backbone
 from keras_transfer.models.backbone import backbone_classifier
 from keras_transfer.models.compact import compact_cnn
 from keras_transfer.models.htcnn import cloud_cnn
@@ -13,5 +12,6 @@ from keras_transfer.models.registry import get_builder
 from keras_transfer.models.registry import list_models
 from keras_transfer.models.registry import register_model
 
-__all__ = ["alexnet", "backbone", "backbone_classifier", "build", "cloud_cnn", "compact_cnn", "get_builder", "lenet5", "list_models", "register_model",
+__all__ = ["alexnet", "backbone_classifier", "build", "cloud_cnn", "compact_cnn", "get_builder",
+           "lenet5", "list_models", "register_model",
            "shallow_alexnet", "shallow_cnn"]

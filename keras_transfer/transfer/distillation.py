@@ -36,7 +36,7 @@ def _check_hyperparameters(alpha, temperature):
 
 
 def distillation_loss(labels, teacher_logits, student_logits, alpha=0.1, temperature=4.0):
-    """Per-example joint loss: ``alpha`` CE on labels + ``(1 - alpha) T^2`` KL to the softened teacher.
+    """Per-example loss: ``alpha`` CE on labels + ``(1 - alpha) T^2`` KL to the softened teacher.
 
     Args:
         labels: integer class ids, shape ``(batch,)``.
