@@ -25,12 +25,9 @@ section can be re-rendered. Recipe defaults: MNIST digits 0-4 -> 5-9;
 CIFAR-100 (grayscale) classes 0-19 -> 20-39.
 """
 
-import json
 import os
 import shlex
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -53,7 +50,6 @@ flags.DEFINE_string("output_dir", os.path.join(REPO_ROOT, "benchmarks", "runs", 
 flags.DEFINE_boolean("write", True, "Write section 'layer_transfer' of benchmarks/RESULTS.md.")
 
 SECTION = "layer_transfer"
-RECIPE = os.path.join(REPO_ROOT, "recipes", "layer_transfer.py")
 
 
 def parse_setting(text):
@@ -91,23 +87,15 @@ def run_folder(dataset, args):
 
 def run(dataset, args):
     """Runs the recipe for one dataset and setting (unless finished) and loads its summary."""
-    folder = run_folder(dataset, args)
-    summary_path = os.path.join(folder, "summary.json")
-    if not os.path.exists(summary_path):
-        command = [sys.executable, RECIPE, f"--dataset={dataset}", f"--preset={FLAGS.preset}",
-                   f"--seed={FLAGS.seed}", f"--output_dir={folder}", "--noexport", *args]
-        if FLAGS.trials:
-            command.append(f"--repeats={FLAGS.trials}")
-        if FLAGS.data_dir:
-            command.append(f"--data_dir={FLAGS.data_dir}")
-        if os.path.isdir(folder) and os.listdir(folder):
-            command.append("--resume")  # an unfinished run of an earlier, killed benchmark
-        print(" ".join(shlex.quote(c) for c in command), flush=True)
-        t0 = time.perf_counter()
-        subprocess.run(command, check=True)
-        print(f"{dataset} {args}: {time.perf_counter() - t0:.0f} s", flush=True)
-    with open(summary_path) as f:
-        return load_summary(json.load(f))
+    from benchmarks.results import run_recipe
+
+    command = [f"--dataset={dataset}", f"--preset={FLAGS.preset}", f"--seed={FLAGS.seed}",
+               "--noexport", *args]
+    if FLAGS.trials:
+        command.append(f"--repeats={FLAGS.trials}")
+    if FLAGS.data_dir:
+        command.append(f"--data_dir={FLAGS.data_dir}")
+    return load_summary(run_recipe("layer_transfer", run_folder(dataset, args), command))
 
 
 def load_summary(summary):

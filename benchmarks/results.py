@@ -183,3 +183,32 @@ def epoch_timer():
             self.seconds = time.perf_counter() - self.start
 
     return EpochTimer()
+
+
+def run_recipe(recipe, folder, args):
+    """Runs ``recipes/<recipe>.py --output_dir=folder *args`` unless finished; its summary.json.
+
+    A folder that already holds ``summary.json`` is loaded, not run again, so
+    a killed benchmark continues where it stopped and a section can be
+    re-rendered from finished runs; a folder with partial output is resumed
+    (``--resume``).
+
+    Returns:
+        The recipe's summary.json as a dict.
+    """
+    import json
+    import subprocess
+    import time
+
+    summary_path = os.path.join(folder, "summary.json")
+    if not os.path.exists(summary_path):
+        command = [sys.executable, os.path.join(REPO_ROOT, "recipes", f"{recipe}.py"),
+                   f"--output_dir={folder}", *args]
+        if os.path.isdir(folder) and os.listdir(folder):
+            command.append("--resume")  # an unfinished run of an earlier, killed benchmark
+        print(" ".join(shlex.quote(c) for c in command), flush=True)
+        t0 = time.perf_counter()
+        subprocess.run(command, check=True)
+        print(f"{recipe} {args}: {time.perf_counter() - t0:.0f} s", flush=True)
+    with open(summary_path) as f:
+        return json.load(f)
