@@ -5,6 +5,7 @@ from keras_transfer.layers.lenet import LENET5_C3_TABLE
 from keras_transfer.layers.lenet import ConnectionTableConv2D
 from keras_transfer.layers.lenet import Subsampling2D
 from keras_transfer.layers.lenet import lecun_tanh
+from keras_transfer.layers.skip_exchange import SkipExchange
 
-__all__ = ["ConnectionTableConv2D", "GroupedConv2D", "LENET5_C3_TABLE", "Subsampling2D",
-           "lecun_tanh"]
+__all__ = ["ConnectionTableConv2D", "GroupedConv2D", "LENET5_C3_TABLE", "SkipExchange",
+           "Subsampling2D", "lecun_tanh"]
