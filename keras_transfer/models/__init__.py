@@ -4,6 +4,8 @@ from keras_transfer.models.alexnet import alexnet
 from keras_transfer.models.alexnet import shallow_alexnet
 from keras_transfer.models.backbone import backbone_classifier
 from keras_transfer.models.compact import compact_cnn
+from keras_transfer.models.fusion_nets import residual_cnn
+from keras_transfer.models.fusion_nets import squeezenet
 from keras_transfer.models.htcnn import cloud_cnn
 from keras_transfer.models.htcnn import shallow_cnn
 from keras_transfer.models.lenet5 import lenet5
@@ -13,5 +15,5 @@ from keras_transfer.models.registry import list_models
 from keras_transfer.models.registry import register_model
 
 __all__ = ["alexnet", "backbone_classifier", "build", "cloud_cnn", "compact_cnn", "get_builder",
-           "lenet5", "list_models", "register_model",
-           "shallow_alexnet", "shallow_cnn"]
+           "lenet5", "list_models", "register_model", "residual_cnn", "shallow_alexnet",
+           "shallow_cnn", "squeezenet"]
