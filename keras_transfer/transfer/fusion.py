@@ -1,0 +1,232 @@
+"""Transferred fusion learning: two pretrained nets joined by cross-network skip connections.
+
+Paper: transferred-fusion-skipped-networks.txt, section 3. Both networks run on
+one shared input; at chosen pairs of block outputs a `SkipExchange` adds each
+network's activation map to the other's (identity where the shapes match, a
+learned resizing convolution block where they do not), and each network goes
+on from the exchanged tensor. The two networks' pooled outputs are
+concatenated and a dense head classifies.
+
+`fuse` re-runs each network's graph layer by layer from the shared input,
+substituting the exchanged tensors at the pairs. Keras has no public API for
+re-running a Functional graph with some intermediate tensors replaced
+(`keras.models.clone_model` only replaces inputs), so `_walk` follows the
+order Keras itself uses (`Functional._run_through_graph`: nodes by
+decreasing depth) on the model's node list.
+"""
+
+import keras
+
+from keras_transfer.layers import SkipExchange
+
+
+def _is_functional(layer):
+    return isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth")
+
+
+def _all_layers(model):
+    """Every layer of ``model`` and of the Functional models nested in it, in model order."""
+    for layer in model.layers:
+        yield layer
+        if _is_functional(layer):
+            yield from _all_layers(layer)
+
+
+def _contains(model, names):
+    return any(layer.name in names for layer in _all_layers(model))
+
+
+def _walk(model, inputs, stops):
+    """Generator re-running ``model`` on ``inputs``; pauses at the layers named in ``stops``.
+
+    At a stop it yields ``(name, tensor)`` and continues with the tensor sent
+    back (the exchanged one). Nested Functional models that contain a stop
+    are walked into; others are called whole. Returns the model's outputs.
+    """
+    tensors = {id(x): y for x, y in zip(model.inputs, inputs)}
+    for depth in sorted(model._nodes_by_depth, reverse=True):
+        for node in model._nodes_by_depth[depth]:
+            if not node.operation or node.is_input:
+                continue
+            if any(id(x) not in tensors for x in node.input_tensors):
+                continue
+            args, kwargs = node.arguments.fill_in(tensors)
+            op = node.operation
+            if _is_functional(op) and _contains(op, stops):
+                outputs = yield from _walk(op, keras.tree.flatten(args), stops)
+            else:
+                outputs = op(*args, **kwargs)
+            outputs = keras.tree.flatten(outputs)
+            if op.name in stops:
+                outputs = [(yield op.name, outputs[0])]
+            for x, y in zip(node.outputs, outputs):
+                tensors[id(x)] = y
+    return [tensors[id(x)] for x in model.outputs]
+
+
+def _renamed_copy(model, prefix):
+    """A copy of ``model`` (nested models too) with ``prefix`` on every layer name, same weights."""
+
+    def rename(layer):
+        config = layer.get_config()
+        config["name"] = prefix + layer.name
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=rename, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def spatial_layers(model):
+    """``{name: (height, width, channels)}`` of the layers with 4-D outputs, nested ones too.
+
+    Example:
+    >>> m = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, name="c")])
+    >>> spatial_layers(m)
+    {'c': (6, 6, 2)}
+    """
+    out = {}
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.InputLayer) or _is_functional(layer):
+            continue
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):  # a layer used more than once has no single output
+            continue
+        if len(shape) == 4:
+            out[layer.name] = tuple(shape[1:])
+    return out
+
+
+def auto_pairs(model_a, model_b):
+    """Pairs of block outputs at the same spatial resolution: the last layer of each size.
+
+    For every (height, width) both networks produce, the last layer (in model
+    order) with that size in each network is paired, from the finest to the
+    coarsest resolution. Layers before a network's first weighted layer
+    (resizing, preprocessing) are not block outputs and are skipped.
+
+    Example:
+    >>> def net(p):
+    ...     i = keras.Input((8, 8, 1))
+    ...     x = keras.layers.Conv2D(2, 3, padding="same", name=p + "c1")(i)
+    ...     x = keras.layers.MaxPooling2D(name=p + "p1")(x)
+    ...     return keras.Model(i, keras.layers.Conv2D(3, 3, padding="same", name=p + "c2")(x))
+    >>> auto_pairs(net("a"), net("b"))
+    [('ac1', 'bc1'), ('ac2', 'bc2')]
+    """
+    def last_by_size(model):
+        spatial, sizes, seen_weights = spatial_layers(model), {}, False
+        for layer in _all_layers(model):
+            # Block outputs only: skip what runs before the first weighted
+            # layer (resizing, preprocessing, the input itself).
+            seen_weights = seen_weights or bool(layer.weights)
+            if seen_weights and layer.name in spatial:
+                sizes[spatial[layer.name][:2]] = layer.name  # later ones overwrite
+        return sizes
+
+    a, b = last_by_size(model_a), last_by_size(model_b)
+    common = sorted(set(a) & set(b), key=lambda hw: (-hw[0] * hw[1], hw))
+    return [(a[hw], b[hw]) for hw in common]
+
+
+def _check_pairs(pairs, model_a, model_b):
+    spatial = (spatial_layers(model_a), spatial_layers(model_b))
+    for which, model, names in (("model_a", model_a, [p[0] for p in pairs]),
+                                ("model_b", model_b, [p[1] for p in pairs])):
+        known = {layer.name for layer in _all_layers(model)}
+        for name in names:
+            if name not in known:
+                raise ValueError(f"Expected a layer of {which} ({model.name}), received "
+                                 f"{name!r}, which does not exist; layers with spatial outputs: "
+                                 f"{sorted(spatial[which == 'model_b'])}.")
+            if name not in spatial[which == "model_b"]:
+                raise ValueError(f"Expected a layer with a 4-D (batch, height, width, channels) "
+                                 f"output in {which}, received {name!r}, which has no spatial "
+                                 f"dimensions and cannot be paired.")
+        if len(set(names)) != len(names):
+            raise ValueError(f"Expected each layer of {which} in at most one pair, received "
+                             f"{names}.")
+
+
+def fuse(model_a, model_b, num_classes, pairs="auto", head_units=256, dropout=0.5,
+         batch_norm=False, name="fused"):
+    """One Functional model running both networks with skip exchanges between their blocks.
+
+    Args:
+        model_a, model_b: pretrained Functional models (nested models such as
+            `keras.applications` backbones allowed) with the same input
+            shape; their outputs are their features (4-D outputs are globally
+            average pooled).
+        num_classes: classes of the new head (float32 logits).
+        pairs: ``"auto"`` (`auto_pairs`) or a list of ``(layer of A, layer of
+            B)`` names, in the order the layers run.
+        head_units: units of the hidden dense layer of the head (0: none).
+        dropout: dropout before the logits.
+        batch_norm: BatchNormalization in the exchange adapters.
+
+    Returns:
+        The fused model. Layers are copies of the two networks' (names
+        prefixed ``a_`` and ``b_``) with their weights: training it leaves
+        ``model_a`` and ``model_b`` unchanged. Exchanges are named
+        ``exchange_<k>``.
+
+    Raises:
+        ValueError: different input shapes, a pair naming a layer that does
+            not exist or has no spatial dimensions, pairs out of order.
+
+    Example:
+    >>> from keras_transfer.models import residual_cnn
+    >>> a = residual_cnn((16, 16, 3), include_top=False, blocks=4, width=4)
+    >>> b = residual_cnn((16, 16, 3), include_top=False, blocks=4, width=8)
+    >>> fused = fuse(a, b, 5, pairs=[("block2", "block2")])
+    >>> fused.output_shape, fused.get_layer("exchange_1").name
+    ((None, 5), 'exchange_1')
+    """
+    shape_a, shape_b = tuple(model_a.input_shape[1:]), tuple(model_b.input_shape[1:])
+    if shape_a != shape_b:
+        raise ValueError(f"Expected two models with the same input shape, received {shape_a} "
+                         f"and {shape_b}; resize inside one of them first.")
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"Expected num_classes to be an integer >= 2, received {num_classes!r}.")
+    pairs = auto_pairs(model_a, model_b) if pairs == "auto" else [tuple(p) for p in pairs]
+    _check_pairs(pairs, model_a, model_b)
+    a, b = _renamed_copy(model_a, "a_"), _renamed_copy(model_b, "b_")
+    stops_a = ["a_" + p[0] for p in pairs]
+    stops_b = ["b_" + p[1] for p in pairs]
+    inputs = keras.Input(shape_a, name="image")
+    walk_a, walk_b = _walk(a, [inputs], set(stops_a)), _walk(b, [inputs], set(stops_b))
+
+    def advance(walk, sent, expected, which):
+        try:
+            got, tensor = walk.send(sent)
+        except StopIteration:
+            raise ValueError(f"Expected {which} to reach {expected!r}, but its graph ended "
+                             f"first: the pairs are not in the order the layers run.") from None
+        if got != expected:
+            raise ValueError(f"Expected {which} to reach {expected!r} next, received {got!r} "
+                             f"first: list the pairs in the order the layers run.")
+        return tensor
+
+    sent_a = sent_b = None
+    for k, (name_a, name_b) in enumerate(zip(stops_a, stops_b), start=1):
+        ta = advance(walk_a, sent_a, name_a, "model_a")
+        tb = advance(walk_b, sent_b, name_b, "model_b")
+        sent_a, sent_b = SkipExchange(batch_norm=batch_norm, name=f"exchange_{k}")([ta, tb])
+    features = []
+    for walk, sent in ((walk_a, sent_a), (walk_b, sent_b)):
+        try:
+            walk.send(sent)
+            raise ValueError("Expected no more pairs.")  # unreachable: stops are all sent
+        except StopIteration as done:
+            (out,) = done.value if len(done.value) == 1 else (done.value[0],)
+        if len(out.shape) == 4:
+            out = keras.layers.GlobalAveragePooling2D()(out)
+        features.append(out)
+    x = keras.layers.Concatenate(name="fused_features")(features)
+    if head_units:
+        x = keras.layers.Dense(head_units, activation="relu", name="head_dense")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)
