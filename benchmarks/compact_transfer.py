@@ -37,18 +37,6 @@ TIME_LIMIT_SECONDS = 40 * 60  # the issue's budget for the quick preset on 2 cor
 MIN_SIZE_RATIO, MIN_LATENCY_RATIO = 5.0, 3.0  # the issue's deployment targets
 
 
-def run_folder(preset, args):
-    """The run folder: the preset, then the extra flags.
-
-    Example:
-    >>> run_folder("quick", ["--alpha=0.5"]).endswith(os.path.join("compact_transfer",
-    ...                                                            "quick-alpha_0.5"))
-    True
-    """
-    slug = "-".join(a.lstrip("-").replace("=", "_").replace(",", "_") for a in args)
-    return os.path.join(FLAGS.output_dir, preset + (f"-{slug}" if slug else ""))
-
-
 def _stat(s):
     return f"{s['mean']:.4f} ({s['min']:.4f}-{s['max']:.4f})"
 
@@ -141,13 +129,15 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from benchmarks.results import publish
+    from benchmarks.results import run_folder
     from benchmarks.results import run_recipe
 
     args = shlex.split(FLAGS.setting)
     command = [f"--preset={FLAGS.preset}", f"--seed={FLAGS.seed}", "--noexport", *args]
     if FLAGS.data_dir:
         command.append(f"--data_dir={FLAGS.data_dir}")
-    summary = run_recipe("compact_transfer", run_folder(FLAGS.preset, args), command)
+    summary = run_recipe("compact_transfer", run_folder(FLAGS.output_dir, FLAGS.preset, args),
+                         command)
     publish(SECTION, section(summary), FLAGS.write)
 
 

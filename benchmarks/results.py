@@ -212,3 +212,14 @@ def run_recipe(recipe, folder, args):
         print(f"{recipe} {args}: {time.perf_counter() - t0:.0f} s", flush=True)
     with open(summary_path) as f:
         return json.load(f)
+
+
+def run_folder(parent, preset, args):
+    """A recipe run folder under ``parent``: the preset, then the extra flags.
+
+    Example:
+    >>> run_folder("runs", "quick", ["--alpha=0.5"])
+    'runs/quick-alpha_0.5'
+    """
+    slug = "-".join(a.lstrip("-").replace("=", "_").replace(",", "_") for a in args)
+    return os.path.join(parent, preset + (f"-{slug}" if slug else ""))

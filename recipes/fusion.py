@@ -35,6 +35,10 @@ flags.DEFINE_string("model_1", None, "'custom', 'squeezenet' or a keras.applicat
 flags.DEFINE_string("model_2", None, "Same choices as --model_1.")
 flags.DEFINE_string("dataset_1", None, "Pre-training dataset of model 1.")
 flags.DEFINE_string("dataset_2", None, "Pre-training dataset of model 2.")
+flags.DEFINE_string("weights_1", None, "Weights file of model 1's features (e.g. "
+                    "pretrained_1.weights.h5 of an earlier run) or 'imagenet': skips its "
+                    "pre-training.")
+flags.DEFINE_string("weights_2", None, "Same for model 2.")
 flags.DEFINE_integer("image_size", None, "Side every image is resized to (paper: 100).")
 flags.DEFINE_integer("custom_width", None, "First-stage filters of the custom model.")
 flags.DEFINE_integer("pretrain_steps", None, "Pre-training steps per model.")
@@ -46,7 +50,8 @@ flags.DEFINE_integer("head_units", None, "Hidden units of the hybrid's dense hea
 def config_from_flags():
     from keras_transfer.experiments import fusion as fx
 
-    names = ("model_1", "model_2", "dataset_1", "dataset_2", "image_size", "custom_width",
+    names = ("model_1", "model_2", "dataset_1", "dataset_2", "weights_1", "weights_2",
+             "image_size", "custom_width",
              "pretrain_steps", "retrain_steps", "pretrain_examples", "head_units")
     overrides = {name: getattr(FLAGS, name) for name in names}
     overrides.update(retrain_dataset=FLAGS.dataset, repeats=FLAGS.repeats)

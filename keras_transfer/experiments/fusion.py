@@ -91,6 +91,10 @@ class FusionConfig:
         pretrain_lr, retrain_lr: learning rates.
         batch_size: batch size of every phase.
         pretrain_examples: pre-training examples per dataset (``0``: all).
+        weights_1, weights_2: a weights file of model 1 / model 2's feature
+            extractor (saved by an earlier run as ``pretrained_<k>.weights.h5``,
+            or ``"imagenet"`` for a keras.applications family): the model is
+            loaded instead of pre-trained.
         pairs: ``"auto"`` or ``((layer of 1, layer of 2), ...)``.
         head_units: hidden units of the hybrid's head.
         repeats: retraining repeats (seeds).
@@ -109,6 +113,8 @@ class FusionConfig:
     retrain_lr: float = 0.01
     batch_size: int = 64
     pretrain_examples: int = 0
+    weights_1: str = None
+    weights_2: str = None
     pairs: object = "auto"
     head_units: int = 256
     repeats: int = 3
@@ -131,6 +137,11 @@ class FusionConfig:
         for name in ("pretrain_lr", "retrain_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Expected {name} > 0, received {getattr(self, name)!r}.")
+        for name in ("weights_1", "weights_2"):
+            value = getattr(self, name)
+            if value not in (None, "imagenet") and not os.path.isfile(value):
+                raise ValueError(f"Expected {name} None, 'imagenet' or an existing weights "
+                                 f"file, received {value!r}.")
         if self.pairs != "auto" and not all(len(p) == 2 for p in self.pairs):
             raise ValueError(f"Expected pairs 'auto' or (layer of model 1, layer of model 2) "
                              f"pairs, received {self.pairs!r}.")
@@ -169,6 +180,8 @@ def load_data(config, data_dir=None, seed=0):
     out = {}
     for key, name in (("1", config.dataset_1), ("2", config.dataset_2),
                       ("retrain", config.retrain_dataset)):
+        if key != "retrain" and getattr(config, f"weights_{key}") is not None:
+            continue  # model loaded, its pre-training data not needed
         train, test = (kt_data.load_image_data(name, split, data_dir=data_dir,
                                                image_size=config.image_size, color="rgb")
                        for split in ("train", "test"))
@@ -206,12 +219,20 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
     t0, seconds, pretrained, pre_acc = time.perf_counter(), {}, {}, {}
     for key, net in (("1", config.model_1), ("2", config.model_2)):
         keras.utils.set_random_seed(seed + int(key))
-        feats = build_features(net, shape, config.custom_width)
+        weights = getattr(config, f"weights_{key}")
+        feats = build_features(net, shape, config.custom_width, weights=weights)
+        pretrained[key] = feats
+        if weights is not None:  # loaded, not pre-trained
+            pre_acc[key] = None
+            continue
         train, test = data[key]
         clf = classifier(feats, train.info.num_classes, f"pretrain_{key}")
         pre_acc[key] = _fit(clf, train, test, config.pretrain_steps, config.pretrain_lr,
                             config.batch_size, seed, sub("runs", f"pretrain_{key}"))
-        pretrained[key] = feats
+        if output_dir:  # reusable with weights_<key>=... (never overwritten)
+            path = os.path.join(output_dir, f"pretrained_{key}.weights.h5")
+            if not os.path.exists(path):
+                feats.save_weights(path)
         if log:
             log(f"model {key} ({net}) pre-trained on {getattr(config, 'dataset_' + key)}: "
                 f"test accuracy {pre_acc[key]:.4f}")
