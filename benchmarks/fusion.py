@@ -11,7 +11,6 @@ the recipe's wall time per phase.
 """
 
 import os
-import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -19,16 +18,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-from benchmarks.results import REPO_ROOT  # noqa: E402
+from benchmarks.results import define_recipe_flags  # noqa: E402
+from benchmarks.results import run_preset_recipe  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("preset", "quick", "Recipe preset: quick or paper.")
-flags.DEFINE_string("setting", "", "Extra recipe flags, e.g. '--retrain_steps=1000'.")
-flags.DEFINE_integer("seed", 0, "Seed.")
-flags.DEFINE_string("data_dir", None, "Folder of the datasets (default $KERAS_TRANSFER_DATA).")
-flags.DEFINE_string("output_dir", os.path.join(REPO_ROOT, "benchmarks", "runs", "fusion"),
-                    "Parent of the run folder; a finished run there is loaded.")
-flags.DEFINE_boolean("write", True, "Write section 'fusion' of benchmarks/RESULTS.md.")
+define_recipe_flags("fusion")
 
 SECTION = "fusion"
 TIME_LIMIT_SECONDS = 40 * 60  # the issue's budget for the quick preset on 2 cores
@@ -76,15 +70,8 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from benchmarks.results import publish
-    from benchmarks.results import run_folder
-    from benchmarks.results import run_recipe
 
-    args = shlex.split(FLAGS.setting)
-    command = [f"--preset={FLAGS.preset}", f"--seed={FLAGS.seed}", "--noexport", *args]
-    if FLAGS.data_dir:
-        command.append(f"--data_dir={FLAGS.data_dir}")
-    summary = run_recipe("fusion", run_folder(FLAGS.output_dir, FLAGS.preset, args), command)
-    publish(SECTION, section(summary), FLAGS.write)
+    publish(SECTION, section(run_preset_recipe("fusion")), FLAGS.write)
 
 
 if __name__ == "__main__":

@@ -223,3 +223,34 @@ def run_folder(parent, preset, args):
     """
     slug = "-".join(a.lstrip("-").replace("=", "_").replace(",", "_") for a in args)
     return os.path.join(parent, preset + (f"-{slug}" if slug else ""))
+
+
+def define_recipe_flags(recipe):
+    """The flags of a benchmark that renders one run of ``recipes/<recipe>.py``.
+
+    ``--preset``, ``--setting`` (extra recipe flags), ``--seed``, ``--data_dir``,
+    ``--output_dir`` (parent of the run folder) and ``--write``; read back by
+    `run_preset_recipe`.
+    """
+    from absl import flags
+
+    flags.DEFINE_string("preset", "quick", "Recipe preset: quick or paper.")
+    flags.DEFINE_string("setting", "", "Extra recipe flags, e.g. '--alpha=0.5'.")
+    flags.DEFINE_integer("seed", 0, "Seed.")
+    flags.DEFINE_string("data_dir", None, "Folder of the datasets (default "
+                        "$KERAS_TRANSFER_DATA).")
+    flags.DEFINE_string("output_dir", os.path.join(REPO_ROOT, "benchmarks", "runs", recipe),
+                        "Parent of the run folder; a finished run there is loaded.")
+    flags.DEFINE_boolean("write", True, f"Write section '{recipe}' of benchmarks/RESULTS.md.")
+
+
+def run_preset_recipe(recipe):
+    """Runs (or loads) ``recipes/<recipe>.py`` as the `define_recipe_flags` flags say; its summary."""
+    from absl import flags
+
+    f = flags.FLAGS
+    args = shlex.split(f.setting)
+    command = [f"--preset={f.preset}", f"--seed={f.seed}", "--noexport", *args]
+    if f.data_dir:
+        command.append(f"--data_dir={f.data_dir}")
+    return run_recipe(recipe, run_folder(f.output_dir, f.preset, args), command)

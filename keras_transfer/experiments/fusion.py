@@ -252,7 +252,7 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
                                     pairs=config.pairs, head_units=config.head_units)
             else:
                 key = run[-1]
-                feats = copy_model(pretrained[key])
+                feats = fusion.copy_model(pretrained[key])
                 model = classifier(feats, classes, run)
             results[run].append(_fit(model, train, test, config.retrain_steps,
                                      config.retrain_lr, config.batch_size, s,
@@ -263,20 +263,6 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
                 f"{results['single_1'][-1]:.4f}, model 2 alone {results['single_2'][-1]:.4f}")
     seconds["retrain"] = time.perf_counter() - t0
     return {"pretrain_accuracy": pre_acc, **results, "seconds": seconds, "models": models}
-
-
-def copy_model(model):
-    """A copy of ``model`` with its weights (retraining must not change the pre-trained net).
-
-    Example:
-    >>> m = build_features("custom", (32, 32, 3), custom_width=4)
-    >>> c = copy_model(m)
-    >>> c is not m and all((a == b).all() for a, b in zip(c.get_weights(), m.get_weights()))
-    True
-    """
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def headline(results, config):

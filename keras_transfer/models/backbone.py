@@ -203,11 +203,19 @@ def backbone_classifier(name, input_shape, num_classes, weights=None, image_size
     return keras.Model(inputs, outputs, name=model_name or f"{name.lower()}_classifier")
 
 
-def _all_layers(model):
+def all_layers(model):
+    """Every layer of ``model`` and, right after each nested model, that model's layers.
+
+    Example:
+    >>> inner = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, name="d")], name="in")
+    >>> outer = keras.Sequential([keras.Input((2,)), inner])
+    >>> [layer.name for layer in all_layers(outer)]
+    ['in', 'd']
+    """
     for layer in model.layers:
         yield layer
         if hasattr(layer, "layers"):  # a nested model
-            yield from _all_layers(layer)
+            yield from all_layers(layer)
 
 
 def unfreeze_backbone(model, batchnorm_inference=True):
@@ -235,7 +243,7 @@ def unfreeze_backbone(model, batchnorm_inference=True):
     # Set every layer explicitly: a Functional model's trainable setter does
     # not reach the layers of its graph, which keep their own flags.
     frozen = 0
-    for layer in _all_layers(base):
+    for layer in all_layers(base):
         is_bn = isinstance(layer, keras.layers.BatchNormalization)
         layer.trainable = not (is_bn and batchnorm_inference)
         frozen += int(is_bn and batchnorm_inference)

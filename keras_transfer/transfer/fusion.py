@@ -18,22 +18,15 @@ decreasing depth) on the model's node list.
 import keras
 
 from keras_transfer.layers import SkipExchange
+from keras_transfer.models.backbone import all_layers
 
 
 def _is_functional(layer):
     return isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth")
 
 
-def _all_layers(model):
-    """Every layer of ``model`` and of the Functional models nested in it, in model order."""
-    for layer in model.layers:
-        yield layer
-        if _is_functional(layer):
-            yield from _all_layers(layer)
-
-
 def _contains(model, names):
-    return any(layer.name in names for layer in _all_layers(model))
+    return any(layer.name in names for layer in all_layers(model))
 
 
 def _walk(model, inputs, stops):
@@ -64,8 +57,17 @@ def _walk(model, inputs, stops):
     return [tensors[id(x)] for x in model.outputs]
 
 
-def _renamed_copy(model, prefix):
-    """A copy of ``model`` (nested models too) with ``prefix`` on every layer name, same weights."""
+def copy_model(model, prefix=""):
+    """A copy of ``model`` (nested models too) with its weights, ``prefix`` on every layer name.
+
+    Training the copy leaves ``model`` unchanged.
+
+    Example:
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="d")])
+    >>> c = copy_model(m, "a_")
+    >>> c.layers[0].name, bool((c.get_weights()[0] == m.get_weights()[0]).all())
+    ('a_d', True)
+    """
 
     def rename(layer):
         config = layer.get_config()
@@ -86,7 +88,7 @@ def spatial_layers(model):
     {'c': (6, 6, 2)}
     """
     out = {}
-    for layer in _all_layers(model):
+    for layer in all_layers(model):
         if isinstance(layer, keras.layers.InputLayer) or _is_functional(layer):
             continue
         try:
@@ -117,7 +119,7 @@ def auto_pairs(model_a, model_b):
     """
     def last_by_size(model):
         spatial, sizes, seen_weights = spatial_layers(model), {}, False
-        for layer in _all_layers(model):
+        for layer in all_layers(model):
             # Block outputs only: skip what runs before the first weighted
             # layer (resizing, preprocessing, the input itself).
             seen_weights = seen_weights or bool(layer.weights)
@@ -134,7 +136,7 @@ def _check_pairs(pairs, model_a, model_b):
     spatial = (spatial_layers(model_a), spatial_layers(model_b))
     for which, model, names in (("model_a", model_a, [p[0] for p in pairs]),
                                 ("model_b", model_b, [p[1] for p in pairs])):
-        known = {layer.name for layer in _all_layers(model)}
+        known = {layer.name for layer in all_layers(model)}
         for name in names:
             if name not in known:
                 raise ValueError(f"Expected a layer of {which} ({model.name}), received "
@@ -191,7 +193,7 @@ def fuse(model_a, model_b, num_classes, pairs="auto", head_units=256, dropout=0.
         raise ValueError(f"Expected num_classes to be an integer >= 2, received {num_classes!r}.")
     pairs = auto_pairs(model_a, model_b) if pairs == "auto" else [tuple(p) for p in pairs]
     _check_pairs(pairs, model_a, model_b)
-    a, b = _renamed_copy(model_a, "a_"), _renamed_copy(model_b, "b_")
+    a, b = copy_model(model_a, "a_"), copy_model(model_b, "b_")
     stops_a = ["a_" + p[0] for p in pairs]
     stops_b = ["b_" + p[1] for p in pairs]
     inputs = keras.Input(shape_a, name="image")
