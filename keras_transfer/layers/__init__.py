@@ -6,6 +6,8 @@ from keras_transfer.layers.lenet import ConnectionTableConv2D
 from keras_transfer.layers.lenet import Subsampling2D
 from keras_transfer.layers.lenet import lecun_tanh
 from keras_transfer.layers.skip_exchange import SkipExchange
+from keras_transfer.layers.upscaled import DilatedPooling2D
+from keras_transfer.layers.upscaled import UpscaledKernel
 
-__all__ = ["ConnectionTableConv2D", "GroupedConv2D", "LENET5_C3_TABLE", "SkipExchange",
-           "Subsampling2D", "lecun_tanh"]
+__all__ = ["ConnectionTableConv2D", "DilatedPooling2D", "GroupedConv2D", "LENET5_C3_TABLE",
+           "SkipExchange", "Subsampling2D", "UpscaledKernel", "lecun_tanh"]
