@@ -128,6 +128,51 @@ def plot_curves(path, series, title="", xlabel="Epoch", ylabel="Testing accuracy
     plt.close(fig)
 
 
+def plot_time_curves(path, series, markers=(), title="", xlabel="Training wall time (s)",
+                     ylabel="Testing accuracy"):
+    """Saves accuracy against wall time, like the coarse-to-fine paper's Figs. 5-6 and 10.
+
+    Repeats take different times, so each repeat is its own line (one colour
+    per series) instead of a mean.
+
+    Args:
+        path: PNG file to write.
+        series: mapping label -> list of per-repeat curves (rows with
+            ``wall_seconds`` and ``test_accuracy``).
+        markers: ``(seconds, text)`` pairs drawn as dotted vertical lines
+            (e.g. the transforms between resolutions).
+
+    Example:
+    >>> import tempfile
+    >>> rows = [{"wall_seconds": 0, "test_accuracy": 0.1}, {"wall_seconds": 9, "test_accuracy": 0.5}]
+    >>> plot_time_curves(tempfile.mkdtemp() + "/t.png", {"incremental": [rows]}, [(4.0, "16px")])
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for k, (label, curves) in enumerate(series.items()):
+        color = f"C{k}"
+        for r, rows in enumerate(curves):
+            ax.plot([row["wall_seconds"] for row in rows], [row["test_accuracy"] for row in rows],
+                    color=color, marker="o", markersize=2, alpha=0.85,
+                    label=label if r == 0 else None)
+    for seconds, text in markers:
+        ax.axvline(seconds, color="gray", linestyle=":", linewidth=1)
+        ax.annotate(text, (seconds, 0), xytext=(2, 2), textcoords="offset points",
+                    fontsize=8, color="gray", xycoords=("data", "axes fraction"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot_layer_transfer(path, table, title="", detail_ks=(1, 10, 40)):
     """Layer-transfer plots: accuracy vs retained levels per k (paper Fig. 2) and min/mean/max
     for a few k (Figs. 3-5), side by side.

@@ -31,8 +31,17 @@ TABLE1 = {
 SCALED_ALEXNET_SIZES = (8, 16, 32)
 
 
-def _build(spec_name, input_shape, num_classes, dropout, name):
+def table1_model(row, input_shape, num_classes, dropout=0.0, name=None):
+    """The network of any Table I row (``TABLE1`` key) for images of ``input_shape``.
+
+    Example:
+    >>> table1_model("alexnet-8", (16, 16, 3), 10).get_layer("conv3").filters
+    12
+    """
+    if row not in TABLE1:
+        raise ValueError(f"Expected a Table I row in {sorted(TABLE1)}, received {row!r}.")
     _check(input_shape, num_classes)
+    spec_name = row
     convs, fc_units, padding = TABLE1[spec_name]
     inputs = keras.Input(input_shape, name="image")
     x = inputs
@@ -74,7 +83,7 @@ def table1_net(net="net-2", input_shape=(8, 8, 3), num_classes=1000, dropout=0.0
     if net not in TABLE1 or not net.startswith("net-"):
         raise ValueError(f"Expected net in ('net-1', 'net-2', 'net-3', 'net-4'), received "
                          f"{net!r}.")
-    return _build(net, input_shape, num_classes, dropout, name)
+    return table1_model(net, input_shape, num_classes, dropout, name)
 
 
 @register_model
@@ -100,5 +109,5 @@ def scaled_alexnet(input_size=8, num_classes=1000, channels=3, dropout=0.0, name
     if input_size not in SCALED_ALEXNET_SIZES:
         raise ValueError(f"Expected input_size in {SCALED_ALEXNET_SIZES} (Table I), received "
                          f"{input_size!r}.")
-    return _build(f"alexnet-{input_size}", (input_size, input_size, channels), num_classes,
-                  dropout, name)
+    return table1_model(f"alexnet-{input_size}", (input_size, input_size, channels),
+                        num_classes, dropout, name)

@@ -1,0 +1,395 @@
+"""The coarse-to-fine experiment: incremental 8 -> 16 -> 32 training vs. training at 32 from scratch.
+
+Paper: coarse2fine-incremental-training.txt, Figs. 5-6 and 10. A Table I
+network (net-2) is trained on 8x8 images, upscaled (section III-A/B) to
+16x16, given the filters and units of net-3 (section III-C, IV-D), trained
+on, upscaled to 32x32 and trained on. The baseline is the same final network
+trained on 32x32 images from scratch for the same wall time. Images are the
+dataset's, downscaled with area averaging to each resolution. The headline:
+final accuracy of both, how soon the incremental run reaches the baseline's
+final accuracy (and the ratio of times), and the accuracy dip at each
+transform.
+"""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+
+from keras_transfer import data as kt_data
+from keras_transfer import metrics
+from keras_transfer import training
+from keras_transfer.experiments.config import check_positive_ints
+from keras_transfer.experiments.config import select_preset
+from keras_transfer.models.coarse2fine import TABLE1
+from keras_transfer.models.coarse2fine import table1_model
+from keras_transfer.transfer import coarse2fine as c2f
+
+NETS = tuple(TABLE1)
+
+
+def _spec(name):
+    return TABLE1[name]
+
+
+@dataclasses.dataclass(frozen=True)
+class Coarse2FineConfig:
+    """Settings of the coarse-to-fine experiment.
+
+    Attributes:
+        dataset: images (``tiny_imagenet50``: 64x64 ImageNet images;
+            ``cifar10``: 32x32).
+        net: start network, a Table I row (``"net-1"`` .. ``"net-4"``,
+            ``"alexnet-8"`` for the 2^5-scaled AlexNet, ...), built for
+            ``resolutions[0]``.
+        resolutions: image side of each stage; each is an integer multiple
+            (>= 2) of the previous one (paper: 8, 16, 32).
+        stage_epochs: epochs of each stage.
+        widen_at: resolution of the stage that also widens the network (0:
+            never); ``widen_to``: the Table I network whose filter and unit
+            counts it gets (net-2 -> net-3: section IV-D, Fig. 10).
+        widen_init: initialisation of the new filters (`widen`; the paper
+            prefers Gaussian N(0, 1/100), section IV-D).
+        upscale_mode: ``"paper"`` (new taps and dense positions get small
+            Gaussian noise, section III-B) or ``"exact"`` (zeros).
+        noise_stddev: standard deviation of that noise and of ``widen_init``.
+        steps_per_epoch, batch_size, learning_rate: SGD (momentum 0.9) with
+            Caffe's default rate 0.01 (the paper used Caffe's defaults).
+        dropout: drop rate after L6 (Caffe's AlexNet: 0.5).
+        baseline_max_epochs: cap on the baseline's epochs; it stops at the
+            incremental run's total wall time anyway.
+        train_examples, test_examples: subsets (0: all).
+        repeats: independent repeats (seeds).
+    """
+
+    dataset: str = "tiny_imagenet50"
+    net: str = "net-2"
+    resolutions: tuple = (8, 16, 32)
+    stage_epochs: tuple = (30, 20, 40)
+    widen_at: int = 16
+    widen_to: str = "net-3"
+    widen_init: str = "gaussian"
+    upscale_mode: str = "paper"
+    noise_stddev: float = 0.01
+    steps_per_epoch: int = 250
+    batch_size: int = 100
+    learning_rate: float = 0.01
+    dropout: float = 0.5
+    baseline_max_epochs: int = 1000
+    train_examples: int = 0
+    test_examples: int = 0
+    repeats: int = 3
+
+    def validate(self):
+        """Raises ValueError for settings that cannot run; returns self.
+
+        Example:
+        >>> Coarse2FineConfig().validate().resolutions
+        (8, 16, 32)
+        """
+        if self.net not in NETS:
+            raise ValueError(f"Expected net in {NETS}, received {self.net!r}.")
+        res = tuple(self.resolutions)
+        if not res or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in res):
+            raise ValueError(f"Expected resolutions to be positive integers, received {res!r}.")
+        for a, b in zip(res, res[1:]):
+            if b % a or b // a < 2:
+                raise ValueError(f"Expected each resolution to be an integer factor >= 2 of "
+                                 f"the previous one (upscale needs an integer factor >= 2), "
+                                 f"received {a} -> {b}.")
+        if len(tuple(self.stage_epochs)) != len(res):
+            raise ValueError(f"Expected one stage_epochs entry per resolution ({len(res)}), "
+                             f"received {tuple(self.stage_epochs)!r}.")
+        for e in self.stage_epochs:
+            if isinstance(e, bool) or not isinstance(e, int) or e < 1:
+                raise ValueError(f"Expected stage_epochs to be integers >= 1, received "
+                                 f"{tuple(self.stage_epochs)!r}.")
+        if self.widen_at:
+            if self.widen_at not in res[1:]:
+                raise ValueError(f"Expected widen_at to be 0 or one of the later resolutions "
+                                 f"{res[1:]}, received {self.widen_at!r}.")
+            if self.widen_to not in TABLE1:
+                raise ValueError(f"Expected widen_to among {sorted(TABLE1)}, received "
+                                 f"{self.widen_to!r}.")
+            start, target = _spec(self.net), TABLE1[self.widen_to]
+            if len(start[0]) != len(target[0]):
+                raise ValueError(f"Expected widen_to with as many convolutions as {self.net} "
+                                 f"({len(start[0])}), received {self.widen_to!r} with "
+                                 f"{len(target[0])}.")
+            for (old, _, _), (new, _, _) in zip(start[0], target[0]):
+                if new < old:
+                    raise ValueError(f"Expected widen_to to have at least {self.net}'s filters "
+                                     f"(widen only adds), received {self.widen_to!r} with {new} "
+                                     f"< {old}.")
+            if target[1] < start[1]:
+                raise ValueError(f"Expected widen_to to have at least {start[1]} L6 units, "
+                                 f"received {self.widen_to!r} with {target[1]}.")
+        if self.widen_init not in c2f.WIDEN_INITS:
+            raise ValueError(f"Expected widen_init in {c2f.WIDEN_INITS}, received "
+                             f"{self.widen_init!r}.")
+        if self.upscale_mode not in c2f.UPSCALE_MODES:
+            raise ValueError(f"Expected upscale_mode in {c2f.UPSCALE_MODES}, received "
+                             f"{self.upscale_mode!r}.")
+        check_positive_ints(self, ("steps_per_epoch", "batch_size", "baseline_max_epochs",
+                                   "repeats"))
+        for name in ("train_examples", "test_examples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"Expected {name} to be an integer >= 0, received {value!r}.")
+        if not self.learning_rate > 0 or not 0 <= self.dropout < 1 or self.noise_stddev < 0:
+            raise ValueError(f"Expected learning_rate > 0, 0 <= dropout < 1 and noise_stddev "
+                             f">= 0, received {self.learning_rate!r}, {self.dropout!r}, "
+                             f"{self.noise_stddev!r}.")
+        return self
+
+
+PRESETS = {
+    "paper": Coarse2FineConfig(),
+    # Minutes on 2 CPU cores: a tenth of the paper preset's epochs at 16 and 32.
+    "quick": Coarse2FineConfig(stage_epochs=(10, 4, 8), repeats=2),
+}
+
+
+def get_preset(name, **overrides):
+    """The preset ``name`` with ``overrides`` (``None`` values ignored), validated.
+
+    Example:
+    >>> get_preset("quick", net="net-4", widen_at=0).net
+    'net-4'
+    """
+    overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items()}
+    return select_preset(PRESETS, name, overrides)
+
+
+def load_data(config, data_dir=None, seed=0):
+    """``{resolution: (train, test)}``: the dataset area-downscaled to each resolution (RGB).
+
+    Raises ValueError when a resolution is above the dataset's own size (it
+    would be upsampled, not coarse-to-fine) or a subset is too large.
+
+    Example:
+    >>> d = load_data(get_preset("quick", dataset="digits", resolutions=(2, 4, 8)))
+    >>> sorted(d), d[4][0].x.shape[1:]
+    ([2, 4, 8], (4, 4, 3))
+    """
+    native = kt_data.load_arrays(config.dataset, "test", data_dir=data_dir)[0].shape[1]
+    if max(config.resolutions) > native:
+        raise ValueError(f"Expected resolutions up to {config.dataset}'s image size {native}, "
+                         f"received {max(config.resolutions)}.")
+    out = {}
+    for res in config.resolutions:
+        out[res] = tuple(kt_data.load_image_data(config.dataset, split, data_dir=data_dir,
+                                                 image_size=res, color="rgb")
+                         for split in ("train", "test"))
+    for name, split in (("train_examples", 0), ("test_examples", 1)):
+        n = getattr(config, name)
+        if not n:
+            continue
+        size = len(out[config.resolutions[0]][split])
+        if n > size:
+            raise ValueError(f"Expected {name} <= {size}, received {n}.")
+        idx = np.sort(np.random.default_rng(seed).permutation(size)[:n])
+        out = {r: tuple(d.take(idx) if i == split else d for i, d in enumerate(pair))
+               for r, pair in out.items()}
+    return out
+
+
+def build_start_net(config, num_classes):
+    """The first stage's network at ``resolutions[0]``.
+
+    Example:
+    >>> build_start_net(get_preset("quick"), 50).input_shape
+    (None, 8, 8, 3)
+    """
+    res = config.resolutions[0]
+    return table1_model(config.net, (res, res, 3), num_classes, dropout=config.dropout)
+
+
+def make_stages(config):
+    """The schedule: train at each resolution, upscaling (and widening once) in between.
+
+    Example:
+    >>> [(s.resolution, s.epochs) for s in make_stages(get_preset("quick"))]
+    [(8, 10), (16, 4), (32, 8)]
+    """
+    stages = [c2f.Stage(config.resolutions[0], config.stage_epochs[0])]
+    start = _spec(config.net)
+    target = TABLE1.get(config.widen_to)
+
+    def transform_for(factor, widen_here, seed):
+        def transform(model):
+            model = c2f.upscale(model, factor, mode=config.upscale_mode,
+                                stddev=config.noise_stddev, seed=seed)
+            if widen_here:
+                for i, ((old, _, _), (new, _, _)) in enumerate(zip(start[0], target[0]), 1):
+                    if new > old:
+                        model = c2f.widen(model, f"conv{i}", new, init=config.widen_init,
+                                          stddev=config.noise_stddev, seed=seed + i)
+                if target[1] > start[1]:
+                    model = c2f.widen(model, "fc6", target[1], init=config.widen_init,
+                                      stddev=config.noise_stddev, seed=seed)
+            return model
+        return transform
+
+    for i in range(1, len(config.resolutions)):
+        res, prev = config.resolutions[i], config.resolutions[i - 1]
+        stages.append(c2f.Stage(res, config.stage_epochs[i],
+                                transform_for(res // prev, res == config.widen_at, 1000 * i)))
+    return stages
+
+
+def _datasets(config, data, seed):
+    cache = {}
+
+    def datasets(res):
+        if res not in cache:
+            train, test = data[res]
+            mean = kt_data.channel_mean(train.x)
+            cache[res] = (kt_data.make_dataset(train.x, train.y, config.batch_size, shuffle=True,
+                                               repeat=True, seed=seed, mean=mean),
+                          kt_data.make_dataset(test.x, test.y, 500, mean=mean))
+        return cache[res]
+
+    return datasets
+
+
+def replication_check(data, n=200):
+    """``check`` for `train_incremental`: max |logit change| on pixel-replicated test images.
+
+    The transformed model sees the previous resolution's test images
+    replicated (eq. 5); 0 (up to float rounding) means the transform kept the
+    function exactly (exact mode), a small number is paper mode's noise.
+    """
+    def check(old, new, old_stage, new_stage):
+        x = data[old_stage.resolution][1].x[:n].astype(np.float32) / 255.0
+        x = x - kt_data.channel_mean(data[old_stage.resolution][0].x)
+        factor = new_stage.resolution // old_stage.resolution
+        big = new.predict(c2f.replicate(x, factor), verbose=0, batch_size=100)
+        return float(np.abs(big - old.predict(x, verbose=0, batch_size=100)).max())
+    return check
+
+
+def run_experiment(config, data, output_dir=None, seed=0, log=print):
+    """Per repeat: the incremental run, then the baseline on the same wall-time budget.
+
+    Returns:
+        dict with ``incremental`` and ``baseline`` (per repeat: ``curve``
+        rows, ``final_accuracy``, ``seconds``; incremental also ``stages``)
+        and ``models`` (the last repeat's final models).
+    """
+    def sub(*parts):
+        return os.path.join(output_dir, *parts) if output_dir else None
+
+    num_classes = data[config.resolutions[0]][0].info.num_classes
+    final_res = config.resolutions[-1]
+    out = {"incremental": [], "baseline": [], "models": {}}
+    for r in range(config.repeats):
+        s = seed * 1000 + r
+        datasets = _datasets(config, data, s)
+
+        def compile_fn(model):
+            return training.compile_classifier(model, learning_rate=config.learning_rate)
+
+        keras.utils.set_random_seed(s)
+        inc = c2f.train_incremental(build_start_net(config, num_classes), make_stages(config),
+                                    datasets, steps_per_epoch=config.steps_per_epoch,
+                                    compile_fn=compile_fn, run_dir=sub("runs", f"repeat{r}"),
+                                    check=replication_check(data))
+        keras.utils.set_random_seed(s + 500)
+        # The same final architecture, freshly initialised (clone_model re-creates the layers).
+        base = compile_fn(keras.models.clone_model(inc["model"]))
+        train_ds, test_ds = datasets(final_res)
+        curve = training.train(base, train_ds, test_ds, epochs=config.baseline_max_epochs,
+                               steps_per_epoch=config.steps_per_epoch,
+                               run_dir=sub("runs", f"repeat{r}", f"baseline-{final_res}px"),
+                               deadline_seconds=inc["seconds"])
+        curve = [dict(row, stage=0, resolution=final_res) for row in curve]
+        out["incremental"].append({"curve": inc["curve"], "stages": inc["stages"],
+                                   "final_accuracy": inc["curve"][-1]["test_accuracy"],
+                                   "seconds": inc["seconds"]})
+        out["baseline"].append({"curve": curve, "final_accuracy": curve[-1]["test_accuracy"],
+                                "seconds": curve[-1]["wall_seconds"]})
+        out["models"] = {"incremental": inc["model"], "baseline": base}
+        if log:
+            log(f"repeat {r}: incremental {out['incremental'][-1]['final_accuracy']:.4f} in "
+                f"{inc['seconds']:.0f}s, baseline {out['baseline'][-1]['final_accuracy']:.4f} "
+                f"in {out['baseline'][-1]['seconds']:.0f}s")
+    return out
+
+
+def headline(results, config):
+    """Final accuracies, time for the incremental run to reach the baseline's final accuracy.
+
+    Per repeat the incremental curve's first wall time at or above that
+    repeat's baseline final accuracy, and its ratio to the baseline's total
+    time (``< 1``: incremental is that much sooner); ``None`` if never
+    reached. The dip at each transform is the accuracy right after it minus
+    the accuracy right before it (on the previous resolution's test set).
+
+    Example:
+    >>> inc = {"curve": [{"test_accuracy": a, "wall_seconds": t, "epoch": e} for e, (a, t) in
+    ...        enumerate([(0.1, 0), (0.3, 5), (0.5, 10)])], "final_accuracy": 0.5,
+    ...        "seconds": 10, "stages": [{"stage": 0, "resolution": 8, "accuracy_before_transform":
+    ...        None, "accuracy_after_transform": 0.1, "check": None}]}
+    >>> base = {"curve": [], "final_accuracy": 0.3, "seconds": 10}
+    >>> h = headline({"incremental": [inc], "baseline": [base]}, Coarse2FineConfig())
+    >>> h["time_ratio"]["mean"], h["incremental_reached_baseline"]
+    (0.5, 1)
+    """
+    inc, base = results["incremental"], results["baseline"]
+    reach, ratios = [], []
+    for i, b in zip(inc, base):
+        hit = metrics.time_to_accuracy([row["test_accuracy"] for row in i["curve"]],
+                                       [row["wall_seconds"] for row in i["curve"]],
+                                       b["final_accuracy"])
+        reach.append(None if hit is None else hit["seconds"])
+        ratios.append(None if hit is None else hit["seconds"] / b["seconds"])
+    dips = {}
+    for run in inc:
+        for st in run["stages"][1:]:
+            key = f"{st['resolution']}px"
+            dips.setdefault(key, []).append(st["accuracy_after_transform"]
+                                            - st["accuracy_before_transform"])
+    checks = {f"{st['resolution']}px": max(
+        run["stages"][k]["check"] for run in inc) for k, st in enumerate(inc[0]["stages"])
+        if k > 0}
+    summary = {
+        "incremental_final_accuracy": metrics.summarize_runs([r["final_accuracy"] for r in inc]),
+        "baseline_final_accuracy": metrics.summarize_runs([r["final_accuracy"] for r in base]),
+        "incremental_seconds": metrics.summarize_runs([r["seconds"] for r in inc]),
+        "baseline_seconds": metrics.summarize_runs([r["seconds"] for r in base]),
+        "seconds_to_baseline_final": reach,
+        "time_ratio": metrics.summarize_runs(ratios),
+        "incremental_reached_baseline": sum(t is not None for t in reach),
+        "dip_at_transform": {k: metrics.summarize_runs(v) for k, v in dips.items()},
+        "max_logit_change_on_replicated_images": checks,
+    }
+    summary["table"] = table(summary, config)
+    return summary
+
+
+def table(h, config):
+    """A markdown table of the headline numbers (one row per measure)."""
+    def acc(s):
+        return f"{s['mean']:.4f} ({s['min']:.4f}-{s['max']:.4f})"
+
+    ratio = h["time_ratio"]
+    reached = (f"{ratio['mean']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f}), reached in "
+               f"{h['incremental_reached_baseline']} of {config.repeats}"
+               if ratio["n"] else f"never reached (0 of {config.repeats})")
+    steps = " -> ".join(f"{r}px" for r in config.resolutions)
+    rows = [
+        ("schedule", f"{config.net} {steps}"
+         + (f", widened to {config.widen_to} at {config.widen_at}px" if config.widen_at else "")
+         + f", epochs {tuple(config.stage_epochs)} x {config.steps_per_epoch} steps"),
+        ("incremental final accuracy", acc(h["incremental_final_accuracy"])),
+        (f"baseline ({config.resolutions[-1]}px from scratch, same wall time) final accuracy",
+         acc(h["baseline_final_accuracy"])),
+        ("wall seconds (incremental / baseline)",
+         f"{h['incremental_seconds']['mean']:.0f} / {h['baseline_seconds']['mean']:.0f}"),
+        ("incremental time to the baseline's final accuracy / baseline time", reached),
+    ] + [(f"accuracy dip at the transform to {k}", f"{v['mean']:+.4f} ({v['min']:+.4f} to "
+          f"{v['max']:+.4f})") for k, v in h["dip_at_transform"].items()]
+    lines = ["| measure | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
+    return "\n".join(lines)
