@@ -244,12 +244,15 @@ def define_recipe_flags(recipe):
     flags.DEFINE_boolean("write", True, f"Write section '{recipe}' of benchmarks/RESULTS.md.")
 
 
-def run_preset_recipe(recipe):
-    """Runs (or loads) ``recipes/<recipe>.py`` as the `define_recipe_flags` flags say; its summary."""
+def run_preset_recipe(recipe, setting=None):
+    """Runs (or loads) ``recipes/<recipe>.py`` as the `define_recipe_flags` flags say; its summary.
+
+    ``setting`` (extra recipe flags) replaces ``--setting`` when given.
+    """
     from absl import flags
 
     f = flags.FLAGS
-    args = shlex.split(f.setting)
+    args = shlex.split(f.setting if setting is None else setting)
     command = [f"--preset={f.preset}", f"--seed={f.seed}", "--noexport", *args]
     if f.data_dir:
         command.append(f"--data_dir={f.data_dir}")

@@ -92,6 +92,30 @@ def curve_matrix(curves):
     return epochs, acc
 
 
+def _new_axes():
+    """A figure and axes on the non-interactive Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(7, 4.5))
+
+
+def _save(fig, ax, path, title, xlabel, ylabel):
+    """Labels, grid and legend, then writes ``path`` and closes the figure."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot_curves(path, series, title="", xlabel="Epoch", ylabel="Testing accuracy"):
     """Saves a learning-curve plot like the HTCNN paper's Figs. 8-11.
 
@@ -107,25 +131,13 @@ def plot_curves(path, series, title="", xlabel="Epoch", ylabel="Testing accuracy
     >>> rows = [{"epoch": 0, "test_accuracy": 0.1}, {"epoch": 1, "test_accuracy": 0.5}]
     >>> plot_curves(tempfile.mkdtemp() + "/c.png", {"CCNN": [rows]})
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _new_axes()
     for label, curves in series.items():
         epochs, acc = curve_matrix(curves)
         line, = ax.plot(epochs, acc.mean(axis=0), marker="o", markersize=3, label=label)
         ax.fill_between(epochs, acc.min(axis=0), acc.max(axis=0), alpha=0.2,
                         color=line.get_color())
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, ax, path, title, xlabel, ylabel)
 
 
 def plot_time_curves(path, series, markers=(), title="", xlabel="Training wall time (s)",
@@ -147,12 +159,7 @@ def plot_time_curves(path, series, markers=(), title="", xlabel="Training wall t
     >>> rows = [{"wall_seconds": 0, "test_accuracy": 0.1}, {"wall_seconds": 9, "test_accuracy": 0.5}]
     >>> plot_time_curves(tempfile.mkdtemp() + "/t.png", {"incremental": [rows]}, [(4.0, "16px")])
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _new_axes()
     for k, (label, curves) in enumerate(series.items()):
         color = f"C{k}"
         for r, rows in enumerate(curves):
@@ -163,14 +170,7 @@ def plot_time_curves(path, series, markers=(), title="", xlabel="Training wall t
         ax.axvline(seconds, color="gray", linestyle=":", linewidth=1)
         ax.annotate(text, (seconds, 0), xytext=(2, 2), textcoords="offset points",
                     fontsize=8, color="gray", xycoords=("data", "axes fraction"))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, ax, path, title, xlabel, ylabel)
 
 
 def plot_layer_transfer(path, table, title="", detail_ks=(1, 10, 40)):

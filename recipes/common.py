@@ -10,7 +10,7 @@ import numpy as np
 from absl import flags
 
 from keras_transfer.report import prepare_output_dir as _prepare_output_dir
-from keras_transfer.report import write_json  # noqa: F401  (re-exported for recipes)
+from keras_transfer.report import write_json
 
 FLAGS = flags.FLAGS
 PRESET_NAMES = ("quick", "paper")
@@ -92,3 +92,11 @@ def export_and_check(named_models, directory, sample_images, mean=None):
                              - model.predict(x, verbose=0)))
         out[name] = dict(paths, max_abs_diff=float(diff))
     return out
+
+
+def write_summary(output_dir, summary, table=None):
+    """Writes ``output_dir/summary.json``, then prints ``table`` (the headline) and the folder."""
+    write_json(os.path.join(output_dir, "summary.json"), summary)
+    if table:
+        print(table)
+    print(f"-> {output_dir}")

@@ -122,13 +122,11 @@ def main(argv):
                          "total": time.perf_counter() - t0},
         "exports": exports,
     }
-    recipe_utils.write_json(os.path.join(output_dir, "summary.json"), summary)
-    print(report.markdown_table(
+    recipe_utils.write_summary(output_dir, summary, report.markdown_table(
         ["model", "test accuracy (mean, min-max)", "parameters", "TFLite KB", "latency ms"],
         [[name, _acc(head, name, out), deployment[name]["parameters"],
           f"{deployment[name]['tflite_float32_bytes'] / 1024:.0f}",
           f"{deployment[name]['latency_seconds'] * 1e3:.3f}"] for name in models]))
-    print(f"-> {output_dir}")
 
 
 def _acc(head, name, out):

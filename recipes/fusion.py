@@ -98,9 +98,7 @@ def main(argv):
                          "total": time.perf_counter() - t0},
         "exports": exports,
     }
-    recipe_utils.write_json(os.path.join(output_dir, "summary.json"), summary)
-    print(head["table"])
-    print(f"-> {output_dir}")
+    recipe_utils.write_summary(output_dir, summary, head["table"])
 
 
 if __name__ == "__main__":

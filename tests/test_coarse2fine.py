@@ -383,6 +383,11 @@ def test_widen_and_deepen_refuse_bad_input():
     branchy = keras.Model(inputs, L.Dense(2)(L.Flatten()(merged)))
     with pytest.raises(ValueError, match="reach 'add' \\(Add\\), a merge"):
         widen(branchy, "a", 8)
+    inputs = keras.Input((8, 8, 3))
+    x = L.Reshape((16, 4, 4))(L.Conv2D(4, 3, padding="same", name="a")(inputs))
+    reshaped = keras.Model(inputs, L.Dense(2)(L.Flatten()(x)))
+    with pytest.raises(ValueError, match="before the next Conv2D/Dense layer; widening 'a'"):
+        widen(reshaped, "a", 8)
     with pytest.raises(ValueError, match="received 'nope'"):
         deepen(model, "nope")
     with pytest.raises(ValueError, match="Expected an odd kernel_size"):

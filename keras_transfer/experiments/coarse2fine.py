@@ -171,7 +171,7 @@ def load_data(config, data_dir=None, seed=0):
     would be upsampled, not coarse-to-fine) or a subset is too large.
 
     Example:
-    >>> d = load_data(get_preset("quick", dataset="digits", resolutions=(2, 4, 8)))
+    >>> d = load_data(get_preset("quick", dataset="digits", resolutions=(2, 4, 8), widen_at=4))
     >>> sorted(d), d[4][0].x.shape[1:]
     ([2, 4, 8], (4, 4, 3))
     """
@@ -262,6 +262,15 @@ def replication_check(data, n=200):
     The transformed model sees the previous resolution's test images
     replicated (eq. 5); 0 (up to float rounding) means the transform kept the
     function exactly (exact mode), a small number is paper mode's noise.
+
+    Example:
+    >>> cfg = get_preset("quick", dataset="digits", resolutions=(4, 8), widen_at=0)
+    >>> d = load_data(cfg)
+    >>> small = build_start_net(cfg, 10)
+    >>> s4, s8 = make_stages(cfg)
+    >>> check = replication_check(d, n=20)
+    >>> check(small, c2f.upscale(small, 2), s4, s8) < 1e-5
+    True
     """
     def check(old, new, old_stage, new_stage):
         x = data[old_stage.resolution][1].x[:n].astype(np.float32) / 255.0
@@ -279,6 +288,13 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
         dict with ``incremental`` and ``baseline`` (per repeat: ``curve``
         rows, ``final_accuracy``, ``seconds``; incremental also ``stages``)
         and ``models`` (the last repeat's final models).
+
+    Example:
+    >>> cfg = get_preset("quick", dataset="digits", resolutions=(4, 8), widen_at=0,
+    ...                  stage_epochs=(1, 1), steps_per_epoch=5, repeats=1)
+    >>> out = run_experiment(cfg, load_data(cfg), log=None)
+    >>> [s["resolution"] for s in out["incremental"][0]["stages"]], len(out["baseline"])
+    ([4, 8], 1)
     """
     def sub(*parts):
         return os.path.join(output_dir, *parts) if output_dir else None
@@ -372,7 +388,16 @@ def headline(results, config):
 
 
 def table(h, config):
-    """A markdown table of the headline numbers (one row per measure)."""
+    """A markdown table of the headline numbers (one row per measure).
+
+    Example:
+    >>> acc = {"mean": 0.5, "min": 0.4, "max": 0.6, "n": 2}
+    >>> h = {"incremental_final_accuracy": acc, "baseline_final_accuracy": acc,
+    ...      "incremental_seconds": acc, "baseline_seconds": acc, "time_ratio": acc,
+    ...      "incremental_reached_baseline": 2, "dip_at_transform": {"16px": acc}}
+    >>> print(table(h, Coarse2FineConfig()).splitlines()[-1])
+    | accuracy dip at the transform to 16px | +0.5000 (+0.4000 to +0.6000) |
+    """
     def acc(s):
         return f"{s['mean']:.4f} ({s['min']:.4f}-{s['max']:.4f})"
 
