@@ -390,6 +390,8 @@ def test_widen_and_deepen_refuse_bad_input():
         widen(reshaped, "a", 8)
     with pytest.raises(ValueError, match="received 'nope'"):
         deepen(model, "nope")
+    with pytest.raises(ValueError, match="received the input"):
+        deepen(model, model.layers[0].name)
     with pytest.raises(ValueError, match="Expected an odd kernel_size"):
         deepen(model, "r1", kernel_size=2)
     with pytest.raises(ValueError, match="Expected activation in"):

@@ -1,4 +1,4 @@
-"""The coarse-to-fine experiment: incremental 8 -> 16 -> 32 training vs. training at 32 from scratch.
+"""The coarse-to-fine experiment: incremental 8 -> 16 -> 32 training vs. 32 from scratch.
 
 Paper: coarse2fine-incremental-training.txt, Figs. 5-6 and 10. A Table I
 network (net-2) is trained on 8x8 images, upscaled (section III-A/B) to
@@ -146,7 +146,7 @@ class Coarse2FineConfig:
 
 PRESETS = {
     "paper": Coarse2FineConfig(),
-    # Under 40 minutes on 2 CPU cores for tiny_imagenet50 (measured: benchmarks/RESULTS.md
+    # 20 minutes on 2 CPU cores for tiny_imagenet50 (measured, 1,201 s; benchmarks/RESULTS.md
     # section coarse2fine): half the paper preset's epochs at 16 and 32 px. A first run with
     # (10, 4, 8) epochs and 2 repeats took 6.0 min: incremental 0.233, baseline 0.248.
     "quick": Coarse2FineConfig(stage_epochs=(20, 10, 20)),

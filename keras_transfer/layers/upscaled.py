@@ -272,8 +272,9 @@ class DilatedPooling2D(keras.layers.Layer):
         k = self.dilation_rate[axis] * (self.pool_size[axis] - 1) + 1
         n = n + sum(self.padding[axis]) - k
         if n < 0:
-            raise ValueError(f"Expected an input side of at least {k - sum(self.padding[axis])} "
-                             f"for a dilated window of {k}, received {n + k - sum(self.padding[axis])}.")
+            pad = sum(self.padding[axis])
+            raise ValueError(f"Expected an input side of at least {k - pad} for a dilated "
+                             f"window of {k}, received {n + k - pad}.")
         out = n // self.strides[axis] + 1
         if self.output_size is not None:
             out = min(out, self.output_size[axis])

@@ -392,7 +392,8 @@ class _Upscaler:
         for i, side in enumerate(sides):
             if side != target:  # pad the junk tail so the anchors line up; values there unused
                 pad = ((0, target[0] - side[0]), (0, target[1] - side[1]))
-                tensors[i] = L.ZeroPadding2D(pad, name=self.unique(f"{layer.name}_align"))(tensors[i])
+                align = L.ZeroPadding2D(pad, name=self.unique(f"{layer.name}_align"))
+                tensors[i] = align(tensors[i])
         out = _copy(layer, [tensors, *args[1:]], kwargs)
         kind = "replicated" if kinds == {"replicated"} else "anchored"
         return out, (kind, tuple(node.outputs[0].shape[1:3]))
@@ -619,9 +620,11 @@ def widen(model, layer, new_filters, init="gaussian", stddev=0.01, seed=None, na
             consumers.append(lyr.name)
             return out
         if isinstance(lyr, L.BatchNormalization):
-            if lyr.axis not in (-1, len(node.input_tensors[0].shape) - 1):
-                raise ValueError(f"Expected a channel-axis BatchNormalization; {where} "
-                                 f"normalising axis {lyr.axis}.")
+            channel_axis = len(node.input_tensors[0].shape) - 1
+            if positions is not None or lyr.axis not in (-1, channel_axis):
+                raise ValueError(f"Expected a channel-axis BatchNormalization of a map or "
+                                 f"vector; {where} normalising axis {lyr.axis} of "
+                                 f"{'a flattened map' if positions else 'it'}.")
             weights = []
             for w, v in zip(lyr.get_weights(), _bn_defaults(lyr)):
                 extra = w[sources] if sources is not None else np.full(n_new, v, w.dtype)
@@ -724,6 +727,9 @@ def deepen(model, after_layer, kernel_size=3, activation="relu", name=None):
     """
     model = _as_functional(model, "deepen")
     target = _get_layer(model, after_layer, "deepen after")
+    if isinstance(target, L.InputLayer):
+        raise ValueError(f"Expected a layer after the input to deepen after, received the "
+                         f"input {after_layer!r}.")
     if isinstance(kernel_size, bool) or not isinstance(kernel_size, (int, np.integer)) \
             or kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"Expected an odd kernel_size >= 1 (the identity needs a centre "
