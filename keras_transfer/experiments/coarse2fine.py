@@ -264,7 +264,8 @@ def replication_check(data, n=200):
     function exactly (exact mode), a small number is paper mode's noise.
 
     Example:
-    >>> cfg = get_preset("quick", dataset="digits", resolutions=(4, 8), widen_at=0)
+    >>> cfg = get_preset("quick", dataset="digits", resolutions=(4, 8), widen_at=0,
+    ...                  stage_epochs=(1, 1))
     >>> d = load_data(cfg)
     >>> small = build_start_net(cfg, 10)
     >>> s4, s8 = make_stages(cfg)
