@@ -80,9 +80,10 @@ def section(summary, figure, best):
         f" at {cfg['widen_at'] or '-'} px ({cfg['widen_init']} init), SGD lr "
         f"{cfg['learning_rate']} momentum 0.9, batch {cfg['batch_size']}, epochs of "
         f"{cfg['steps_per_epoch']} steps, dropout {cfg['dropout']}; baseline: the same final "
-        f"network from scratch at {cfg['resolutions'][-1]} px, stopped at the incremental "
-        f"run's wall time; {summary['repeats']} repeats. Wall time is training time plus "
-        f"transform time (evaluation excluded).",
+        f"network from scratch at {cfg['resolutions'][-1]} px for "
+        f"{cfg['baseline_epochs'] or sum(cfg['stage_epochs'])} epochs (the same number of "
+        f"steps as the incremental run); {summary['repeats']} repeats. Wall time is training "
+        f"time plus transform time (evaluation excluded).",
         "",
         head["table"],
         "",

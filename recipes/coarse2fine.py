@@ -5,7 +5,7 @@ Table I network (net-2) on 8x8 images, upscales it to 16x16 (kernels and
 dense layers mapped so the function is kept, section III-A/B), widens it to
 net-3 (section III-C), trains on, upscales to 32x32 and trains on; the
 baseline trains the same final network on 32x32 images from scratch for the
-same wall time. --repeats times.
+same number of steps (--baseline_epochs). --repeats times.
 
 Usage:
     python recipes/coarse2fine.py --dataset=tiny_imagenet50 --preset=quick
@@ -48,6 +48,8 @@ flags.DEFINE_integer("steps_per_epoch", None, "Optimizer steps per epoch.")
 flags.DEFINE_integer("batch_size", None, "Batch size.")
 flags.DEFINE_float("learning_rate", None, "SGD learning rate (momentum 0.9).")
 flags.DEFINE_float("dropout", None, "Drop rate after L6.")
+flags.DEFINE_integer("baseline_epochs", None, "Baseline epochs (0: the sum of --stage_epochs, "
+                     "the incremental run's steps).")
 flags.DEFINE_integer("train_examples", None, "Training examples (0: all).")
 flags.DEFINE_integer("test_examples", None, "Test examples (0: all).")
 
@@ -65,7 +67,7 @@ def config_from_flags():
 
     names = ("net", "widen_at", "widen_to", "widen_init", "upscale_mode", "noise_stddev",
              "steps_per_epoch", "batch_size", "learning_rate", "dropout", "train_examples",
-             "test_examples")
+             "test_examples", "baseline_epochs")
     overrides = {name: getattr(FLAGS, name) for name in names}
     overrides.update(dataset=FLAGS.dataset, repeats=FLAGS.repeats,
                      resolutions=_ints("resolutions", FLAGS.resolutions),

@@ -4,7 +4,9 @@ Paper: coarse2fine-incremental-training.txt, Figs. 5-6 and 10. A Table I
 network (net-2) is trained on 8x8 images, upscaled (section III-A/B) to
 16x16, given the filters and units of net-3 (section III-C, IV-D), trained
 on, upscaled to 32x32 and trained on. The baseline is the same final network
-trained on 32x32 images from scratch for the same wall time. Images are the
+trained on 32x32 images from scratch for the same number of optimizer steps
+(images), which takes longer in wall time, so its curve also gives its
+accuracy at the incremental run's total time. Images are the
 dataset's, downscaled with area averaging to each resolution. The headline:
 final accuracy of both, how soon the incremental run reaches the baseline's
 final accuracy (and the ratio of times), and the accuracy dip at each
@@ -57,8 +59,10 @@ class Coarse2FineConfig:
         steps_per_epoch, batch_size, learning_rate: SGD (momentum 0.9) with
             Caffe's default rate 0.01 (the paper used Caffe's defaults).
         dropout: drop rate after L6 (Caffe's AlexNet: 0.5).
-        baseline_max_epochs: cap on the baseline's epochs; it stops at the
-            incremental run's total wall time anyway.
+        baseline_epochs: the baseline's epochs (0: the sum of
+            ``stage_epochs``, the same optimizer steps and images as the
+            incremental run). A step budget, not a wall-clock one, so the
+            same seed gives the same numbers.
         train_examples, test_examples: subsets (0: all).
         repeats: independent repeats (seeds).
     """
@@ -76,7 +80,7 @@ class Coarse2FineConfig:
     batch_size: int = 100
     learning_rate: float = 0.01
     dropout: float = 0.5
-    baseline_max_epochs: int = 1000
+    baseline_epochs: int = 0
     train_examples: int = 0
     test_examples: int = 0
     repeats: int = 3
@@ -131,9 +135,8 @@ class Coarse2FineConfig:
         if self.upscale_mode not in c2f.UPSCALE_MODES:
             raise ValueError(f"Expected upscale_mode in {c2f.UPSCALE_MODES}, received "
                              f"{self.upscale_mode!r}.")
-        check_positive_ints(self, ("steps_per_epoch", "batch_size", "baseline_max_epochs",
-                                   "repeats"))
-        for name in ("train_examples", "test_examples"):
+        check_positive_ints(self, ("steps_per_epoch", "batch_size", "repeats"))
+        for name in ("train_examples", "test_examples", "baseline_epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"Expected {name} to be an integer >= 0, received {value!r}.")
@@ -146,9 +149,10 @@ class Coarse2FineConfig:
 
 PRESETS = {
     "paper": Coarse2FineConfig(),
-    # 20 minutes on 2 CPU cores for tiny_imagenet50 (measured, 1,201 s; benchmarks/RESULTS.md
-    # section coarse2fine): half the paper preset's epochs at 16 and 32 px. A first run with
-    # (10, 4, 8) epochs and 2 repeats took 6.0 min: incremental 0.233, baseline 0.248.
+    # Half the paper preset's epochs at 16 and 32 px; time on 2 CPU cores in benchmarks/RESULTS.md
+    # section coarse2fine. Earlier runs with a wall-clock baseline budget (the incremental
+    # run's time; not reproducible to the step): (10, 4, 8) epochs, 2 repeats, 6.0 min,
+    # incremental 0.233 vs baseline 0.248; (20, 10, 20), 3 repeats, 19.9 min, 0.229 vs 0.230.
     "quick": Coarse2FineConfig(stage_epochs=(20, 10, 20)),
 }
 
@@ -283,7 +287,7 @@ def replication_check(data, n=200):
 
 
 def run_experiment(config, data, output_dir=None, seed=0, log=print):
-    """Per repeat: the incremental run, then the baseline on the same wall-time budget.
+    """Per repeat: the incremental run, then the baseline with the same number of steps.
 
     Returns:
         dict with ``incremental`` and ``baseline`` (per repeat: ``curve``
@@ -319,10 +323,10 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
         # The same final architecture, freshly initialised (clone_model re-creates the layers).
         base = compile_fn(keras.models.clone_model(inc["model"]))
         train_ds, test_ds = datasets(final_res)
-        curve = training.train(base, train_ds, test_ds, epochs=config.baseline_max_epochs,
+        curve = training.train(base, train_ds, test_ds,
+                               epochs=config.baseline_epochs or sum(config.stage_epochs),
                                steps_per_epoch=config.steps_per_epoch,
-                               run_dir=sub("runs", f"repeat{r}", f"baseline-{final_res}px"),
-                               deadline_seconds=inc["seconds"])
+                               run_dir=sub("runs", f"repeat{r}", f"baseline-{final_res}px"))
         curve = [dict(row, stage=0, resolution=final_res) for row in curve]
         out["incremental"].append({"curve": inc["curve"], "stages": inc["stages"],
                                    "final_accuracy": inc["curve"][-1]["test_accuracy"],
@@ -343,22 +347,31 @@ def headline(results, config):
     Per repeat the incremental curve's first wall time at or above that
     repeat's baseline final accuracy, and its ratio to the baseline's total
     time (``< 1``: incremental is that much sooner); ``None`` if never
-    reached. The dip at each transform is the accuracy right after it minus
-    the accuracy right before it (on the previous resolution's test set).
+    reached. Also the baseline's accuracy at its last evaluation within the
+    incremental run's total time (same wall time; depends on measured times)
+    and each run's best accuracy. The dip at each transform is the accuracy
+    right after it minus the accuracy right before it (on the previous
+    resolution's test set).
 
     Example:
     >>> inc = {"curve": [{"test_accuracy": a, "wall_seconds": t, "epoch": e} for e, (a, t) in
     ...        enumerate([(0.1, 0), (0.3, 5), (0.5, 10)])], "final_accuracy": 0.5,
     ...        "seconds": 10, "stages": [{"stage": 0, "resolution": 8, "accuracy_before_transform":
     ...        None, "accuracy_after_transform": 0.1, "check": None}]}
-    >>> base = {"curve": [], "final_accuracy": 0.3, "seconds": 10}
+    >>> base = {"curve": [{"test_accuracy": 0.2, "wall_seconds": 9}], "final_accuracy": 0.3,
+    ...         "seconds": 20}
     >>> h = headline({"incremental": [inc], "baseline": [base]}, Coarse2FineConfig())
     >>> h["time_ratio"]["mean"], h["incremental_reached_baseline"]
-    (0.5, 1)
+    (0.25, 1)
+    >>> h["baseline_accuracy_at_incremental_time"]["mean"]
+    0.2
     """
     inc, base = results["incremental"], results["baseline"]
-    reach, ratios = [], []
+    reach, ratios, same_time = [], [], []
     for i, b in zip(inc, base):
+        within = [row["test_accuracy"] for row in b["curve"]
+                  if row["wall_seconds"] <= i["seconds"]]
+        same_time.append(within[-1] if within else None)
         hit = metrics.time_to_accuracy([row["test_accuracy"] for row in i["curve"]],
                                        [row["wall_seconds"] for row in i["curve"]],
                                        b["final_accuracy"])
@@ -376,6 +389,11 @@ def headline(results, config):
     summary = {
         "incremental_final_accuracy": metrics.summarize_runs([r["final_accuracy"] for r in inc]),
         "baseline_final_accuracy": metrics.summarize_runs([r["final_accuracy"] for r in base]),
+        "baseline_accuracy_at_incremental_time": metrics.summarize_runs(same_time),
+        "incremental_best_accuracy": metrics.summarize_runs(
+            [max(row["test_accuracy"] for row in r["curve"]) for r in inc]),
+        "baseline_best_accuracy": metrics.summarize_runs(
+            [max((row["test_accuracy"] for row in r["curve"]), default=None) for r in base]),
         "incremental_seconds": metrics.summarize_runs([r["seconds"] for r in inc]),
         "baseline_seconds": metrics.summarize_runs([r["seconds"] for r in base]),
         "seconds_to_baseline_final": reach,
@@ -394,6 +412,8 @@ def table(h, config):
     Example:
     >>> acc = {"mean": 0.5, "min": 0.4, "max": 0.6, "n": 2}
     >>> h = {"incremental_final_accuracy": acc, "baseline_final_accuracy": acc,
+    ...      "baseline_accuracy_at_incremental_time": acc, "incremental_best_accuracy": acc,
+    ...      "baseline_best_accuracy": acc,
     ...      "incremental_seconds": acc, "baseline_seconds": acc, "time_ratio": acc,
     ...      "incremental_reached_baseline": 2, "dip_at_transform": {"16px": acc}}
     >>> print(table(h, Coarse2FineConfig()).splitlines()[-1])
@@ -412,8 +432,12 @@ def table(h, config):
          + (f", widened to {config.widen_to} at {config.widen_at}px" if config.widen_at else "")
          + f", epochs {tuple(config.stage_epochs)} x {config.steps_per_epoch} steps"),
         ("incremental final accuracy", acc(h["incremental_final_accuracy"])),
-        (f"baseline ({config.resolutions[-1]}px from scratch, same wall time) final accuracy",
-         acc(h["baseline_final_accuracy"])),
+        (f"baseline ({config.resolutions[-1]}px from scratch, same number of steps) final "
+         f"accuracy", acc(h["baseline_final_accuracy"])),
+        ("baseline accuracy at the incremental run's total wall time",
+         acc(h["baseline_accuracy_at_incremental_time"])),
+        ("best accuracy (incremental / baseline)",
+         f"{acc(h['incremental_best_accuracy'])} / {acc(h['baseline_best_accuracy'])}"),
         ("wall seconds (incremental / baseline)",
          f"{h['incremental_seconds']['mean']:.0f} / {h['baseline_seconds']['mean']:.0f}"),
         ("incremental time to the baseline's final accuracy / baseline time", reached),
