@@ -149,8 +149,8 @@ class Coarse2FineConfig:
 
 PRESETS = {
     "paper": Coarse2FineConfig(),
-    # Half the paper preset's epochs at 16 and 32 px; time on 2 CPU cores in benchmarks/RESULTS.md
-    # section coarse2fine. Earlier runs with a wall-clock baseline budget (the incremental
+    # Half the paper preset's epochs at 16 and 32 px: 30 minutes on 2 CPU cores for
+    # tiny_imagenet50 (measured, 1,812 s; benchmarks/RESULTS.md section coarse2fine). Earlier runs with a wall-clock baseline budget (the incremental
     # run's time; not reproducible to the step): (10, 4, 8) epochs, 2 repeats, 6.0 min,
     # incremental 0.233 vs baseline 0.248; (20, 10, 20), 3 repeats, 19.9 min, 0.229 vs 0.230.
     "quick": Coarse2FineConfig(stage_epochs=(20, 10, 20)),
