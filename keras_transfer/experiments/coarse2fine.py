@@ -31,10 +31,6 @@ from keras_transfer.transfer import coarse2fine as c2f
 NETS = tuple(TABLE1)
 
 
-def _spec(name):
-    return TABLE1[name]
-
-
 @dataclasses.dataclass(frozen=True)
 class Coarse2FineConfig:
     """Settings of the coarse-to-fine experiment.
@@ -116,7 +112,7 @@ class Coarse2FineConfig:
             if self.widen_to not in TABLE1:
                 raise ValueError(f"Expected widen_to among {sorted(TABLE1)}, received "
                                  f"{self.widen_to!r}.")
-            start, target = _spec(self.net), TABLE1[self.widen_to]
+            start, target = TABLE1[self.net], TABLE1[self.widen_to]
             if len(start[0]) != len(target[0]):
                 raise ValueError(f"Expected widen_to with as many convolutions as {self.net} "
                                  f"({len(start[0])}), received {self.widen_to!r} with "
@@ -179,25 +175,26 @@ def load_data(config, data_dir=None, seed=0):
     >>> sorted(d), d[4][0].x.shape[1:]
     ([2, 4, 8], (4, 4, 3))
     """
-    native = kt_data.load_arrays(config.dataset, "test", data_dir=data_dir)[0].shape[1]
+    # Each split is decoded once at its own size, subset, then area-downscaled per resolution.
+    splits = [kt_data.load_image_data(config.dataset, split, data_dir=data_dir, color="rgb")
+              for split in ("train", "test")]
+    native = splits[1].x.shape[1]
     if max(config.resolutions) > native:
         raise ValueError(f"Expected resolutions up to {config.dataset}'s image size {native}, "
                          f"received {max(config.resolutions)}.")
-    out = {}
-    for res in config.resolutions:
-        out[res] = tuple(kt_data.load_image_data(config.dataset, split, data_dir=data_dir,
-                                                 image_size=res, color="rgb")
-                         for split in ("train", "test"))
-    for name, split in (("train_examples", 0), ("test_examples", 1)):
+    for i, name in enumerate(("train_examples", "test_examples")):
         n = getattr(config, name)
         if not n:
             continue
-        size = len(out[config.resolutions[0]][split])
-        if n > size:
-            raise ValueError(f"Expected {name} <= {size}, received {n}.")
-        idx = np.sort(np.random.default_rng(seed).permutation(size)[:n])
-        out = {r: tuple(d.take(idx) if i == split else d for i, d in enumerate(pair))
-               for r, pair in out.items()}
+        if n > len(splits[i]):
+            raise ValueError(f"Expected {name} <= {len(splits[i])}, received {n}.")
+        splits[i] = splits[i].take(np.sort(np.random.default_rng(seed).permutation(
+            len(splits[i]))[:n]))
+    out = {}
+    for res in config.resolutions:
+        out[res] = tuple(
+            kt_data.ImageData(x, d.y, dataclasses.replace(d.info, image_shape=x.shape[1:]))
+            for d in splits for x in [kt_data.prepare_images(d.x, res)])
     return out
 
 
@@ -220,7 +217,7 @@ def make_stages(config):
     [(8, 20), (16, 10), (32, 20)]
     """
     stages = [c2f.Stage(config.resolutions[0], config.stage_epochs[0])]
-    start = _spec(config.net)
+    start = TABLE1[config.net]
     target = TABLE1.get(config.widen_to)
 
     def transform_for(factor, widen_here, seed):
