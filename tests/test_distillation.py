@@ -213,3 +213,66 @@ def test_distiller_mirrored_two_replicas_matches_one():
     assert result["replicas"] == [1, 2]
     assert result["moved"] > 1e-3
     assert result["diff"] < 1e-5  # loss scaled for the replicas: same update as one device
+
+
+def test_two_teachers_match_hand_computed_loss_run_or_cached(tmp_path):
+    keras.utils.set_random_seed(0)
+    x, y = _digits(n=32)
+    t1 = compact_cnn((8, 8, 1), 3, width=8, depth=2, name="t1")
+    t2 = compact_cnn((8, 8, 1), 3, width=4, depth=2, name="t2")
+    student = compact_cnn((8, 8, 1), 3, width=4, depth=1, name="student")
+    xs = x.astype("float32")[..., :1] / 255.0 if x.ndim == 4 else x
+    z1, z2 = (np.asarray(t.predict(xs, verbose=0), np.float64) for t in (t1, t2))
+    zs = np.asarray(student.predict(xs, verbose=0), np.float64)
+    alpha, temp = 0.3, 3.0
+    p_bar = (_softmax(z1 / temp) + _softmax(z2 / temp)) / 2  # averaged softened outputs
+    q = _softmax(zs / temp)
+    soft = (p_bar * np.log(p_bar / q)).sum(-1) * temp ** 2
+    hard = -np.log(_softmax(zs)[np.arange(len(y)), y])
+    expected = {"loss": (alpha * hard + (1 - alpha) * soft).mean(),
+                "student_loss": hard.mean(), "distillation_loss": soft.mean()}
+    d = distillation.Distiller(student, [t1, t2], alpha=alpha, temperature=temp)
+    d.compile(optimizer="sgd", metrics=["accuracy"])
+    run = d.evaluate(xs, y, batch_size=len(y), verbose=0, return_dict=True)
+    cached = d.evaluate(xs, distillation.with_teacher_logits(y, [z1, z2]), batch_size=len(y),
+                        verbose=0, return_dict=True)
+    for key, value in expected.items():
+        np.testing.assert_allclose(run[key], value, rtol=1e-4)
+        np.testing.assert_allclose(cached[key], value, rtol=1e-4)
+    assert t1.trainable is False and t2.trainable is False
+    path = str(tmp_path / "d.keras")
+    d.save(path)
+    loaded = keras.saving.load_model(path)
+    assert [t.name for t in loaded.teachers] == ["t1", "t2"]
+
+
+def test_keras_distillation_loss_object_as_the_soft_term():
+    teacher, student = _pair()
+    x, y = _digits(n=32)
+    xs = x.astype("float32")
+    temp, alpha = 2.0, 0.25
+    soft_obj = keras.distillation.LogitsDistillation(temperature=temp,
+                                                     loss=keras.losses.KLDivergence())
+    d = distillation.Distiller(student, teacher, alpha=alpha, temperature=temp,
+                               distillation_loss=soft_obj)
+    d.compile(optimizer="sgd", metrics=["accuracy"])
+    got = d.evaluate(xs, y, batch_size=len(y), verbose=0, return_dict=True)
+    zt = teacher.predict(xs, verbose=0)
+    zs = student.predict(xs, verbose=0)
+    ref = float(soft_obj.compute_loss(tf.constant(zt), tf.constant(zs)))
+    hard = -np.log(_softmax(zs.astype(np.float64))[np.arange(len(y)), y]).mean()
+    np.testing.assert_allclose(got["distillation_loss"], ref, rtol=1e-4)
+    np.testing.assert_allclose(got["loss"], alpha * hard + (1 - alpha) * ref, rtol=1e-4)
+    # the built-in per-example KL gives the same number for this loss object
+    builtin = distillation.Distiller(student, teacher, alpha=alpha, temperature=temp)
+    builtin.compile(optimizer="sgd")
+    b = builtin.evaluate(xs, y, batch_size=len(y), verbose=0, return_dict=True)
+    np.testing.assert_allclose(b["distillation_loss"], ref, rtol=1e-4)
+    hist = d.fit(xs, y, batch_size=16, epochs=1, verbose=0).history
+    assert np.isfinite(hist["loss"][0])
+    with pytest.raises(ValueError, match="temperature to equal temperature=4.0, received 2.0"):
+        distillation.Distiller(student, teacher, temperature=4.0, distillation_loss=soft_obj)
+    with pytest.raises(ValueError, match="keras.distillation.DistillationLoss, received 'kl'"):
+        distillation.Distiller(student, teacher, distillation_loss="kl")
+    with pytest.raises(ValueError, match="at least one teacher"):
+        distillation.Distiller(student, [])

@@ -17,6 +17,12 @@ random augmentation the teacher's logits are the same every epoch, so
 `teacher_logits` computes them once and `Distiller` trains on them
 (``y = {"label": ..., "teacher_logits": ...}``), which makes distillation
 cost about what training the student alone costs.
+
+Beyond `keras.distillation.Distiller` (one teacher, run on every step),
+`Distiller` takes several teachers, each cacheable: their softened outputs
+are averaged (`combine_teachers`), and the soft term can be any
+`keras.distillation.DistillationLoss` (e.g. ``LogitsDistillation``) instead of
+the built-in per-example KL.
 """
 
 import keras
@@ -71,23 +77,59 @@ def distillation_loss(labels, teacher_logits, student_logits, alpha=0.1, tempera
     return alpha * hard + (1.0 - alpha) * soft, hard, soft
 
 
+def combine_teachers(teacher_logits, temperature):
+    """One set of logits whose softened distribution is the teachers' average.
+
+    ``T * log(mean_t softmax(z_t / T))``: softening it again with the same
+    ``T`` gives exactly the mean of the teachers' softened distributions, so
+    any logits-based soft term (ours, `keras.distillation.LogitsDistillation`)
+    distils the teachers' average.
+
+    Args:
+        teacher_logits: ``(batch, classes)`` for one teacher (returned as is)
+            or ``(batch, teachers, classes)``.
+        temperature: the softening temperature ``T``.
+
+    Example:
+    >>> z = np.array([[[2.0, 0.0], [0.0, 2.0]]])          # two teachers that disagree
+    >>> p = keras.ops.softmax(combine_teachers(z, 2.0) / 2.0)
+    >>> np.round(np.asarray(p), 6).tolist()
+    [[0.5, 0.5]]
+    """
+    z = keras.ops.cast(teacher_logits, "float32")
+    if len(z.shape) == 2:
+        return z
+    log_p = keras.ops.log_softmax(z / temperature, axis=-1)
+    n = keras.ops.cast(keras.ops.shape(z)[1], "float32")
+    return temperature * (keras.ops.logsumexp(log_p, axis=1) - keras.ops.log(n))
+
+
 @keras.saving.register_keras_serializable(package="keras_transfer")
 class Distiller(keras.Model):
     """Trains ``student`` on labels and the frozen ``teacher``'s softened outputs.
 
-    ``fit`` takes ``(images, labels)`` (the teacher runs on every batch, needed
+    ``fit`` takes ``(images, labels)`` (the teachers run on every batch, needed
     when the images are randomly augmented) or ``(images, {"label": labels,
-    "teacher_logits": logits})`` from `teacher_logits` (the teacher never runs).
-    Calling the distiller runs the student, so ``evaluate``/``predict`` report
-    the student. The loss is averaged over the global batch, so training under
-    `tf.distribute.MirroredStrategy` gives the same update as one replica.
+    "teacher_logits": logits})`` from `teacher_logits` / `with_teacher_logits`
+    (the teachers never run). Calling the distiller runs the student, so
+    ``evaluate``/``predict`` report the student. The loss is averaged over the
+    global batch, so training under `tf.distribute.MirroredStrategy` gives the
+    same update as one replica.
 
     Args:
         student: a Keras model returning logits.
-        teacher: a Keras model returning logits for the same classes; it is
-            frozen (``trainable = False``) and run with ``training=False``.
+        teacher: a Keras model returning logits for the same classes, or a
+            list of them (their softened outputs are averaged, see
+            `combine_teachers`); frozen (``trainable = False``) and run with
+            ``training=False``.
         alpha: weight of the label term, in [0, 1].
         temperature: softening temperature > 0.
+        distillation_loss: ``None`` (the built-in per-example ``T^2`` KL) or a
+            `keras.distillation.DistillationLoss` whose ``compute_loss(teacher
+            logits, student logits)`` gives the soft term (a batch mean; the
+            teachers' average is passed as one set of logits). Its own
+            ``temperature`` must equal ``temperature``. Not serialized:
+            re-attach it after loading.
 
     Example:
     >>> s = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
@@ -99,28 +141,48 @@ class Distiller(keras.Model):
     ['accuracy', 'distillation_loss', 'loss', 'student_loss']
     """
 
-    def __init__(self, student, teacher, alpha=0.1, temperature=4.0, **kwargs):
+    def __init__(self, student, teacher, alpha=0.1, temperature=4.0, distillation_loss=None,
+                 **kwargs):
         super().__init__(**kwargs)
         _check_hyperparameters(alpha, temperature)
-        s_out, t_out = student.output_shape[-1], teacher.output_shape[-1]
-        if s_out != t_out:
-            raise ValueError(f"Expected teacher and student with the same number of classes, "
-                             f"received teacher {t_out} and student {s_out}.")
-        if tuple(student.input_shape[1:]) != tuple(teacher.input_shape[1:]):
-            raise ValueError(f"Expected teacher and student with the same input shape, received "
-                             f"teacher {teacher.input_shape[1:]} and student "
-                             f"{student.input_shape[1:]}.")
+        teachers = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
+        if not teachers:
+            raise ValueError("Expected at least one teacher, received an empty list.")
+        for t in teachers:
+            s_out, t_out = student.output_shape[-1], t.output_shape[-1]
+            if s_out != t_out:
+                raise ValueError(f"Expected teacher and student with the same number of "
+                                 f"classes, received teacher {t_out} and student {s_out}.")
+            if tuple(student.input_shape[1:]) != tuple(t.input_shape[1:]):
+                raise ValueError(f"Expected teacher and student with the same input shape, "
+                                 f"received teacher {t.input_shape[1:]} and student "
+                                 f"{student.input_shape[1:]}.")
+            t.trainable = False
+        if distillation_loss is not None:
+            if not isinstance(distillation_loss, keras.distillation.DistillationLoss):
+                raise ValueError(f"Expected distillation_loss None or a keras.distillation."
+                                 f"DistillationLoss, received {distillation_loss!r}.")
+            own = getattr(distillation_loss, "temperature", temperature)
+            if float(own) != float(temperature):
+                raise ValueError(f"Expected the distillation loss's temperature to equal "
+                                 f"temperature={temperature}, received {own}; pass the same "
+                                 f"value to both.")
         self.student = student
-        self.teacher = teacher
-        self.teacher.trainable = False
+        self.teachers = teachers
         self.alpha = float(alpha)
         self.temperature = float(temperature)
+        self.distillation_loss = distillation_loss
         self.total_tracker = keras.metrics.Mean(name="loss")
         self.student_tracker = keras.metrics.Mean(name="student_loss")
         self.soft_tracker = keras.metrics.Mean(name="distillation_loss")
         # Both sub-models are built, so the distiller is (BackupAndRestore and
         # weight loading need a built model before fit).
-        self.built = bool(student.built and teacher.built)
+        self.built = bool(student.built and all(t.built for t in teachers))
+
+    @property
+    def teacher(self):
+        """The first (or only) teacher."""
+        return self.teachers[0]
 
     def call(self, inputs, training=False):
         return self.student(inputs, training=training)
@@ -139,13 +201,19 @@ class Distiller(keras.Model):
                 raise ValueError(f"Expected targets {{'{LABEL}', '{TEACHER_LOGITS}'}}, received "
                                  f"keys {sorted(y)}.")
             return y[LABEL], y[TEACHER_LOGITS]
-        return y, self.teacher(x, training=False)
+        if len(self.teachers) == 1:
+            return y, self.teachers[0](x, training=False)
+        return y, keras.ops.stack([t(x, training=False) for t in self.teachers], axis=1)
 
     def _forward(self, x, y, training):
         labels, t_logits = self._split_targets(x, y)
+        t_logits = tf.stop_gradient(combine_teachers(t_logits, self.temperature))
         s_logits = self.student(x, training=training)
-        total, hard, soft = distillation_loss(labels, tf.stop_gradient(t_logits), s_logits,
-                                              self.alpha, self.temperature)
+        total, hard, soft = distillation_loss(labels, t_logits, s_logits, self.alpha,
+                                              self.temperature)
+        if self.distillation_loss is not None:  # a batch mean, broadcast per example
+            soft = self.distillation_loss.compute_loss(t_logits, s_logits) + 0.0 * hard
+            total = self.alpha * hard + (1.0 - self.alpha) * soft
         return labels, s_logits, total, hard, soft
 
     def _record(self, labels, s_logits, total, hard, soft, sample_weight):
@@ -174,14 +242,17 @@ class Distiller(keras.Model):
     def get_config(self):
         return {**super().get_config(),
                 "student": keras.saving.serialize_keras_object(self.student),
-                "teacher": keras.saving.serialize_keras_object(self.teacher),
+                "teacher": [keras.saving.serialize_keras_object(t) for t in self.teachers],
                 "alpha": self.alpha, "temperature": self.temperature}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         config["student"] = keras.saving.deserialize_keras_object(config["student"])
-        config["teacher"] = keras.saving.deserialize_keras_object(config["teacher"])
+        teachers = config["teacher"]
+        teachers = [keras.saving.deserialize_keras_object(t) for t in
+                    (teachers if isinstance(teachers, list) else [teachers])]
+        config["teacher"] = teachers if len(teachers) > 1 else teachers[0]
         return cls(**config)
 
 
@@ -208,12 +279,27 @@ def teacher_logits(teacher, dataset):
 def with_teacher_logits(labels, logits):
     """Targets for a cached-teacher `Distiller`: ``{"label": labels, "teacher_logits": logits}``.
 
+    Args:
+        labels: ``(N,)`` class ids.
+        logits: one teacher's ``(N, classes)`` logits, or a list of several
+            teachers' (stacked to ``(N, teachers, classes)``, averaged by the
+            distiller after softening).
+
     Example:
     >>> sorted(with_teacher_logits(np.zeros(3), np.zeros((3, 2))))
     ['label', 'teacher_logits']
+    >>> with_teacher_logits(np.zeros(3), [np.zeros((3, 2)), np.ones((3, 2))])["teacher_logits"].shape
+    (3, 2, 2)
     """
-    labels, logits = np.asarray(labels), np.asarray(logits, np.float32)
-    if logits.ndim != 2 or len(logits) != len(labels):
-        raise ValueError(f"Expected logits of shape ({len(labels)}, classes), received "
-                         f"{logits.shape}.")
+    labels = np.asarray(labels)
+    if isinstance(logits, (list, tuple)):
+        shapes = {np.shape(z) for z in logits}
+        if len(shapes) != 1:
+            raise ValueError(f"Expected every teacher's logits with one shape, received "
+                             f"{sorted(shapes)}.")
+        logits = np.stack([np.asarray(z, np.float32) for z in logits], axis=1)
+    logits = np.asarray(logits, np.float32)
+    if logits.ndim not in (2, 3) or len(logits) != len(labels):
+        raise ValueError(f"Expected logits of shape ({len(labels)}, classes) or ({len(labels)}, "
+                         f"teachers, classes), received {logits.shape}.")
     return {LABEL: labels, TEACHER_LOGITS: logits}
