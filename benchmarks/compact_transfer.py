@@ -27,11 +27,31 @@ define_recipe_flags("compact_transfer")
 
 SECTION = "compact_transfer"
 TIME_LIMIT_SECONDS = 40 * 60  # the budget for the quick preset on 2 cores
-MIN_SIZE_RATIO, MIN_LATENCY_RATIO = 5.0, 3.0  # the deployment targets
 
 
 def _stat(s):
     return f"{s['mean']:.4f} ({s['min']:.4f}-{s['max']:.4f})"
+
+
+def _teacher_text(summary):
+    cfg, data = summary["settings"], summary["data"]
+    if cfg["backbone_weights"] == "source":
+        source = (f"pre-trained from scratch on {cfg['source_dataset']} "
+                  f"({data['source_train_examples']:,} images, {cfg['source_steps']} Adam steps; "
+                  f"test accuracy {summary['source_test_accuracy']:.4f})")
+    else:
+        source = f"weights {cfg['backbone_weights']}"
+    if cfg["finetune_mode"] == "cached":
+        how = (f"the frozen layers up to {cfg['finetune_from']} run once over the target images "
+               f"(features cached), then {cfg['head_steps']} steps head only (Adam "
+               f"{cfg['head_lr']}) and {cfg['finetune_steps']} steps of the layers after "
+               f"{cfg['finetune_from']} + head (Adam {cfg['finetune_lr']}) on the cached "
+               f"features, BatchNorm in inference mode")
+    else:
+        how = (f"{cfg['head_steps']} steps head only (Adam {cfg['head_lr']}), then "
+               f"{cfg['finetune_steps']} steps every layer (Adam {cfg['finetune_lr']}) on images")
+    return (f"Teacher: {cfg['backbone']} {source}, fine-tuned at {cfg['teacher_image_size']}px: "
+            f"{how}, batch {cfg['batch_size']}.")
 
 
 def section(summary):
@@ -39,47 +59,44 @@ def section(summary):
     from keras_transfer.report import markdown_table
 
     cfg, head, dep = summary["settings"], summary["headline"], summary["deployment"]
-    wall = summary["wall_seconds"]
-    data = summary["data"]
-    source = (f"pre-trained from scratch on {cfg['source_dataset']} "
-              f"({data['source_train_examples']:,} images at {cfg['teacher_image_size']}px, "
-              f"{cfg['source_steps']} Adam steps of {cfg['batch_size']}, BatchNorm momentum "
-              f"{cfg['source_bn_momentum']}; test accuracy {summary['source_test_accuracy']:.4f})"
-              if cfg["backbone_weights"] is None else f"weights {cfg['backbone_weights']}")
+    wall, data = summary["wall_seconds"], summary["data"]
     teacher = summary["teacher_accuracy"]
+    widths = list(head["widths"])
     lines = [
         f"Target {summary['dataset']}: {data['target_train_examples']:,} training images, "
-        f"{data['test_examples']:,} test images. Teacher: {cfg['backbone']} (alpha "
-        f"{cfg['backbone_alpha']}) {source}; fine-tuned on the target at "
-        f"{cfg['teacher_image_size']}px: {cfg['head_steps']} steps head only (backbone frozen, "
-        f"Adam {cfg['head_lr']}), then {cfg['finetune_steps']} steps everything (Adam "
-        f"{cfg['finetune_lr']}, BatchNorm "
-        f"{'in inference mode' if cfg.get('finetune_bn_inference', True) else 're-estimated'}"
-        f" in this phase). Student: compact CNN width "
-        f"{cfg['student_width']}, depth {cfg['student_depth']}, {cfg['student_steps']} SGD steps "
-        f"of {cfg['student_batch_size']} (lr {cfg['student_lr']}, cosine), the same initial "
-        f"weights and batches alone and distilled (alpha {cfg['alpha']}, T "
+        f"{data['test_examples']:,} test images. {_teacher_text(summary)} Students: compact "
+        f"CNN depth {cfg['student_depth']}, widths {', '.join(widths)}, {cfg['student_steps']} "
+        f"SGD steps of {cfg['student_batch_size']} (lr {cfg['student_lr']}, cosine), the same "
+        f"initial weights and batches alone and distilled (alpha {cfg['alpha']}, T "
         f"{cfg['temperature']}, teacher logits "
         f"{'recomputed per batch (augmentation)' if cfg['augment'] else 'cached'}); "
-        f"{summary['repeats']} seeds.",
+        f"{summary['repeats']} seeds per width.",
+        "",
+        markdown_table(["teacher", "test accuracy"],
+                       [["head only", f"{teacher['head']:.4f}"],
+                        ["fine-tuned", f"{teacher['finetune']:.4f}"]]),
+        "",
+        "Students per width (mean, min-max over seeds; gap closed = (distilled - alone) / "
+        "(teacher - alone)):",
         "",
         markdown_table(
-            ["model", "test accuracy"],
-            [["teacher, head only", f"{teacher['head']:.4f}"],
-             ["teacher, fine-tuned", f"{teacher['finetune']:.4f}"],
-             ["student alone (mean, min-max)", _stat(head["student_alone_accuracy"])],
-             ["student distilled (mean, min-max)", _stat(head["student_distilled_accuracy"])]]),
+            ["width", "parameters", "alone", "distilled", "distilled - alone",
+             "seeds distilled > alone", "gap closed"],
+            [[w, f"{dep['student_distilled_w' + w]['parameters']:,}",
+              _stat(h["student_alone_accuracy"]), _stat(h["student_distilled_accuracy"]),
+              f"{h['distillation_gain']:+.4f}", f"{h['wins']} of {summary['repeats']}",
+              "- (alone >= teacher)" if h["gap_closed"] is None else f"{h['gap_closed']:+.2f}"]
+             for w, h in head["widths"].items()]),
         "",
         "Per seed (same seed: same initial weights and batches):",
         "",
-        markdown_table(["seed", "student alone", "student distilled", "distilled - alone"],
-                       [[i, f"{a:.4f}", f"{d:.4f}", f"{d - a:+.4f}"] for i, (a, d) in
-                        enumerate(zip(summary["student_alone"], summary["student_distilled"]))]),
+        markdown_table(["width", "seed", "alone", "distilled", "distilled - alone"],
+                       [[w, i, f"{a:.4f}", f"{d:.4f}", f"{d - a:+.4f}"]
+                        for w, row in summary["students"].items()
+                        for i, (a, d) in enumerate(zip(row["alone"], row["distilled"]))]),
         "",
-        f"Distilled minus alone, mean over seeds: {head['distillation_gain']:+.4f} "
-        f"({'distilled better' if head['distillation_gain'] > 0 else 'distilled NOT better'}).",
-        "",
-        "Deployment (TFLite latency: float32 model, batch 1, interpreter on 1 thread, median):",
+        "Deployment (TFLite latency: float32 model, batch 1, interpreter on 1 thread, median; "
+        "a width's alone and distilled students share the architecture):",
         "",
         markdown_table(
             ["model", "parameters", "FLOPs per image", "TFLite float32 KB",
@@ -89,30 +106,26 @@ def section(summary):
               f"{r['tflite_dynamic_range_bytes'] / 1024:,.0f}",
               f"{r['latency_seconds'] * 1e3:.3f}"] for name, r in dep.items()]),
         "",
-        f"Teacher / distilled student: parameters {head['size_ratio_teacher_over_student']:.1f}x "
-        f"(target >= {MIN_SIZE_RATIO:.0f}x: "
-        f"{'met' if head['size_ratio_teacher_over_student'] >= MIN_SIZE_RATIO else 'NOT met'}), "
-        f"TFLite file {head['tflite_size_ratio_teacher_over_student']:.1f}x, FLOPs "
-        f"{head['flops_ratio_teacher_over_student']:.1f}x, latency "
-        f"{head['latency_ratio_teacher_over_student']:.1f}x (target >= "
-        f"{MIN_LATENCY_RATIO:.0f}x: "
-        f"{'met' if head['latency_ratio_teacher_over_student'] >= MIN_LATENCY_RATIO else 'NOT met'}"
-        f").",
+        markdown_table(
+            ["teacher / student", *[f"width {w}" for w in widths]],
+            [[label, *[f"{head['widths'][w][key]:.1f}x" for w in widths]]
+             for label, key in (("parameters", "size_ratio_teacher_over_student"),
+                                ("TFLite file", "tflite_size_ratio_teacher_over_student"),
+                                ("FLOPs", "flops_ratio_teacher_over_student"),
+                                ("latency", "latency_ratio_teacher_over_student"))]),
         "",
     ]
     students = wall["students"]
     phases = [["load data", wall["load_data"]], ["source pre-training", wall["pretrain"]],
-              ["fine-tuning (head + all)", wall["finetune"]],
+              ["teacher fine-tuning (incl. feature caching)", wall["finetune"]],
+              ["  of which feature caching (lower part, train + test images)",
+               wall.get("feature_cache", 0.0)],
               ["teacher logits (once)", wall["teacher_logits"]],
-              ["students alone (training, all seeds)", sum(students["alone"])],
-              ["students distilled (training, all seeds)", sum(students["distilled"])]]
-    if "total" in wall:
-        phases.append(["whole recipe (incl. evaluation, TFLite, export)", wall["total"]])
-        verdict = (f"Whole recipe {wall['total'] / 60:.1f} min (target < "
-                   f"{TIME_LIMIT_SECONDS // 60} min: "
-                   f"{'met' if wall['total'] < TIME_LIMIT_SECONDS else 'NOT met'}).")
-    else:
-        verdict = "This run predates the recipe's total wall time; the phases above are partial."
+              ["students alone (training, all widths and seeds)", students["alone"]],
+              ["students distilled (training, all widths and seeds)", students["distilled"]],
+              ["whole recipe (incl. evaluation, TFLite, export)", wall["total"]]]
+    verdict = (f"Whole recipe {wall['total'] / 60:.1f} min (target < {TIME_LIMIT_SECONDS // 60} "
+               f"min: {'met' if wall['total'] < TIME_LIMIT_SECONDS else 'NOT met'}).")
     lines += [markdown_table(["phase", "seconds"], [[p, f"{s:.0f}"] for p, s in phases]), "",
               verdict]
     return "\n".join(lines)

@@ -48,7 +48,15 @@ def machine_info():
     import keras
     import tensorflow as tf
 
+    model = "unknown CPU"
+    try:  # what lscpu calls "Model name"; machines differ between sessions
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f
+                          if line.startswith("model name")), model)
+    except OSError:
+        pass
     return {
+        "cpu_model": model,
         "cpu_count": str(os.cpu_count()),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -66,7 +74,7 @@ def section_header(name, argv=None):
         "",
         f"- Command: `{command_line(argv)}`",
         f"- Date: {now}",
-        f"- Machine: {m['cpu_count']} CPUs (os.cpu_count()), {m['platform']}, "
+        f"- Machine: {m['cpu_count']} CPUs (os.cpu_count()) {m['cpu_model']}, {m['platform']}, "
         f"Python {m['python']}, TensorFlow {m['tensorflow']}, Keras {m['keras']}",
     ])
 

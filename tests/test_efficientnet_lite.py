@@ -233,3 +233,27 @@ def test_split_classifier_and_exports_give_the_same_predictions(tmp_path):
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), expected, atol=1e-5)
     tflite = kt_export.export_tflite(model, str(tmp_path / "lite0.tflite"))
     np.testing.assert_allclose(kt_export.tflite_predict(tflite, x), expected, atol=1e-3)
+
+
+def test_cached_fine_tuning_trains_the_teacher_itself_batchnorm_kept():
+    from keras_transfer.experiments import compact_transfer as ct
+
+    config = ct.get_preset("quick", target_dataset="digits", teacher_image_size=32,
+                           head_steps=2, finetune_steps=3, batch_size=16,
+                           target_train_examples=100, test_examples=50)
+    data = ct.load_data(config)
+    fresh = efficientnet_lite("lite0", (32, 32, 3), include_top=False, weights="imagenet")
+    teacher, acc, cache = ct.fine_tune(config, data, config.backbone_weights, log=None)
+    base = teacher.get_layer("backbone")
+    # Below the split: untouched ImageNet weights; above it: fine-tuned, BatchNorm statistics kept.
+    np.testing.assert_array_equal(base.get_layer("block5c_dwconv").get_weights()[0],
+                                  fresh.get_layer("block5c_dwconv").get_weights()[0])
+    assert np.abs(base.get_layer("block6a_expand_conv").get_weights()[0]
+                  - fresh.get_layer("block6a_expand_conv").get_weights()[0]).max() > 0
+    for a, b in zip(base.get_layer("top_bn").get_weights(),
+                    fresh.get_layer("top_bn").get_weights()):
+        np.testing.assert_array_equal(a, b)
+    x = data.target_train.x.astype("float32") / 255.0
+    np.testing.assert_allclose(teacher.predict(x, verbose=0),
+                               cache["upper"].predict(cache["train"], verbose=0), atol=1e-4)
+    assert cache["train"].shape == (100, 2, 2, 112) and 0 <= acc["finetune"] <= 1

