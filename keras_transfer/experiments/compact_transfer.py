@@ -25,19 +25,18 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_transfer import data as kt_data
 from keras_transfer import export as kt_export
 from keras_transfer import metrics
 from keras_transfer import training
+from keras_transfer.experiments.compact_teacher import fine_tune
+from keras_transfer.experiments.compact_teacher import image_datasets
+from keras_transfer.experiments.compact_teacher import pretrain_source
+from keras_transfer.experiments.compact_teacher import run_subdir
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
-from keras_transfer.models.backbone import backbone_classifier
 from keras_transfer.models.backbone import list_backbones
-from keras_transfer.models.backbone import save_backbone_weights
-from keras_transfer.models.backbone import split_classifier
-from keras_transfer.models.backbone import unfreeze_backbone
 from keras_transfer.models.compact import compact_cnn
 from keras_transfer.models.compact import count_flops
 from keras_transfer.transfer import distillation
@@ -242,132 +241,6 @@ def load_data(config, data_dir=None, seed=0):
         subset(target_test, config.test_examples, "test_examples"))
 
 
-def _adam(model, lr):
-    model.compile(optimizer=keras.optimizers.Adam(lr),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    return model
-
-
-def _datasets(d_train, d_test, batch, seed, augment=False, targets=None):
-    train = kt_data.make_dataset(d_train.x, d_train.y if targets is None else targets, batch,
-                                 shuffle=True, repeat=True, seed=seed)
-    if augment:
-        flip = lambda x, y: (tf.image.random_flip_left_right(x, seed=seed), y)  # noqa: E731
-        train = train.map(flip, num_parallel_calls=tf.data.AUTOTUNE)
-    return train, kt_data.make_dataset(d_test.x, d_test.y, 500)
-
-
-def _feature_datasets(f_train, y_train, f_test, y_test, batch, seed):
-    """Cached features as ``(train repeated and shuffled, test)`` datasets (float32 in memory)."""
-    train = tf.data.Dataset.from_tensor_slices((f_train, y_train.astype(np.int32)))
-    train = train.shuffle(len(f_train), seed=seed).repeat().batch(batch)
-    test = tf.data.Dataset.from_tensor_slices((f_test, y_test.astype(np.int32))).batch(500)
-    return train.prefetch(tf.data.AUTOTUNE), test.prefetch(tf.data.AUTOTUNE)
-
-
-def _sub(output_dir, *parts):
-    return os.path.join(output_dir, *parts) if output_dir else None
-
-
-def pretrain_source(config, data, seed=0, output_dir=None, log=print):
-    """Stage 0 (``backbone_weights="source"``): trains the backbone from scratch on the source task.
-
-    Returns:
-        ``(weights path or None when output_dir is None, source test accuracy,
-        the trained source classifier)``.
-    """
-    keras.utils.set_random_seed(seed)
-    shape = data.source_train.x.shape[1:]
-    model = backbone_classifier(config.backbone, shape, data.source_train.info.num_classes,
-                                alpha=config.backbone_alpha,
-                                bn_momentum=config.source_bn_momentum,
-                                model_name="source_classifier")
-    _adam(model, config.source_lr)
-    train, test = _datasets(data.source_train, data.source_test, config.batch_size, seed,
-                            config.augment)
-    curve = training.train(model, train, test, epochs=1, steps_per_epoch=config.source_steps,
-                           run_dir=_sub(output_dir, "runs", "source"), eval_at_start=False)
-    path = None
-    if output_dir:
-        path = os.path.join(output_dir, "source_backbone.weights.h5")
-        if not os.path.exists(path):
-            save_backbone_weights(model, path)
-    if log:
-        log(f"source pre-training: test accuracy {curve[-1]['test_accuracy']:.4f}")
-    return path, curve[-1]["test_accuracy"], model
-
-
-def _teacher_phases(config, model, base, train, test, output_dir, set_trainable):
-    """Head phase (``base`` frozen) then, after ``set_trainable()``, fine-tuning; test accuracies."""
-    base.trainable = False
-    _adam(model, config.head_lr)
-    head = training.train(model, train, test, epochs=1, steps_per_epoch=config.head_steps,
-                          run_dir=_sub(output_dir, "runs", "teacher_head"), eval_at_start=False)
-    set_trainable()
-    _adam(model, config.finetune_lr)
-    fine = training.train(model, train, test, epochs=1, steps_per_epoch=config.finetune_steps,
-                          run_dir=_sub(output_dir, "runs", "teacher_finetune"),
-                          eval_at_start=False)
-    return {"head": head[-1]["test_accuracy"], "finetune": fine[-1]["test_accuracy"]}
-
-
-def fine_tune(config, data, weights, seed=0, output_dir=None, log=print, source_model=None):
-    """Stage 1: new classifier on the backbone, head first (backbone frozen), then fine-tuning.
-
-    ``finetune_mode="full"``: the Keras transfer-learning guide's recipe on
-    images; phase 2 unfreezes the whole backbone (BatchNorm kept in inference
-    mode unless ``finetune_bn_inference=False``). ``"cached"``: the teacher is
-    split at ``finetune_from`` (`split_classifier`); the frozen lower part runs
-    once over the training and test images, and both phases train the upper
-    part on those cached features (phase 2: the upper backbone layers,
-    BatchNorm in inference mode). The upper part shares its layers with the
-    teacher, so the returned teacher is the fine-tuned network.
-
-    Returns:
-        ``(teacher model, {"head", "finetune": test accuracy}, {"train": cached
-        training features or None, "upper": upper model or None, "seconds":
-        feature caching seconds})``.
-    """
-    keras.utils.set_random_seed(seed)
-    shape = data.target_train.x.shape[1:]
-    teacher = backbone_classifier(config.backbone, shape, data.target_train.info.num_classes,
-                                  weights=None if source_model is not None else weights,
-                                  image_size=config.teacher_image_size,
-                                  alpha=config.backbone_alpha, model_name="teacher")
-    if source_model is not None:  # same weights as the saved file, without the round trip
-        teacher.get_layer("backbone").set_weights(
-            source_model.get_layer("backbone").get_weights())
-    cache = {"train": None, "upper": None, "seconds": 0.0}
-    if config.finetune_mode == "full":
-        train, test = _datasets(data.target_train, data.target_test, config.batch_size, seed,
-                                config.augment)
-        acc = _teacher_phases(config, teacher, teacher.get_layer("backbone"), train, test,
-                              output_dir, lambda: unfreeze_backbone(
-                                  teacher, batchnorm_inference=config.finetune_bn_inference))
-    else:
-        lower, upper = split_classifier(teacher, config.finetune_from)
-        t0 = time.perf_counter()
-        features = {name: lower.predict(kt_data.make_dataset(d.x, d.y, 100), verbose=0)
-                    for name, d in (("train", data.target_train), ("test", data.target_test))}
-        cache.update(train=features["train"], upper=upper, seconds=time.perf_counter() - t0)
-        train, test = _feature_datasets(features["train"], data.target_train.y,
-                                        features["test"], data.target_test.y,
-                                        config.batch_size, seed)
-        upper_base = upper.get_layer("backbone_upper")
-
-        def unfreeze_upper():
-            upper_base.trainable = True
-            for layer in upper_base.layers:  # BatchNorm stays in inference mode
-                layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
-
-        acc = _teacher_phases(config, upper, upper_base, train, test, output_dir,
-                              unfreeze_upper)
-    if log:
-        log(f"teacher: head-only accuracy {acc['head']:.4f}, fine-tuned {acc['finetune']:.4f}")
-    return teacher, acc, cache
-
-
 def build_student(config, input_shape, num_classes, width=None):
     """The compact CNN of ``config`` (``width``: default the first of ``student_widths``).
 
@@ -408,7 +281,7 @@ def train_student(config, data, seed, width, teacher=None, logits=None, run_dir=
         model.compile(optimizer=_student_optimizer(config), metrics=["accuracy"])
         if logits is not None:
             targets = distillation.with_teacher_logits(data.target_train.y, logits)
-    train, test = _datasets(data.target_train, data.target_test, config.student_batch_size,
+    train, test = image_datasets(data.target_train, data.target_test, config.student_batch_size,
                             seed, config.augment, targets)
     curve = training.train(model, train, test, epochs=1, steps_per_epoch=config.student_steps,
                            run_dir=run_dir, eval_at_start=False)
@@ -492,7 +365,7 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
                                                                "logits": logits})):
                 name = student_name(kind, width)
                 models[name], acc, sec = train_student(
-                    config, data, s, width, run_dir=_sub(output_dir, "runs", f"{name}_{r}"),
+                    config, data, s, width, run_dir=run_subdir(output_dir, "runs", f"{name}_{r}"),
                     **kwargs)
                 row[kind].append(acc)
                 row["seconds"][kind].append(sec)

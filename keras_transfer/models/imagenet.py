@@ -10,7 +10,6 @@ layout or preprocessing gives about chance.
 
 import os
 
-import keras
 import numpy as np
 
 
@@ -63,6 +62,7 @@ def imagenet_top1(model, images, labels, wnids, image_size=224, batch_size=50):
         logits of ``wnids`` only}``.
 
     Example:
+    >>> import keras
     >>> inputs = keras.Input((32, 32, 3))
     >>> m = keras.Model(inputs, keras.layers.Dense(1000)(keras.layers.Flatten()(inputs)))
     >>> sorted(imagenet_top1(m, np.zeros((4, 8, 8, 3), np.uint8), np.zeros(4, int),
