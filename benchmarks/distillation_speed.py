@@ -172,13 +172,13 @@ def build_report(bench, seconds, teacher_seconds, load_avg):
     ratio = med["cached"] / med["alone"]
     met = "met" if ratio <= TARGET_RATIO else "NOT met"
     teacher, student = bench.teacher, bench.student()
+    alpha = "" if bench.config.backbone_alpha is None else f" (alpha {bench.config.backbone_alpha})"
     lines = [
         f"One training epoch of the compact-transfer recipe's student ({FLAGS.preset} preset: "
         f"{student.count_params():,} parameters, {count_flops(student):,} FLOPs per image) on "
         f"{len(bench.x):,} {FLAGS.dataset} images {'x'.join(map(str, bench.shape))}, batch "
-        f"{bench.batch} ({bench.steps} steps); teacher {bench.config.backbone}"
-        f"{'' if bench.config.backbone_alpha is None else f' (alpha {bench.config.backbone_alpha})'}"
-        f" at {bench.config.teacher_image_size}px "
+        f"{bench.batch} ({bench.steps} steps); teacher {bench.config.backbone}{alpha} at "
+        f"{bench.config.teacher_image_size}px "
         f"({teacher.count_params():,} parameters, {count_flops(teacher):,} FLOPs per image, "
         f"random weights). {FLAGS.trials} timed epoch(s) per path after a "
         f"{FLAGS.warmup_steps}-step warm-up, alternated a, b, c, d.",

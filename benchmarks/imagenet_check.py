@@ -1,4 +1,4 @@
-r"""Benchmark: are the offline ImageNet weights right? EfficientNet-Lite top-1 on real ImageNet classes.
+r"""Benchmark: are the offline ImageNet weights right? EfficientNet-Lite top-1 on ImageNet classes.
 
 Tiny ImageNet's classes are ImageNet-2012 classes (wnids in classes.txt), so
 the pretrained EfficientNet-Lite models, reading the weights shipped in the

@@ -1,4 +1,4 @@
-"""EfficientNet-Lite: the restricted .pth reader, the builder, ImageNet weights on real images, exports."""
+"""EfficientNet-Lite: restricted .pth reader, builder, ImageNet weights on real images, exports."""
 
 import collections
 import io

@@ -76,4 +76,5 @@ def test_recipe_source_pretraining_path(tmp_path):
     (["--test_examples=100000"], "test_examples <= "),
 ])
 def test_bad_input_fails_before_training(args, message, tmp_path):
-    conftest.assert_refused_before_training("compact_transfer", TINY, args, message, tmp_path / "out")
+    conftest.assert_refused_before_training("compact_transfer", TINY, args, message,
+                                            tmp_path / "out")

@@ -83,11 +83,12 @@ def pretrain_source(config, data, seed=0, output_dir=None, log=print):
 
 
 def _teacher_phases(config, model, base, train, test, output_dir, set_trainable):
-    """Head phase (``base`` frozen) then, after ``set_trainable()``, fine-tuning; test accuracies."""
+    """Head phase (``base`` frozen), then ``set_trainable()`` and fine-tuning; test accuracies."""
     base.trainable = False
     adam_classifier(model, config.head_lr)
     head = training.train(model, train, test, epochs=1, steps_per_epoch=config.head_steps,
-                          run_dir=run_subdir(output_dir, "runs", "teacher_head"), eval_at_start=False)
+                          run_dir=run_subdir(output_dir, "runs", "teacher_head"),
+                          eval_at_start=False)
     set_trainable()
     adam_classifier(model, config.finetune_lr)
     fine = training.train(model, train, test, epochs=1, steps_per_epoch=config.finetune_steps,

