@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from keras_transfer import data as kt_data
 from keras_transfer import training
+from keras_transfer.models.backbone import backbone
 from keras_transfer.models.backbone import backbone_classifier
 from keras_transfer.models.backbone import save_backbone_weights
 from keras_transfer.models.backbone import split_classifier
@@ -82,6 +83,39 @@ def pretrain_source(config, data, seed=0, output_dir=None, log=print):
     return path, curve[-1]["test_accuracy"], model
 
 
+def check_split_layer(config):
+    """Raises ValueError unless ``config.finetune_from`` names a layer of ``config.backbone``.
+
+    Checked with the settings, before any data is read or folder written;
+    EfficientNet-Lite stage names are known without building the network.
+
+    Example:
+    >>> import types
+    >>> check_split_layer(types.SimpleNamespace(backbone="EfficientNetLite0",
+    ...                                         finetune_from="stage9", backbone_alpha=None))
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected finetune_from to name a layer of EfficientNetLite0 (e.g. stage1 ... stage7), received 'stage9'.
+    """
+    name, family = config.finetune_from, config.backbone
+    if family.startswith("EfficientNetLite"):
+        names = {f"stage{i}" for i in range(1, 8)}
+        if name in names:
+            return
+        hint = "stage1 ... stage7"
+    else:
+        if family.startswith("MobileNet"):
+            base = backbone(family, (32, 32, 3), alpha=config.backbone_alpha)
+        else:
+            base = backbone(family, (75, 75, 3))
+        names = {layer.name for layer in base.layers}
+        if name in names:
+            return
+        hint = ", ".join(layer.name for layer in base.layers[-4:])
+    raise ValueError(f"Expected finetune_from to name a layer of {family} (e.g. {hint}), "
+                     f"received {name!r}.")
+
+
 def _teacher_phases(config, model, base, train, test, output_dir, set_trainable):
     """Head phase (``base`` frozen), then ``set_trainable()`` and fine-tuning; test accuracies."""
     base.trainable = False
@@ -106,8 +140,9 @@ def fine_tune(config, data, weights, seed=0, output_dir=None, log=print, source_
     split at ``finetune_from`` (`split_classifier`); the frozen lower part runs
     once over the training and test images, and both phases train the upper
     part on those cached features (phase 2: the upper backbone layers,
-    BatchNorm in inference mode). The upper part shares its layers with the
-    teacher, so the returned teacher is the fine-tuned network.
+    BatchNorm in inference mode unless ``finetune_bn_inference=False``). The
+    upper part shares its layers with the teacher, so the returned teacher is
+    the fine-tuned network.
 
     Returns:
         ``(teacher model, {"head", "finetune": test accuracy}, {"train": cached
@@ -125,8 +160,8 @@ def fine_tune(config, data, weights, seed=0, output_dir=None, log=print, source_
             source_model.get_layer("backbone").get_weights())
     cache = {"train": None, "upper": None, "seconds": 0.0}
     if config.finetune_mode == "full":
-        train, test = image_datasets(data.target_train, data.target_test, config.batch_size, seed,
-                                config.augment)
+        train, test = image_datasets(data.target_train, data.target_test, config.batch_size,
+                                     seed, config.augment)
         acc = _teacher_phases(config, teacher, teacher.get_layer("backbone"), train, test,
                               output_dir, lambda: unfreeze_backbone(
                                   teacher, batchnorm_inference=config.finetune_bn_inference))
@@ -141,10 +176,11 @@ def fine_tune(config, data, weights, seed=0, output_dir=None, log=print, source_
                                         config.batch_size, seed)
         upper_base = upper.get_layer("backbone_upper")
 
-        def unfreeze_upper():
+        def unfreeze_upper():  # as unfreeze_backbone, for the layers after the split
             upper_base.trainable = True
-            for layer in upper_base.layers:  # BatchNorm stays in inference mode
-                layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+            for layer in upper_base.layers:
+                is_bn = isinstance(layer, keras.layers.BatchNormalization)
+                layer.trainable = not (is_bn and config.finetune_bn_inference)
 
         acc = _teacher_phases(config, upper, upper_base, train, test, output_dir,
                               unfreeze_upper)

@@ -30,6 +30,7 @@ from keras_transfer import data as kt_data
 from keras_transfer import export as kt_export
 from keras_transfer import metrics
 from keras_transfer import training
+from keras_transfer.experiments.compact_teacher import check_split_layer
 from keras_transfer.experiments.compact_teacher import fine_tune
 from keras_transfer.experiments.compact_teacher import image_datasets
 from keras_transfer.experiments.compact_teacher import pretrain_source
@@ -150,6 +151,8 @@ class CompactTransferConfig:
         if self.finetune_mode not in FINETUNE_MODES:
             raise ValueError(f"Expected finetune_mode in {FINETUNE_MODES}, received "
                              f"{self.finetune_mode!r}.")
+        if self.finetune_mode == "cached":
+            check_split_layer(self)
         if self.finetune_mode == "cached" and self.augment:
             raise ValueError("Expected augment=False with finetune_mode='cached' (cached "
                              "features assume the same images every epoch), received "
