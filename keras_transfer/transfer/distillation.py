@@ -209,13 +209,15 @@ class Distiller(keras.Model):
         labels, t_logits = self._split_targets(x, y)
         t_logits = tf.stop_gradient(combine_teachers(t_logits, self.temperature))
         s_logits = self.student(x, training=training)
-        total, hard, soft = distillation_loss(labels, t_logits, s_logits, self.alpha,
-                                              self.temperature)
-        if self.distillation_loss is not None:  # a batch mean, broadcast per example
-            soft = keras.ops.broadcast_to(
-                self.distillation_loss.compute_loss(t_logits, s_logits), keras.ops.shape(hard))
-            total = self.alpha * hard + (1.0 - self.alpha) * soft
-        return labels, s_logits, total, hard, soft
+        if self.distillation_loss is None:
+            total, hard, soft = distillation_loss(labels, t_logits, s_logits, self.alpha,
+                                                  self.temperature)
+            return labels, s_logits, total, hard, soft
+        hard = keras.losses.sparse_categorical_crossentropy(
+            labels, keras.ops.cast(s_logits, "float32"), from_logits=True)
+        soft = keras.ops.broadcast_to(  # a batch mean, broadcast per example
+            self.distillation_loss.compute_loss(t_logits, s_logits), keras.ops.shape(hard))
+        return labels, s_logits, self.alpha * hard + (1.0 - self.alpha) * soft, hard, soft
 
     def _record(self, labels, s_logits, total, hard, soft, sample_weight):
         self.total_tracker.update_state(total)
