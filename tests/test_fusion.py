@@ -48,7 +48,7 @@ def test_zeroed_adapters_give_the_two_untouched_networks(nets, tmp_path):
     for w0, w1 in zip(before, a.get_weights() + b.get_weights()):
         np.testing.assert_array_equal(w0, w1)
     ex = fused.get_layer("exchange_1")
-    assert [type(s).__name__ for s in ex.adapt_b_to_a] == ["Resizing", "Conv2D"]
+    assert [type(s).__name__ for s in ex.adapt_b_to_a] == ["ResizeImages", "Conv2D"]
     # Save/load round trip.
     path = str(tmp_path / "fused.keras")
     fused.save(path)
@@ -83,3 +83,137 @@ def test_bad_input(nets):
     with pytest.raises(ValueError, match="order the layers run"):
         fusion.fuse(a, b, 5, pairs=[("stage3_add", "block_2_add"),
                                     ("stage2_add", "block_1_project_BN")])
+
+
+_PAIRS = [("stage2_add", "block_1_project_BN"), ("stage3_add", "block_2_add")]
+
+
+def _compiled(model):
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def test_gated_fusion_starts_as_the_two_untouched_networks(nets, tmp_path):
+    a, b = nets
+    fused = fusion.fuse(a, b, 5, pairs=_PAIRS, exchange="gated", batch_norm=True)
+    x = _x(4)
+    # Every exchange passes both inputs through unchanged at creation...
+    for k in (1, 2):
+        ex = fused.get_layer(f"exchange_{k}")
+        probe = keras.Model(fused.input, [t for t in ex.input] + list(ex.output))
+        ta, tb, oa, ob = probe.predict(x, verbose=0)
+        np.testing.assert_array_equal(oa, ta)
+        np.testing.assert_array_equal(ob, tb)
+        assert ex.gates() == {"b_to_a": 0.0, "a_to_b": 0.0}
+    # ... so the fused features are exactly the two networks' features.
+    feats = keras.Model(fused.input, fused.get_layer("fused_features").output)
+    ref = np.concatenate([a.predict(x, verbose=0), b.predict(x, verbose=0)], axis=-1)
+    np.testing.assert_array_equal(feats.predict(x, verbose=0), ref)
+    # One training step moves every gate away from 0.
+    _compiled(fused).train_on_batch(x, np.array([0, 1, 2, 3]))
+    for k in (1, 2):
+        gates = fused.get_layer(f"exchange_{k}").gates()
+        assert all(abs(g) > 0 for g in gates.values()), gates
+    # Save/load keeps the gates and the function.
+    path = str(tmp_path / "gated.keras")
+    fused.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.get_layer("exchange_2").exchange == "gated"
+    assert loaded.get_layer("exchange_2").gates() == fused.get_layer("exchange_2").gates()
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), fused.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_train_new_changes_only_exchanges_and_head(nets):
+    a, b = nets
+    fused = fusion.fuse(a, b, 5, pairs=_PAIRS, exchange="gated", train="new", batch_norm=True)
+    carried = [layer for layer in fusion.all_layers(fused)
+               if layer.name.startswith(("a_", "b_")) and layer.weights]
+    assert carried and not any(layer.trainable for layer in carried)
+    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in carried)
+    new = [w for w in fused.trainable_weights]
+    names = {w.path.split("/")[0] for w in new}
+    assert names == {"exchange_1", "exchange_2", "head_dense", "logits"}, names
+    before = {w.path: np.array(w) for layer in carried for w in layer.weights}
+    new_before = [np.array(w) for w in new]
+    _compiled(fused).train_on_batch(_x(4), np.array([0, 1, 2, 3]))
+    after = {w.path: np.array(w) for layer in carried for w in layer.weights}
+    for path, value in before.items():  # kernels and BatchNorm moving statistics alike
+        np.testing.assert_array_equal(after[path], value, err_msg=path)
+    assert all(np.any(np.array(w) != w0) for w, w0 in zip(new, new_before) if "gate" in w.path)
+
+
+def test_ensemble_baseline_averages_the_softmax_outputs(nets):
+    from keras_transfer.transfer.ensemble import average_ensemble
+
+    a, b = nets
+    keras.utils.set_random_seed(1)
+    members = []
+    for k, feats in enumerate((a, b), start=1):
+        inputs = keras.Input((32, 32, 3))
+        members.append(keras.Model(inputs, fusion.classification_head(feats(inputs), 5, 8, 0.0),
+                                   name=f"single_{k}"))
+    x = _x(3)
+    expected = np.mean([keras.ops.convert_to_numpy(keras.ops.softmax(m.predict(x, verbose=0)))
+                        for m in members], axis=0)
+    got = average_ensemble(members).predict(x, verbose=0)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got.sum(axis=-1), 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="distinct names"):
+        average_ensemble([members[0], members[0]])
+
+
+class _Block(keras.Model):
+    """A subclassed model: no graph the fusion walk could re-run."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = keras.layers.Conv2D(4, 3, padding="same", name="inner_conv")
+
+    def call(self, x):
+        return self.conv(x)
+
+
+def test_bad_exchange_train_and_unreachable_pairs(nets):
+    a, b = nets
+    with pytest.raises(ValueError, match="exchange to be one of \\('paper', 'gated'\\), "
+                                         "received 'sum'"):
+        fusion.fuse(a, b, 5, exchange="sum")
+    with pytest.raises(ValueError, match="train to be one of \\('all', 'new'\\), received "
+                                         "'head'"):
+        fusion.fuse(a, b, 5, train="head")
+    same = residual_cnn((16, 16, 3), include_top=False, blocks=4, width=4)
+    with pytest.raises(ValueError, match="something to train with train='new'"):
+        fusion.fuse(same, same, None, pairs=[("block2", "block2")], train="new")
+    # The same fusion is fine with gates or a head to train.
+    assert fusion.fuse(same, same, None, pairs=[("block2", "block2")], train="new",
+                       exchange="gated").output_shape == (None, 8)
+    # A layer inside a frozen subclassed model cannot be reached by the walk.
+    inputs = keras.Input((16, 16, 3))
+    block = _Block(name="frozen_block")
+    block.trainable = False
+    x = keras.layers.Conv2D(4, 3, padding="same", name="stem")(inputs)
+    wrapped = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(block(x)))
+    with pytest.raises(ValueError, match="'inner_conv' is inside 'frozen_block', a _Block "
+                                         "that is not a Functional or Sequential model"):
+        fusion.fuse(wrapped, same, 5, pairs=[("inner_conv", "block2")])
+    # A layer called twice has no single output to exchange.
+    conv = keras.layers.Conv2D(3, 3, padding="same", name="twice")
+    shared = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(conv(conv(inputs))))
+    with pytest.raises(ValueError, match="'twice' is called more than once"):
+        fusion.fuse(shared, same, 5, pairs=[("twice", "block2")])
+
+
+def test_pairs_inside_a_nested_sequential_model():
+    keras.utils.set_random_seed(0)
+    inner = keras.Sequential([keras.Input((16, 16, 3)),
+                              keras.layers.Conv2D(4, 3, padding="same", name="s_conv"),
+                              keras.layers.ReLU(name="s_relu")], name="seq")
+    inputs = keras.Input((16, 16, 3))
+    outer = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inner(inputs)))
+    other = residual_cnn((16, 16, 3), include_top=False, blocks=4, width=4)
+    fused = fusion.fuse(outer, other, None, pairs=[("s_relu", "block2")], exchange="gated")
+    x = _x(2, 16)
+    ref = np.concatenate([outer.predict(x, verbose=0), other.predict(x, verbose=0)], axis=-1)
+    np.testing.assert_array_equal(fused.predict(x, verbose=0), ref)

@@ -33,7 +33,7 @@ def test_adapter_shapes_where_shapes_differ():
     # Non-integer ratio (6x6 vs 4x4, same channels): resize + 1x1 both ways.
     odd = SkipExchange(batch_norm=True)
     odd([_rand(1, 6, 6, 3), _rand(1, 4, 4, 3)])
-    assert [type(x).__name__ for x in odd.adapt_a_to_b] == ["Resizing", "Conv2D",
+    assert [type(x).__name__ for x in odd.adapt_a_to_b] == ["ResizeImages", "Conv2D",
                                                           "BatchNormalization"]
 
 

@@ -7,6 +7,12 @@ learned resizing convolution block where they do not), and each network goes
 on from the exchanged tensor. The two networks' pooled outputs are
 concatenated and a dense head classifies.
 
+Two choices the paper leaves open, as arguments of `fuse`:
+``exchange="gated"`` makes fusion function-preserving (the exchanges start
+at zero, so the fused model first computes exactly the two networks), and
+``train="new"`` freezes everything carried over from the two networks
+(BatchNorm in inference mode) and trains only the exchanges and the head.
+
 `fuse` re-runs each network's graph layer by layer from the shared input,
 substituting the exchanged tensors at the pairs. Keras has no public API for
 re-running a Functional graph with some intermediate tensors replaced
@@ -18,24 +24,46 @@ decreasing depth) on the model's node list.
 import keras
 
 from keras_transfer.layers import SkipExchange
+from keras_transfer.layers.skip_exchange import EXCHANGES
 from keras_transfer.models.backbone import all_layers
+
+TRAIN_MODES = ("all", "new")
 
 
 def _is_functional(layer):
     return isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth")
 
 
+def _is_walkable(layer):
+    return _is_functional(layer) or isinstance(layer, keras.Sequential)
+
+
 def _contains(model, names):
     return any(layer.name in names for layer in all_layers(model))
+
+
+def _walk_sequential(model, inputs, stops):
+    (x,) = inputs
+    for layer in model.layers:
+        if _is_walkable(layer) and _contains(layer, stops):
+            x = (yield from _walk(layer, [x], stops))[0]
+        else:
+            x = layer(x)
+        if layer.name in stops:
+            x = yield layer.name, x
+    return [x]
 
 
 def _walk(model, inputs, stops):
     """Generator re-running ``model`` on ``inputs``; pauses at the layers named in ``stops``.
 
     At a stop it yields ``(name, tensor)`` and continues with the tensor sent
-    back (the exchanged one). Nested Functional models that contain a stop
-    are walked into; others are called whole. Returns the model's outputs.
+    back (the exchanged one). Nested Functional or Sequential models that
+    contain a stop are walked into; others are called whole. Returns the
+    model's outputs.
     """
+    if isinstance(model, keras.Sequential):
+        return (yield from _walk_sequential(model, inputs, stops))
     tensors = {id(x): y for x, y in zip(model.inputs, inputs)}
     for depth in sorted(model._nodes_by_depth, reverse=True):
         for node in model._nodes_by_depth[depth]:
@@ -45,7 +73,7 @@ def _walk(model, inputs, stops):
                 continue
             args, kwargs = node.arguments.fill_in(tensors)
             op = node.operation
-            if _is_functional(op) and _contains(op, stops):
+            if _is_walkable(op) and _contains(op, stops):
                 outputs = yield from _walk(op, keras.tree.flatten(args), stops)
             else:
                 outputs = op(*args, **kwargs)
@@ -132,6 +160,24 @@ def auto_pairs(model_a, model_b):
     return [(a[hw], b[hw]) for hw in common]
 
 
+def _unreachable(model, name):
+    """Why the walk cannot stop at layer ``name`` of ``model`` (``None``: it can)."""
+    for layer in model.layers:
+        if layer.name == name:
+            if len(getattr(layer, "_inbound_nodes", ())) > 1:
+                return (f"{name!r} is called more than once in {model.name!r}, so it has no "
+                        f"single output to exchange; pair a layer that runs once")
+            return None
+        if hasattr(layer, "layers") and name in {sub.name for sub in all_layers(layer)}:
+            if not _is_walkable(layer):
+                return (f"{name!r} is inside {layer.name!r}, a {type(layer).__name__} that is "
+                        f"not a Functional or Sequential model, so its layers cannot be re-run "
+                        f"one by one; pair a layer outside it or build it with the Functional "
+                        f"API")
+            return _unreachable(layer, name)
+    return None
+
+
 def _check_pairs(pairs, model_a, model_b):
     spatial = (spatial_layers(model_a), spatial_layers(model_b))
     for which, model, names in (("model_a", model_a, [p[0] for p in pairs]),
@@ -142,6 +188,10 @@ def _check_pairs(pairs, model_a, model_b):
                 raise ValueError(f"Expected a layer of {which} ({model.name}), received "
                                  f"{name!r}, which does not exist; layers with spatial outputs: "
                                  f"{sorted(spatial[which == 'model_b'])}.")
+            reason = _unreachable(model, name)
+            if reason:
+                raise ValueError(f"Expected a layer of {which} that can be paired, received "
+                                 f"{reason}.")
             if name not in spatial[which == "model_b"]:
                 raise ValueError(f"Expected a layer with a 4-D (batch, height, width, channels) "
                                  f"output in {which}, received {name!r}, which has no spatial "
@@ -151,8 +201,45 @@ def _check_pairs(pairs, model_a, model_b):
                              f"{names}.")
 
 
-def fuse(model_a, model_b, num_classes, pairs="auto", head_units=256, dropout=0.5,
-         batch_norm=False, name="fused"):
+def classification_head(features, num_classes, head_units=256, dropout=0.5):
+    """``features -> [Dense(head_units, relu)] -> [Dropout] -> Dense logits (float32)``.
+
+    The head `fuse` puts on the fused features, for single-network baselines
+    with the same head.
+
+    Example:
+    >>> x = keras.Input((8,))
+    >>> keras.Model(x, classification_head(x, 3, head_units=4)).output_shape
+    (None, 3)
+    """
+    x = features
+    if head_units:
+        x = keras.layers.Dense(head_units, activation="relu", name="head_dense")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    return keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+
+
+def freeze(model):
+    """Freezes every layer of ``model``, nested ones too; BatchNorm then runs in inference mode.
+
+    Set layer by layer: a Functional model's ``trainable`` setter does not
+    reach the layers of its graph. In Keras 3 a BatchNormalization layer with
+    ``trainable = False`` uses and keeps its moving statistics.
+
+    Example:
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+    >>> len(freeze(m).trainable_weights)
+    0
+    """
+    model.trainable = False
+    for layer in all_layers(model):
+        layer.trainable = False
+    return model
+
+
+def fuse(model_a, model_b, num_classes, pairs="auto", exchange="paper", train="all",
+         head_units=256, dropout=0.5, batch_norm=False, name="fused"):
     """One Functional model running both networks with skip exchanges between their blocks.
 
     Args:
@@ -160,9 +247,18 @@ def fuse(model_a, model_b, num_classes, pairs="auto", head_units=256, dropout=0.
             `keras.applications` backbones allowed) with the same input
             shape; their outputs are their features (4-D outputs are globally
             average pooled).
-        num_classes: classes of the new head (float32 logits).
+        num_classes: classes of the new head (float32 logits); ``None``: no
+            head, the model outputs the fused (concatenated) features.
         pairs: ``"auto"`` (`auto_pairs`) or a list of ``(layer of A, layer of
             B)`` names, in the order the layers run.
+        exchange: ``"paper"``, the paper's sum (section 3.2.2), or
+            ``"gated"``: each contribution scaled by a learnable gate that
+            starts at 0, so at creation the fused features equal the two
+            networks' own features exactly (`SkipExchange`).
+        train: ``"all"``: every weight trains; ``"new"``: the layers carried
+            over from the two networks are frozen (BatchNorm in inference
+            mode) and only the exchanges' adapters and gates and the head
+            train.
         head_units: units of the hidden dense layer of the head (0: none).
         dropout: dropout before the logits.
         batch_norm: BatchNormalization in the exchange adapters.
@@ -175,7 +271,10 @@ def fuse(model_a, model_b, num_classes, pairs="auto", head_units=256, dropout=0.
 
     Raises:
         ValueError: different input shapes, a pair naming a layer that does
-            not exist or has no spatial dimensions, pairs out of order.
+            not exist, has no spatial dimensions or cannot be reached (inside
+            a subclassed model, or called more than once), pairs out of
+            order, an unknown ``exchange`` or ``train``, ``train="new"`` with
+            nothing left to train.
 
     Example:
     >>> from keras_transfer.models import residual_cnn
@@ -184,16 +283,26 @@ def fuse(model_a, model_b, num_classes, pairs="auto", head_units=256, dropout=0.
     >>> fused = fuse(a, b, 5, pairs=[("block2", "block2")])
     >>> fused.output_shape, fused.get_layer("exchange_1").name
     ((None, 5), 'exchange_1')
+    >>> gated = fuse(a, b, 5, pairs=[("block2", "block2")], exchange="gated", train="new")
+    >>> gated.get_layer("exchange_1").gates()
+    {'b_to_a': 0.0, 'a_to_b': 0.0}
     """
     shape_a, shape_b = tuple(model_a.input_shape[1:]), tuple(model_b.input_shape[1:])
     if shape_a != shape_b:
         raise ValueError(f"Expected two models with the same input shape, received {shape_a} "
                          f"and {shape_b}; resize inside one of them first.")
-    if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"Expected num_classes to be an integer >= 2, received {num_classes!r}.")
+    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
+        raise ValueError(f"Expected num_classes to be None or an integer >= 2, received "
+                         f"{num_classes!r}.")
+    if exchange not in EXCHANGES:
+        raise ValueError(f"Expected exchange to be one of {EXCHANGES}, received {exchange!r}.")
+    if train not in TRAIN_MODES:
+        raise ValueError(f"Expected train to be one of {TRAIN_MODES}, received {train!r}.")
     pairs = auto_pairs(model_a, model_b) if pairs == "auto" else [tuple(p) for p in pairs]
     _check_pairs(pairs, model_a, model_b)
     a, b = copy_model(model_a, "a_"), copy_model(model_b, "b_")
+    if train == "new":
+        freeze(a), freeze(b)
     stops_a = ["a_" + p[0] for p in pairs]
     stops_b = ["b_" + p[1] for p in pairs]
     inputs = keras.Input(shape_a, name="image")
@@ -214,7 +323,8 @@ def fuse(model_a, model_b, num_classes, pairs="auto", head_units=256, dropout=0.
     for k, (name_a, name_b) in enumerate(zip(stops_a, stops_b), start=1):
         ta = advance(walk_a, sent_a, name_a, "model_a")
         tb = advance(walk_b, sent_b, name_b, "model_b")
-        sent_a, sent_b = SkipExchange(batch_norm=batch_norm, name=f"exchange_{k}")([ta, tb])
+        sent_a, sent_b = SkipExchange(exchange=exchange, batch_norm=batch_norm,
+                                      name=f"exchange_{k}")([ta, tb])
     features = []
     for walk, sent in ((walk_a, sent_a), (walk_b, sent_b)):
         try:
@@ -225,10 +335,26 @@ def fuse(model_a, model_b, num_classes, pairs="auto", head_units=256, dropout=0.
         if len(out.shape) == 4:
             out = keras.layers.GlobalAveragePooling2D()(out)
         features.append(out)
-    x = keras.layers.Concatenate(name="fused_features")(features)
-    if head_units:
-        x = keras.layers.Dense(head_units, activation="relu", name="head_dense")(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
-    return keras.Model(inputs, outputs, name=name)
+    outputs = keras.layers.Concatenate(name="fused_features")(features)
+    if num_classes is not None:
+        outputs = classification_head(outputs, num_classes, head_units, dropout)
+    model = keras.Model(inputs, outputs, name=name)
+    if train == "new" and not model.trainable_weights:
+        raise ValueError(f"Expected something to train with train='new', received "
+                         f"{len(pairs)} exchange(s) without weights ({exchange!r}, equal shapes) "
+                         f"and no head (num_classes=None); use exchange='gated', give "
+                         f"num_classes, or train='all'.")
+    return model
+
+
+def exchange_gates(model):
+    """``{exchange layer name: {"b_to_a": g, "a_to_b": g}}`` of a fused model.
+
+    Example:
+    >>> from keras_transfer.models import residual_cnn
+    >>> a = residual_cnn((16, 16, 3), include_top=False, blocks=4, width=4)
+    >>> exchange_gates(fuse(a, a, 3, pairs=[("block2", "block2")], exchange="gated"))
+    {'exchange_1': {'b_to_a': 0.0, 'a_to_b': 0.0}}
+    """
+    return {layer.name: layer.gates() for layer in model.layers
+            if isinstance(layer, SkipExchange)}
