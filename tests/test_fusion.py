@@ -141,7 +141,10 @@ def test_train_new_changes_only_exchanges_and_head(nets):
     after = {w.path: np.array(w) for layer in carried for w in layer.weights}
     for path, value in before.items():  # kernels and BatchNorm moving statistics alike
         np.testing.assert_array_equal(after[path], value, err_msg=path)
-    assert all(np.any(np.array(w) != w0) for w, w0 in zip(new, new_before) if "gate" in w.path)
+    moved = {w.path: bool(np.any(np.array(w) != w0)) for w, w0 in zip(new, new_before)}
+    gates = [p for p in moved if "gate" in p]
+    assert len(gates) == 4 and all(moved[p] for p in gates), moved
+    assert moved["logits/kernel"] and moved["head_dense/kernel"], moved
 
 
 def test_ensemble_baseline_averages_the_softmax_outputs(nets):
@@ -207,13 +210,25 @@ def test_bad_exchange_train_and_unreachable_pairs(nets):
 
 def test_pairs_inside_a_nested_sequential_model():
     keras.utils.set_random_seed(0)
-    inner = keras.Sequential([keras.Input((16, 16, 3)),
-                              keras.layers.Conv2D(4, 3, padding="same", name="s_conv"),
-                              keras.layers.ReLU(name="s_relu")], name="seq")
+    inner = keras.Sequential(name="seq")  # built with add(): its layers get extra graph nodes
+    inner.add(keras.Input((16, 16, 3)))
+    inner.add(keras.layers.Conv2D(4, 3, padding="same", name="s_conv"))
+    inner.add(keras.layers.ReLU(name="s_relu"))
+    inner.add(keras.layers.Conv2D(4, 3, padding="same", name="s_conv2"))
     inputs = keras.Input((16, 16, 3))
     outer = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inner(inputs)))
     other = residual_cnn((16, 16, 3), include_top=False, blocks=4, width=4)
-    fused = fusion.fuse(outer, other, None, pairs=[("s_relu", "block2")], exchange="gated")
     x = _x(2, 16)
     ref = np.concatenate([outer.predict(x, verbose=0), other.predict(x, verbose=0)], axis=-1)
-    np.testing.assert_array_equal(fused.predict(x, verbose=0), ref)
+    gated = fusion.fuse(outer, other, None, pairs=[("s_relu", "block2")], exchange="gated")
+    np.testing.assert_array_equal(gated.predict(x, verbose=0), ref)
+    # The walk really continues from the exchanged tensor inside the Sequential model.
+    summed = fusion.fuse(outer, other, None, pairs=[("s_relu", "block2")])
+    assert np.abs(summed.predict(x, verbose=0) - ref)[:, :4].max() > 1e-3
+    # ... and a nested model called twice (shared weights) cannot be paired inside.
+    twin = keras.Model(inputs, keras.layers.Add()([
+        keras.layers.GlobalAveragePooling2D()(inner(inputs)),
+        keras.layers.GlobalAveragePooling2D()(inner(inputs))]))
+    with pytest.raises(ValueError, match="'s_relu' is inside 'seq', a model called more "
+                                         "than once"):
+        fusion.fuse(twin, other, 5, pairs=[("s_relu", "block2")])

@@ -10,5 +10,5 @@ from keras_transfer.transfer.hierarchical import transfer_first_layer
 from keras_transfer.transfer.layer_transfer import parameter_report
 from keras_transfer.transfer.layer_transfer import transfer_layers
 
-__all__ = ["Distiller", "average_ensemble", "deepen", "fuse", "parameter_report", "transfer_first_layer",
-           "transfer_layers", "upscale", "widen"]
+__all__ = ["Distiller", "average_ensemble", "deepen", "fuse", "parameter_report",
+           "transfer_first_layer", "transfer_layers", "upscale", "widen"]

@@ -164,11 +164,18 @@ def _unreachable(model, name):
     """Why the walk cannot stop at layer ``name`` of ``model`` (``None``: it can)."""
     for layer in model.layers:
         if layer.name == name:
-            if len(getattr(layer, "_inbound_nodes", ())) > 1:
+            # Sequential.add rebuilds the graph, leaving its layers with extra
+            # nodes; a layer of a Sequential model runs once by construction.
+            if not isinstance(model, keras.Sequential) and len(
+                    getattr(layer, "_inbound_nodes", ())) > 1:
                 return (f"{name!r} is called more than once in {model.name!r}, so it has no "
                         f"single output to exchange; pair a layer that runs once")
             return None
         if hasattr(layer, "layers") and name in {sub.name for sub in all_layers(layer)}:
+            if len(getattr(layer, "_inbound_nodes", ())) > 1:
+                return (f"{name!r} is inside {layer.name!r}, a model called more than once in "
+                        f"{model.name!r} (shared weights), so it has no single output to "
+                        f"exchange; pair a layer outside it")
             if not _is_walkable(layer):
                 return (f"{name!r} is inside {layer.name!r}, a {type(layer).__name__} that is "
                         f"not a Functional or Sequential model, so its layers cannot be re-run "
@@ -221,20 +228,24 @@ def classification_head(features, num_classes, head_units=256, dropout=0.5):
 
 
 def freeze(model):
-    """Freezes every layer of ``model``, nested ones too; BatchNorm then runs in inference mode.
+    """Freezes every layer of ``model``, nested ones too, and runs it in inference mode.
 
-    Set layer by layer: a Functional model's ``trainable`` setter does not
-    reach the layers of its graph. In Keras 3 a BatchNormalization layer with
-    ``trainable = False`` uses and keeps its moving statistics.
+    In Keras 3 a BatchNormalization layer with ``trainable = False`` uses and
+    keeps its moving statistics; Dropout ignores ``trainable``, so its rate
+    (drop connect included) is set to 0, as calling the model with
+    ``training=False`` would (which a re-run graph such as `fuse`'s cannot
+    do). Meant for copies (`copy_model`): the model is changed in place.
 
     Example:
-    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
-    >>> len(freeze(m).trainable_weights)
-    0
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dropout(0.5), keras.layers.Dense(3)])
+    >>> len(freeze(m).trainable_weights), m.layers[0].rate
+    (0, 0.0)
     """
     model.trainable = False
-    for layer in all_layers(model):
+    for layer in all_layers(model):  # explicit, so no nested layer keeps its own flag
         layer.trainable = False
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
     return model
 
 
@@ -255,10 +266,11 @@ def fuse(model_a, model_b, num_classes, pairs="auto", exchange="paper", train="a
             ``"gated"``: each contribution scaled by a learnable gate that
             starts at 0, so at creation the fused features equal the two
             networks' own features exactly (`SkipExchange`).
-        train: ``"all"``: every weight trains; ``"new"``: the layers carried
-            over from the two networks are frozen (BatchNorm in inference
-            mode) and only the exchanges' adapters and gates and the head
-            train.
+        train: ``"all"``: every weight trains (layers frozen in ``model_a``
+            or ``model_b`` stay frozen in their copies); ``"new"``: the layers
+            carried over from the two networks are frozen and run in inference
+            mode (`freeze`) and only the exchanges' adapters and gates and the
+            head train.
         head_units: units of the hidden dense layer of the head (0: none).
         dropout: dropout before the logits.
         batch_norm: BatchNormalization in the exchange adapters.
