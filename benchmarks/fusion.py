@@ -61,7 +61,13 @@ def row_section(title, summary, paper, command):
     """Markdown of one row: settings, tables, differences, gates, time."""
     from keras_transfer.report import markdown_table
 
-    cfg, head, wall = summary["settings"], summary["headline"], summary["wall_seconds"]
+    from keras_transfer.experiments.fusion import FusionConfig
+    from keras_transfer.experiments.fusion_report import headline
+
+    cfg, wall = summary["settings"], summary["wall_seconds"]
+    # Rendered again from the runs (not the stored headline), so a finished
+    # run folder shows this version's tables.
+    head = headline(summary, FusionConfig(**cfg))
     pre = summary["pretrain"]
 
     def net(k):

@@ -97,11 +97,15 @@ def headline(out, config):
         return _cell(summary[run]["accuracy"]) if run in summary else "-"
 
     matched = next((r for r in runs if r.endswith("_matched")), None)
+    def dataset(k):  # what the net was pre-trained on, as the paper's "-" for loaded ones
+        weights = getattr(config, f"weights_{k}")
+        return getattr(config, f"dataset_{k}") if weights is None else f"- ({weights})"
+
     rows = []
     for protocol in config.single_protocols or _TRAIN_OF:
         train = _TRAIN_OF[protocol]
-        rows.append([protocol, config.model_1, config.model_2, config.dataset_1,
-                     config.dataset_2, config.retrain_dataset,
+        rows.append([protocol, config.model_1, config.model_2, dataset("1"), dataset("2"),
+                     config.retrain_dataset,
                      acc(f"single_1_{protocol}"), acc(f"single_2_{protocol}"),
                      acc(f"hybrid_paper_{train}"), acc(f"hybrid_gated_{train}"),
                      acc(f"ensemble_{protocol}"),
