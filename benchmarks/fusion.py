@@ -15,7 +15,7 @@ Rows (--rows): ``row1`` Table 3 row 1 (Custom 1 | Custom 2, MNIST | CIFAR-100
 CIFAR-100 | - | Natural Images" with the ImageNet EfficientNet-Lite0 standing
 in for Inception V3.
 
-    python benchmarks/fusion.py                     # all rows, about 1.5 hours on 2 cores
+    python benchmarks/fusion.py                     # all rows, about 75 minutes on 2 cores
     python benchmarks/fusion.py --rows=row1 --nowrite
 """
 
