@@ -81,22 +81,21 @@ def headline(out, config):
     def mean(run):
         return summary[run]["accuracy"]["mean"] if run in summary else None
 
+    matched = next((r for r in runs if r.endswith("_matched")), None)
+    protocol_of = {train: protocol for protocol, train in _TRAIN_OF.items()}
     hybrid_vs = {}
     for run in (r for r in runs if r.startswith("hybrid")):
-        protocol = {v: k for k, v in _TRAIN_OF.items()}[run.rsplit("_", 1)[1]]
-        refs = {"better_single": max((mean(f"single_{k}_{protocol}") for k in "12"
-                                      if mean(f"single_{k}_{protocol}") is not None),
-                                     default=None),
+        protocol = protocol_of[run.rsplit("_", 1)[1]]
+        singles = [mean(f"single_{k}_{protocol}") for k in "12"]
+        refs = {"better_single": max((m for m in singles if m is not None), default=None),
                 "ensemble": mean(f"ensemble_{protocol}"),
-                "matched_single": mean(next((r for r in runs if r.endswith("_matched")), ""))
-                if protocol == "finetuned" else None}
+                "matched_single": mean(matched) if protocol == "finetuned" else None}
         hybrid_vs[run] = {k: None if v is None else round(mean(run) - v, 6)
                           for k, v in refs.items()}
 
     def acc(run):
         return _cell(summary[run]["accuracy"]) if run in summary else "-"
 
-    matched = next((r for r in runs if r.endswith("_matched")), None)
     def dataset(k):  # what the net was pre-trained on, as the paper's "-" for loaded ones
         weights = getattr(config, f"weights_{k}")
         return getattr(config, f"dataset_{k}") if weights is None else f"- ({weights})"
