@@ -9,17 +9,16 @@ import numpy as np
 HISTORY_FIELDS = ("run", "repeat", "epoch", "step", "wall_seconds", "train_loss", "test_accuracy")
 
 
-def prepare_output_dir(path, resume=False):
-    """Creates ``path`` for a new run, refusing to overwrite a previous one.
+def check_output_dir(path, resume=False):
+    """Refuses an output folder that would mix or overwrite runs; creates nothing.
 
     A folder holding a finished run (``summary.json``) is always refused; one
     holding an unfinished run is refused unless ``resume`` (then its backups
-    let every training continue where it stopped). Checked before any training.
+    let every training continue where it stopped).
 
     Example:
     >>> import tempfile
-    >>> prepare_output_dir(tempfile.mkdtemp() + "/run")  # doctest: +ELLIPSIS
-    '...run'
+    >>> check_output_dir(tempfile.mkdtemp() + "/run")
     """
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"Expected --output_dir to be a folder, received the file {path!r}.")
@@ -34,6 +33,17 @@ def prepare_output_dir(path, resume=False):
                 f"Expected an empty or new --output_dir, received {path!r} which holds an "
                 "unfinished run. Pass --resume to continue it, or choose another folder."
             )
+
+
+def prepare_output_dir(path, resume=False):
+    """Creates ``path`` for a new run after `check_output_dir`; returns it.
+
+    Example:
+    >>> import tempfile
+    >>> prepare_output_dir(tempfile.mkdtemp() + "/run")  # doctest: +ELLIPSIS
+    '...run'
+    """
+    check_output_dir(path, resume)
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -250,6 +260,40 @@ def plot_bars(path, groups, title="", ylabel="Testing accuracy"):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def text_table(header, rows):
+    """A table for the console and markdown alike: columns padded, numbers right-aligned.
+
+    Floats are rounded to 4 decimals (use strings for other formats).
+
+    Example:
+    >>> print(text_table(["run", "accuracy"], [["htcnn", 0.98765], ["ccnn", 0.9]]))
+    | run   | accuracy |
+    |-------|---------:|
+    | htcnn |   0.9877 |
+    | ccnn  |   0.9000 |
+    """
+    cells = [[f"{c:.4f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
+    header = [str(h) for h in header]
+    widths = [max(len(r[i]) for r in [header] + cells) for i in range(len(header))]
+    numeric = [all(_is_number(r[i]) for r in cells) and cells for i in range(len(header))]
+
+    def line(row):
+        return "| " + " | ".join(c.rjust(w) if num else c.ljust(w)
+                                 for c, w, num in zip(row, widths, numeric)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + (":" if num else "-")
+                          for w, num in zip(widths, numeric)) + "|"
+    return "\n".join([line(header), rule] + [line(r) for r in cells])
+
+
+def _is_number(text):
+    try:
+        float(text.replace(",", "").replace("%", "").replace("+", "").split(" ")[0])
+        return True
+    except ValueError:
+        return False
 
 
 def markdown_table(header, rows):

@@ -13,8 +13,12 @@ callbacks the papers' comparisons need:
 
 Distribution: build and compile the model under ``get_strategy(name).scope()``;
 ``fit`` then distributes the `tf.data` input itself.
+
+Run-wide settings (a progress log, ``steps_per_execution``) are set once by
+the caller with `options` instead of being passed through every experiment.
 """
 
+import contextlib
 import csv
 import os
 import time
@@ -22,9 +26,68 @@ import time
 import keras
 import tensorflow as tf
 
+from keras_transfer.compat import is_multi_worker
+from keras_transfer.compat import patch_multi_worker_fit
+
 CURVE_FIELDS = ("epoch", "step", "wall_seconds", "train_loss", "test_accuracy")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 FINAL_WEIGHTS = "final.weights.h5"
+# Small models are overhead-bound: one fit step of LeNet-5 at batch 32 costs
+# 20 ms on a 2-core CPU, mostly per-step dispatch; running up to this many
+# steps per tf.function call removes most of it (benchmarks/throughput.py).
+MAX_STEPS_PER_EXECUTION = 32
+_OPTIONS = {"progress": None, "steps_per_execution": "auto"}
+
+
+@contextlib.contextmanager
+def options(*, progress=None, steps_per_execution="auto"):
+    """Run-wide settings of every `train` call inside the ``with`` block.
+
+    Args:
+        progress: a `keras_transfer.progress.ProgressLog` that every training
+            reports its epochs to (``None``: silent).
+        steps_per_execution: ``"auto"`` (the largest divisor of
+            ``steps_per_epoch`` up to `MAX_STEPS_PER_EXECUTION`, so epochs,
+            curves and backups stay on the same steps) or an integer (1: one
+            step per call, plain ``fit``).
+
+    Example:
+    >>> with options(steps_per_execution=1):
+    ...     resolve_steps_per_execution(None, 100)
+    1
+    """
+    if steps_per_execution != "auto" and (not isinstance(steps_per_execution, int)
+                                          or steps_per_execution < 1):
+        raise ValueError(f"Expected steps_per_execution 'auto' or an integer >= 1, received "
+                         f"{steps_per_execution!r}.")
+    saved = dict(_OPTIONS)
+    _OPTIONS.update(progress=progress, steps_per_execution=steps_per_execution)
+    try:
+        yield
+    finally:
+        _OPTIONS.update(saved)
+
+
+def resolve_steps_per_execution(value, steps_per_epoch, strategy=None):
+    """The steps per ``tf.function`` call `train` uses: ``value`` or the `options` default.
+
+    ``"auto"`` picks the largest divisor of ``steps_per_epoch`` up to
+    `MAX_STEPS_PER_EXECUTION` (Keras rounds an epoch up to whole executions,
+    so a non-divisor would train extra steps). Under a multi-worker
+    ``strategy`` (default: the current one) it is 1: Keras' multi-step loop fails there ("You must feed a value for
+    placeholder ... while/cond"), measured on Keras 3.15.
+
+    Example:
+    >>> resolve_steps_per_execution("auto", 60), resolve_steps_per_execution("auto", 1000)
+    (30, 25)
+    >>> resolve_steps_per_execution(7, 60)
+    6
+    """
+    value = _OPTIONS["steps_per_execution"] if value is None else value
+    if is_multi_worker(strategy):
+        return 1
+    limit = MAX_STEPS_PER_EXECUTION if value == "auto" else value
+    return max(d for d in range(1, min(limit, steps_per_epoch) + 1) if steps_per_epoch % d == 0)
 
 
 def get_strategy(name="default"):
@@ -35,7 +98,9 @@ def get_strategy(name="default"):
             (`tf.distribute.MirroredStrategy` over all local GPUs, or over the
             logical CPU devices if there are no GPUs) or ``"multi_worker"``
             (`tf.distribute.MultiWorkerMirroredStrategy`, configured by
-            ``TF_CONFIG``).
+            ``TF_CONFIG``; every worker runs the same program, README
+            "Distribution"). Keras 3's ``fit`` needs two patches for it,
+            applied here (`keras_transfer.compat`).
 
     Example:
     >>> with get_strategy("default").scope():
@@ -49,6 +114,7 @@ def get_strategy(name="default"):
             devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
     if name == "multi_worker":
+        patch_multi_worker_fit()  # Keras 3's fit fails with several workers otherwise
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"Expected strategy in {STRATEGIES}, received {name!r}.")
 
@@ -191,9 +257,60 @@ class Deadline(keras.callbacks.Callback):
             self.stopped = True
 
 
+class ReportProgress(keras.callbacks.Callback):
+    """Reports a training's epochs to a `keras_transfer.progress.ProgressLog`.
+
+    One line when the training ends, and after an epoch when the log's
+    ``min_interval`` has passed; each with the epoch, loss and test accuracy.
+
+    Args:
+        log: the `ProgressLog`.
+        name: what the lines call this training.
+        epochs: planned epochs (shown as ``epoch e/epochs``).
+
+    Example:
+    >>> from keras_transfer.progress import ProgressLog
+    >>> ReportProgress(ProgressLog(), "ccnn", 10).name
+    'ccnn'
+    """
+
+    def __init__(self, log, name, epochs):
+        super().__init__()
+        self.log = log
+        self.name = name
+        self.epochs = epochs
+        self._steps = 0
+        self._detail = ""
+
+    def on_train_begin(self, logs=None):
+        self._steps = int(self.model.optimizer.iterations.numpy())
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        steps = int(self.model.optimizer.iterations.numpy())
+        self.log.advance(steps - self._steps)
+        self._steps = steps
+        self._detail = f"epoch {epoch + 1}/{self.epochs}"
+        for key, label in (("loss", "loss"), ("val_accuracy", "acc")):
+            if key in logs:
+                self._detail += f"  {label} {float(logs[key]):.3f}"
+        if epoch + 1 < self.epochs and self.log.due():
+            self.log.line(self.name, self._detail)
+
+    def on_train_end(self, logs=None):
+        self.log.line(self.name, self._detail)
+
+
+def _run_name(run_dir, model):
+    if not run_dir:
+        return model.name
+    parts = os.path.normpath(run_dir).split(os.sep)
+    return "/".join(parts[-2:] if len(parts) > 1 and parts[-2] != "runs" else parts[-1:])
+
+
 def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
           tensorboard_dir=None, deadline_seconds=None, eval_at_start=True, callbacks=(),
-          verbose=0):
+          verbose=0, steps_per_execution=None):
     """Trains a compiled model for ``epochs`` x ``steps_per_epoch`` steps, recording the curve.
 
     Args:
@@ -213,6 +330,10 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
         eval_at_start: evaluate before the first step (the epoch-0 point).
         callbacks: extra Keras callbacks.
         verbose: passed to ``fit``.
+        steps_per_execution: steps per ``tf.function`` call while training
+            (`resolve_steps_per_execution`; default the `options` setting,
+            ``"auto"``). Curves, backups and the deadline see whole
+            executions: a deadline may overrun by one execution's steps.
 
     Returns:
         The learning curve: list of dicts with keys ``CURVE_FIELDS``, one per
@@ -244,6 +365,8 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
         final_weights = os.path.join(run_dir, FINAL_WEIGHTS)
         if os.path.exists(final_weights):
             model.load_weights(final_weights)
+            if _OPTIONS["progress"]:
+                _OPTIONS["progress"].advance(epochs * steps_per_epoch, trained=False)
             return rows
         cbs += [
             keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
@@ -258,10 +381,17 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
     cbs.append(curve)
     if deadline_seconds is not None:
         cbs.append(Deadline(deadline_seconds, clock=curve))
+    if _OPTIONS["progress"]:
+        cbs.append(ReportProgress(_OPTIONS["progress"], _run_name(run_dir, model), epochs))
     cbs += list(callbacks)
     if eval_at_start and not curve.rows:
         results = model.evaluate(test_ds, verbose=0, return_dict=True)
         curve.add_row(0, 0, float("nan"), results["accuracy"])
+    spe = resolve_steps_per_execution(steps_per_execution, steps_per_epoch,
+                                      model.distribute_strategy)
+    if model.steps_per_execution != spe:  # read when fit builds its train function
+        model.steps_per_execution = spe
+        model.train_function = model.test_function = model.predict_function = None
     model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
               validation_data=test_ds, callbacks=cbs, verbose=verbose)
     if run_dir:

@@ -70,7 +70,7 @@ def test_recipe_source_pretraining_path(tmp_path):
     (["--alpha=1.5"], "alpha in [0, 1]"),
     (["--temperature=0"], "temperature > 0"),
     (["--backbone_weights=/nonexistent.weights.h5"], "existing file"),
-    (["--student_widths=4,x"], "--student_widths as integers"),
+    (["--student_widths=4,x"], "--student_widths to be comma-separated integers"),
     (["--student_widths=4,4"], "distinct integers >= 1"),
     (["--augment"], "augment=False with finetune_mode='cached'"),
     (["--finetune_from=stage9"], "finetune_from to name a layer of EfficientNetLite0"),

@@ -281,3 +281,38 @@ def test_finished_run_dir_is_loaded_not_retrained(digits, tmp_path):
     _assert_same_curve(same, curve)
     for a, b in zip(first.get_weights(), again.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_steps_per_execution_trains_the_same_steps_and_weights(digits, tmp_path):
+    """Several steps per tf.function call: same curve steps, same weights as one step per call."""
+    train_ds, test_ds, info = digits
+    results = {}
+    for spe in (1, "auto"):
+        model = _model(info)
+        # A fresh dataset from the same seed: the same batches in both runs.
+        ds, _ = data.load("digits", "train", repeat=True, batch_size=32, seed=0)
+        curve = training.train(model, ds, test_ds, epochs=2, steps_per_epoch=30,
+                               steps_per_execution=spe, run_dir=str(tmp_path / str(spe)))
+        results[spe] = (curve, model.get_weights(), model.steps_per_execution)
+    assert results[1][2] == 1 and results["auto"][2] == 30
+    assert [r["step"] for r in results[1][0]] == [r["step"] for r in results["auto"][0]] == [
+        0, 30, 60]
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(results[1][1], results["auto"][1]))
+    assert diff < 1e-5
+
+
+def test_options_report_progress_of_every_training(digits, capsys):
+    from keras_transfer.progress import ProgressLog
+
+    train_ds, test_ds, info = digits
+    log = ProgressLog(total_steps=40, min_interval=0.0)
+    with training.options(progress=log, steps_per_execution=4):
+        training.train(_model(info), train_ds, test_ds, epochs=2, steps_per_epoch=20)
+        assert training.resolve_steps_per_execution(None, 20) == 4
+    assert training.resolve_steps_per_execution(None, 20) == 20  # options restored ("auto")
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert log.done == 40 and len(lines) == 2  # epoch 1 (min_interval 0) and the end
+    assert "100%" in lines[-1] and "epoch 2/2" in lines[-1] and "acc " in lines[-1]
+    with pytest.raises(ValueError, match="steps_per_execution 'auto' or an integer >= 1"):
+        with training.options(steps_per_execution=0):
+            pass

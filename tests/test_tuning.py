@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_transfer import tuning
+from keras_transfer.experiments import tune as tuning
 from keras_transfer.experiments import htcnn
 
 

@@ -102,6 +102,22 @@ def load(name, split="train", *, data_dir=None, image_size=None, color=None,
 
 __all__ = [
     "DATA_ENV", "DatasetInfo", "ImageData", "available", "channel_mean", "load", "load_arrays",
+    "split_validation",
     "load_image_data", "make_dataset", "per_class_indices", "prepare_images",
     "resolve_data_dir", "select_classes", "shard_indices",
 ]
+
+
+def split_validation(train, fraction=0.1, seed=0):
+    """Stratified ``(train, validation)`` split of an `ImageData`.
+
+    Example:
+    >>> d = load_image_data("digits", "train")
+    >>> tr, va = split_validation(d, 0.1)  # 10% of every class for validation
+    >>> len(tr) + len(va) == len(d)
+    True
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"Expected a validation fraction in (0, 1), received {fraction!r}.")
+    shards = shard_indices(train.y, max(2, int(round(1 / fraction))), seed=seed)
+    return train.take(np.concatenate(shards[1:])), train.take(shards[0])

@@ -24,6 +24,10 @@ from keras_transfer import metrics
 from keras_transfer import training
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
+from keras_transfer.experiments.contract import Experiment
+from keras_transfer.experiments.contract import SearchSpace
+from keras_transfer.experiments.contract import fields_of
+from keras_transfer.experiments.contract import register_experiment
 from keras_transfer.models.coarse2fine import TABLE1
 from keras_transfer.models.coarse2fine import table1_model
 from keras_transfer.transfer import coarse2fine as c2f
@@ -283,8 +287,14 @@ def replication_check(data, n=200):
     return check
 
 
-def run_experiment(config, data, output_dir=None, seed=0, log=print):
+def run_experiment(config, data, output_dir=None, seed=0, log=print, deadline_seconds=None,
+                   first_stage_dir=None):
     """Per repeat: the incremental run, then the baseline with the same number of steps.
+
+    ``deadline_seconds`` is the wall-time budget of the whole incremental
+    schedule and of the baseline alike. ``first_stage_dir``: root of the
+    first (lowest-resolution) stage's files (default ``output_dir``; shared by
+    tuning trials).
 
     Returns:
         dict with ``incremental`` and ``baseline`` (per repeat: ``curve``
@@ -312,10 +322,16 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
             return training.compile_classifier(model, learning_rate=config.learning_rate)
 
         keras.utils.set_random_seed(s)
+        def stage_dir(i, stage, r=r):
+            root = first_stage_dir if i == 0 and first_stage_dir else output_dir
+            return root and os.path.join(root, "runs", f"repeat{r}",
+                                         f"stage{i}-{stage.resolution}px")
+
         inc = c2f.train_incremental(build_start_net(config, num_classes), make_stages(config),
                                     datasets, steps_per_epoch=config.steps_per_epoch,
-                                    compile_fn=compile_fn, run_dir=sub("runs", f"repeat{r}"),
-                                    check=replication_check(data))
+                                    compile_fn=compile_fn, run_dir=stage_dir,
+                                    check=replication_check(data),
+                                    deadline_seconds=deadline_seconds)
         keras.utils.set_random_seed(s + 500)
         # The same final architecture, freshly initialised (clone_model re-creates the layers).
         base = compile_fn(keras.models.clone_model(inc["model"]))
@@ -323,7 +339,8 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
         curve = training.train(base, train_ds, test_ds,
                                epochs=config.baseline_epochs or sum(config.stage_epochs),
                                steps_per_epoch=config.steps_per_epoch,
-                               run_dir=sub("runs", f"repeat{r}", f"baseline-{final_res}px"))
+                               run_dir=sub("runs", f"repeat{r}", f"baseline-{final_res}px"),
+                               deadline_seconds=deadline_seconds)
         curve = [dict(row, stage=0, resolution=final_res) for row in curve]
         out["incremental"].append({"curve": inc["curve"], "stages": inc["stages"],
                                    "final_accuracy": inc["curve"][-1]["test_accuracy"],
@@ -332,8 +349,8 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
                                 "seconds": curve[-1]["wall_seconds"]})
         out["models"] = {"incremental": inc["model"], "baseline": base}
         if log:
-            log(f"repeat {r}: incremental {out['incremental'][-1]['final_accuracy']:.4f} in "
-                f"{inc['seconds']:.0f}s, baseline {out['baseline'][-1]['final_accuracy']:.4f} "
+            log(f"repeat {r}: incremental {out['incremental'][-1]['final_accuracy']:.3f} in "
+                f"{inc['seconds']:.0f}s, baseline {out['baseline'][-1]['final_accuracy']:.3f} "
                 f"in {out['baseline'][-1]['seconds']:.0f}s")
     return out
 
@@ -442,3 +459,103 @@ def table(h, config):
           f"{v['max']:+.4f})") for k, v in h["dip_at_transform"].items()]
     lines = ["| measure | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
     return "\n".join(lines)
+
+
+def planned_steps(config):
+    """Every optimizer step: the incremental schedule and the baseline, per repeat.
+
+    Example:
+    >>> planned_steps(get_preset("quick"))
+    75000
+    """
+    epochs = sum(config.stage_epochs) + (config.baseline_epochs or sum(config.stage_epochs))
+    return config.repeats * epochs * config.steps_per_epoch
+
+
+def run(config, data, context):
+    """The experiment under the runner's contract; exports both final models."""
+    from keras_transfer import report
+    from keras_transfer.data import channel_mean
+    from keras_transfer.experiments.contract import Result
+
+    first = context.phase_dir("first_stage", epochs=config.stage_epochs[0],
+                              **fields_of(config, FIRST_STAGE_FIELDS))
+    out = run_experiment(config, data, context.run_dir, seed=context.seed, log=context.log,
+                         deadline_seconds=context.deadline_seconds, first_stage_dir=first)
+    head = headline(out, config)
+    final_res = config.resolutions[-1]
+    train, test = data[final_res]
+    history = [dict(row, run=run, repeat=r) for run in ("incremental", "baseline")
+               for r, rep in enumerate(out[run]) for row in rep["curve"]]
+    markers = [(st["start_seconds"], f"{st['resolution']}px")
+               for st in out["incremental"][0]["stages"][1:]]
+
+    def plot(path):
+        report.plot_time_curves(
+            path, {"incremental " + " -> ".join(str(r) for r in config.resolutions):
+                   [rep["curve"] for rep in out["incremental"]],
+                   f"{final_res}px from scratch": [rep["curve"] for rep in out["baseline"]]},
+            markers, title=f"Coarse-to-fine, {config.net}, {config.dataset} "
+                           f"({config.repeats} repeats)")
+
+    def without_curve(reps):
+        return [{k: v for k, v in rep.items() if k != "curve"} for rep in reps]
+
+    return Result(
+        headline=head, table=head["table"], history=history, plot=plot, models=out["models"],
+        export_inputs=test.x[:64].astype(np.float32) / 255.0 - channel_mean(train.x),
+        summary={"incremental": without_curve(out["incremental"]),
+                 "baseline": without_curve(out["baseline"])},
+        phase_seconds={"first_stage": sum(rep["stages"][0]["train_seconds"]
+                                          for rep in out["incremental"]),
+                       "incremental": sum(rep["seconds"] for rep in out["incremental"]),
+                       "baseline": sum(rep["seconds"] for rep in out["baseline"])})
+
+
+# What the first (lowest-resolution) stage depends on, besides its epochs.
+FIRST_STAGE_FIELDS = ("dataset", "net", "resolutions", "steps_per_epoch", "batch_size",
+                      "learning_rate", "dropout", "train_examples")
+
+
+def search_space():
+    """Epochs per stage, upscale mode and (when widening) the new filters' initialisation.
+
+    One repeat per trial; the objective is the incremental run's final
+    validation accuracy (10% of the training images). The baseline trains
+    one epoch only in a trial (it is not part of the objective). Trials with
+    the same first-stage epochs share the first stage.
+
+    Example:
+    >>> sorted(search_space().choices(get_preset("quick")))
+    ['stage_epochs_0', 'stage_epochs_1', 'stage_epochs_2', 'upscale_mode', 'widen_init']
+    """
+    def choices(config):
+        out = {f"stage_epochs_{i}": tuple(dict.fromkeys((e, max(1, e // 2))))
+               for i, e in enumerate(config.stage_epochs)}
+        out["upscale_mode"] = tuple(dict.fromkeys((config.upscale_mode,) + c2f.UPSCALE_MODES))
+        if config.widen_at:
+            out["widen_init"] = tuple(dict.fromkeys((config.widen_init, "net2wider")))
+        return out
+
+    def apply(config, values):
+        epochs = tuple(values[f"stage_epochs_{i}"] for i in range(len(config.stage_epochs)))
+        rest = {k: v for k, v in values.items() if not k.startswith("stage_epochs_")}
+        return dict(rest, stage_epochs=epochs)
+
+    def validation(data, seed):
+        out = {}
+        for res, (train, _) in data.items():
+            out[res] = kt_data.split_validation(train, 0.1, seed)  # same labels, same split
+        return out
+
+    return SearchSpace(
+        choices=choices, apply=apply, validation=validation,
+        shared={"first_stage": FIRST_STAGE_FIELDS + ("stage_epochs[0]",)},
+        objective=lambda r: float(r.headline["incremental_final_accuracy"]["mean"]),
+        trial_config=lambda c: dataclasses.replace(c, repeats=1, baseline_epochs=1))
+
+
+EXPERIMENT = register_experiment(Experiment(
+    name="coarse2fine", config_class=Coarse2FineConfig, get_preset=get_preset,
+    presets=PRESETS, load_data=load_data, run=run, planned_steps=planned_steps,
+    tuning=search_space()))

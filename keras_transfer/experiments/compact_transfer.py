@@ -37,6 +37,10 @@ from keras_transfer.experiments.compact_teacher import pretrain_source
 from keras_transfer.experiments.compact_teacher import run_subdir
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
+from keras_transfer.experiments.contract import Experiment
+from keras_transfer.experiments.contract import SearchSpace
+from keras_transfer.experiments.contract import fields_of
+from keras_transfer.experiments.contract import register_experiment
 from keras_transfer.models.backbone import list_backbones
 from keras_transfer.models.compact import compact_cnn
 from keras_transfer.models.compact import count_flops
@@ -260,11 +264,13 @@ def _student_optimizer(config):
     return keras.optimizers.SGD(schedule, momentum=0.9)
 
 
-def train_student(config, data, seed, width, teacher=None, logits=None, run_dir=None):
+def train_student(config, data, seed, width, teacher=None, logits=None, run_dir=None,
+                  deadline_seconds=None):
     """Trains a compact student alone (``teacher is None``) or distilled, on the same budget.
 
     Same seed, same initial weights and the same batches in both cases. With
-    ``logits`` (the teacher's, cached) the teacher never runs.
+    ``logits`` (the teacher's, cached) the teacher never runs. Training stops
+    at ``deadline_seconds`` if given.
 
     Returns:
         ``(student model, test accuracy, training seconds)``.
@@ -287,7 +293,8 @@ def train_student(config, data, seed, width, teacher=None, logits=None, run_dir=
     train, test = image_datasets(data.target_train, data.target_test, config.student_batch_size,
                             seed, config.augment, targets)
     curve = training.train(model, train, test, epochs=1, steps_per_epoch=config.student_steps,
-                           run_dir=run_dir, eval_at_start=False)
+                           run_dir=run_dir, eval_at_start=False,
+                           deadline_seconds=deadline_seconds)
     return student, curve[-1]["test_accuracy"], curve[-1]["wall_seconds"]
 
 
@@ -328,7 +335,8 @@ def student_name(kind, width):
     return f"student_{kind}_w{width}"
 
 
-def run_experiment(config, data, output_dir=None, seed=0, log=print):
+def run_experiment(config, data, output_dir=None, seed=0, log=print, deadline_seconds=None,
+                   teacher_dir=None, alone_dir=None):
     """Pre-training (if ``"source"``), fine-tuning, students alone and distilled per width.
 
     Returns:
@@ -337,17 +345,21 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
         "distilled": [...], "seconds": {"alone": [...], "distilled": [...]}}``),
         ``seconds`` per phase (``feature_cache`` included in ``finetune`` and
         also reported alone), ``teacher`` and ``models`` (the last repeat's
-        students by `student_name`, for export).
+        students by `student_name`, for export). Every student's training
+        stops at ``deadline_seconds`` if given. ``teacher_dir`` and
+        ``alone_dir``: roots of the teacher's and of the students-alone run
+        files (default ``output_dir``; shared by tuning trials).
     """
     seconds = {}
     t0 = time.perf_counter()
     weights, source_acc, source_model = config.backbone_weights, None, None
     if config.pretrains:
-        weights, source_acc, source_model = pretrain_source(config, data, seed, output_dir, log)
+        weights, source_acc, source_model = pretrain_source(config, data, seed,
+                                                            teacher_dir or output_dir, log)
     seconds["pretrain"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    teacher, teacher_acc, cache = fine_tune(config, data, weights, seed, output_dir, log,
-                                            source_model)
+    teacher, teacher_acc, cache = fine_tune(config, data, weights, seed,
+                                            teacher_dir or output_dir, log, source_model)
     seconds["finetune"] = time.perf_counter() - t0
     seconds["feature_cache"] = cache["seconds"]
     t0 = time.perf_counter()
@@ -367,9 +379,10 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
             for kind, kwargs in (("alone", {}), ("distilled", {"teacher": teacher,
                                                                "logits": logits})):
                 name = student_name(kind, width)
+                root = (alone_dir or output_dir) if kind == "alone" else output_dir
                 models[name], acc, sec = train_student(
-                    config, data, s, width, run_dir=run_subdir(output_dir, "runs", f"{name}_{r}"),
-                    **kwargs)
+                    config, data, s, width, run_dir=run_subdir(root, "runs", f"{name}_{r}"),
+                    deadline_seconds=deadline_seconds, **kwargs)
                 row[kind].append(acc)
                 row["seconds"][kind].append(sec)
             if log:
@@ -416,3 +429,166 @@ def headline(results, deployment=None):
                 latency_ratio_teacher_over_student=t["latency_seconds"] / s["latency_seconds"])
         out["widths"][str(width)] = entry
     return out
+
+
+def planned_steps(config):
+    """Every optimizer step: pre-training (if any), both fine-tuning phases, every student.
+
+    Example:
+    >>> planned_steps(get_preset("quick"))
+    28800
+    """
+    students = 2 * len(config.student_widths) * config.repeats * config.student_steps
+    pretrain = config.source_steps if config.pretrains else 0
+    return pretrain + config.head_steps + config.finetune_steps + students
+
+
+def headline_table(config, head, deployment):
+    """Teacher and students (alone / distilled), gap closed, size and TFLite latency.
+
+    Example:
+    >>> h = headline({"teacher_accuracy": {"finetune": 0.8},
+    ...               "students": {4: {"alone": [0.6], "distilled": [0.65]}}})
+    >>> dep = {"teacher": {"parameters": 1000, "latency_seconds": 0.002},
+    ...        "student_distilled_w4": {"parameters": 100, "latency_seconds": 0.0001}}
+    >>> table = headline_table(get_preset("quick", student_widths=(4,)), h, dep)
+    >>> table.splitlines()[3].split("|")[1:5]
+    [' student w4 ', ' 0.600 (0.600-0.600) ', ' 0.650 (0.650-0.650) ', '      +0.25 ']
+    """
+    from keras_transfer.report import text_table
+
+    def stat(s):
+        return f"{s['mean']:.3f} ({s['min']:.3f}-{s['max']:.3f})"
+
+    rows = [["teacher", f"{head['teacher_accuracy']:.3f}", "", "",
+             f"{deployment['teacher']['parameters']:,}",
+             f"{deployment['teacher']['latency_seconds'] * 1e3:.3f}"]]
+    for w in config.student_widths:
+        h, dep = head["widths"][str(w)], deployment[student_name("distilled", w)]
+        gap = "-" if h["gap_closed"] is None else f"{h['gap_closed']:+.2f}"
+        rows.append([f"student w{w}", stat(h["student_alone_accuracy"]),
+                     stat(h["student_distilled_accuracy"]), gap, f"{dep['parameters']:,}",
+                     f"{dep['latency_seconds'] * 1e3:.3f}"])
+    return text_table(["model", "alone (min-max)", "distilled (min-max)", "gap closed",
+                       "parameters", "TFLite ms"], rows)
+
+
+def run(config, data, context):
+    """The experiment under the runner's contract (`keras_transfer.experiments.contract`).
+
+    Alone and distilled students of one width share the architecture: the
+    deployment numbers (TFLite size and latency) are measured once per width,
+    on the distilled one.
+    """
+    from keras_transfer import report
+    from keras_transfer.experiments.contract import Result
+
+    out = run_experiment(
+        config, data, context.run_dir, seed=context.seed, log=context.log,
+        deadline_seconds=context.deadline_seconds,
+        teacher_dir=context.phase_dir("teacher", **fields_of(config, TEACHER_FIELDS)),
+        alone_dir=context.phase_dir("students_alone", **fields_of(config, ALONE_FIELDS)))
+    widths = config.student_widths
+    distilled = {student_name("distilled", w): out["models"][student_name("distilled", w)]
+                 for w in widths}
+    t0 = time.perf_counter()
+    deployment = deployment_report({"teacher": out["teacher"], **distilled},
+                                   data.target_test.x.shape[1:],
+                                   os.path.join(context.run_dir, "tflite"), config.latency_runs)
+    deployment_seconds = time.perf_counter() - t0
+    head = headline(out, deployment)
+    history = [{"run": student_name(kind, w), "repeat": r, "epoch": 1,
+                "step": config.student_steps, "test_accuracy": acc}
+               for w in widths for kind in ("alone", "distilled")
+               for r, acc in enumerate(out["students"][w][kind])]
+    history.append({"run": "teacher", "repeat": 0, "epoch": 1, "step": config.finetune_steps,
+                    "test_accuracy": out["teacher_accuracy"]["finetune"]})
+    groups = {"teacher": [out["teacher_accuracy"]["finetune"]]}
+    for w in widths:
+        groups[f"w{w} alone"] = out["students"][w]["alone"]
+        groups[f"w{w} distilled"] = out["students"][w]["distilled"]
+
+    def plot(path):
+        report.plot_bars(path, groups, title=f"Compact transfer on {config.target_dataset} "
+                                             f"({config.repeats} repeats per width)",
+                         ylabel="Test accuracy")
+
+    seconds = {k: v for k, v in out["seconds"].items() if k != "students"}
+    seconds.update({f"students_{k}": v for k, v in out["seconds"]["students"].items()},
+                   deployment=deployment_seconds)
+    return Result(
+        headline=head, table=headline_table(config, head, deployment), history=history,
+        plot=plot, models={"teacher": out["teacher"], **distilled},
+        export_inputs=data.target_test.x[:64].astype(np.float32) / 255.0,
+        summary={
+            "data": {"target_train_examples": len(data.target_train),
+                     "test_examples": len(data.target_test),
+                     "source_train_examples": len(data.source_train) if data.source_train
+                     else 0},
+            "source_test_accuracy": out["source_accuracy"],
+            "teacher_accuracy": out["teacher_accuracy"],
+            "students": {str(w): {k: out["students"][w][k] for k in ("alone", "distilled")}
+                         for w in widths},
+            "deployment": deployment},
+        phase_seconds=seconds)
+
+
+# What the teacher (pre-training and fine-tuning) and the students trained
+# alone depend on: tuning trials agreeing on these share them.
+TEACHER_FIELDS = ("source_dataset", "target_dataset", "backbone", "backbone_alpha",
+                  "backbone_weights", "teacher_image_size", "finetune_mode", "finetune_from",
+                  "source_steps", "source_lr", "source_bn_momentum", "head_steps", "head_lr",
+                  "finetune_steps", "finetune_lr", "finetune_bn_inference", "batch_size",
+                  "target_train_examples", "augment")
+ALONE_FIELDS = ("target_dataset", "target_train_examples", "student_widths", "student_depth",
+                "student_steps", "student_lr", "student_batch_size", "augment")
+
+
+def search_space():
+    """Teacher fine-tuning rate and split layer, temperature, alpha, student width.
+
+    The objective is the distilled student's validation accuracy (one width
+    per trial, one repeat; validation = 10% of the target training set). The
+    teacher is shared by trials with the same fine-tuning settings, the
+    student trained alone (the baseline) by trials with the same width.
+
+    Example:
+    >>> sorted(search_space().choices(get_preset("quick")))
+    ['alpha', 'finetune_from', 'finetune_lr', 'temperature', 'width']
+    """
+    def choices(config):
+        out = {"finetune_lr": (config.finetune_lr, config.finetune_lr * 3,
+                               config.finetune_lr / 3)}
+        if config.finetune_mode == "cached" and config.backbone.startswith("EfficientNetLite"):
+            out["finetune_from"] = tuple(dict.fromkeys((config.finetune_from, "stage6")))
+        out.update(temperature=(config.temperature, 2.0, 8.0), alpha=(config.alpha, 0.5),
+                   width=tuple(config.student_widths))
+        return out
+
+    def apply(config, values):
+        values = dict(values)
+        return dict(values, student_widths=(values.pop("width"),))
+
+    def validation(data, seed):
+        train, val = kt_data.split_validation(data.target_train, 0.1, seed)
+        return dataclasses.replace(data, target_train=train, target_test=val)
+
+    def objective(result):
+        (width,) = result.headline["widths"].values()
+        return float(width["student_distilled_accuracy"]["mean"])
+
+    def phase_seconds(result):
+        seconds = result.phase_seconds
+        return {"teacher": seconds["pretrain"] + seconds["finetune"],
+                "students_alone": seconds["students_alone"]}
+
+    return SearchSpace(choices=choices, apply=apply, validation=validation,
+                       shared={"teacher": TEACHER_FIELDS, "students_alone": ALONE_FIELDS},
+                       objective=objective, phase_seconds=phase_seconds,
+                       trial_config=lambda c: dataclasses.replace(c, repeats=1, latency_runs=1))
+
+
+EXPERIMENT = register_experiment(Experiment(
+    name="compact_transfer", config_class=CompactTransferConfig, get_preset=get_preset,
+    presets=PRESETS, load_data=load_data, run=run, dataset_field="target_dataset",
+    planned_steps=planned_steps, tuning=search_space()))

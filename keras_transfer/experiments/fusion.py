@@ -27,6 +27,10 @@ from keras_transfer import data as kt_data
 from keras_transfer import training
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
+from keras_transfer.experiments.contract import Experiment
+from keras_transfer.experiments.contract import SearchSpace
+from keras_transfer.experiments.contract import fields_of
+from keras_transfer.experiments.contract import register_experiment
 from keras_transfer.models import backbone as bb
 from keras_transfer.models.fusion_nets import residual_cnn
 from keras_transfer.models.compact import count_flops
@@ -246,13 +250,15 @@ def load_data(config, data_dir=None, seed=0):
     return out
 
 
-def _fit(model, train, test, steps, lr, batch, seed, run_dir):
+def _fit(model, train, test, steps, lr, batch, seed, run_dir, deadline_seconds=None):
     """Trains ``model``; returns its learning curve (final row: accuracy, train seconds)."""
     training.compile_classifier(model, learning_rate=lr)
     ds = kt_data.make_dataset(train.x, train.y, batch, shuffle=True, repeat=True, seed=seed)
     curve = training.train(model, ds, kt_data.make_dataset(test.x, test.y, 500), epochs=1,
-                           steps_per_epoch=steps, run_dir=run_dir, eval_at_start=False)
-    if curve[-1]["step"] != steps:  # a finished run of other settings, loaded on --resume
+                           steps_per_epoch=steps, run_dir=run_dir, eval_at_start=False,
+                           deadline_seconds=deadline_seconds)
+    # A finished run of other settings, loaded on --resume (a deadline may stop it sooner).
+    if curve[-1]["step"] > steps or (deadline_seconds is None and curve[-1]["step"] != steps):
         raise ValueError(f"Expected the run in {run_dir} to have {steps} steps, received a "
                          f"finished run of {curve[-1]['step']}; resume with the settings it "
                          f"was started with or use a new --output_dir.")
@@ -323,8 +329,13 @@ def _pretrain(config, data, shape, seed, sub, log):
     return pretrained, info
 
 
-def run_experiment(config, data, output_dir=None, seed=0, log=print):
+def run_experiment(config, data, output_dir=None, seed=0, log=print, deadline_seconds=None,
+                   pretrain_dir=None):
     """Pre-trains the two nets, then per repeat every protocol, then the baselines.
+
+    Every retraining stops at ``deadline_seconds`` if given (pre-training does
+    not). ``pretrain_dir``: root of the pre-training files (default
+    ``output_dir``; shared by tuning trials).
 
     Returns:
         dict with ``pretrain`` (per net: accuracy, seconds, weights),
@@ -342,7 +353,9 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
     t_start = time.perf_counter()
     train, test = data["retrain"]
     shape, classes = train.x.shape[1:], train.info.num_classes
-    pretrained, pre = _pretrain(config, data, shape, seed, sub, log)
+    root = pretrain_dir or output_dir
+    pretrained, pre = _pretrain(config, data, shape, seed,
+                                lambda *parts: os.path.join(root, *parts) if root else None, log)
     seconds = {"pretrain": time.perf_counter() - t_start}
     names = run_names(config)
     runs, curves, flops, models = {n: [] for n in names}, {}, {}, {}
@@ -352,7 +365,7 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
         keras.utils.set_random_seed(s)
         model = _build(model_name or run, pretrained, config, classes)
         curve = _fit(model, train, test, steps, config.retrain_lr, config.batch_size, s,
-                     sub("runs", f"{run}_{r}"))
+                     sub("runs", f"{run}_{r}"), deadline_seconds)
         row = {"accuracy": curve[-1]["test_accuracy"], "train_seconds": curve[-1]["wall_seconds"],
                **_params(model)}
         if run.startswith("hybrid"):
@@ -364,15 +377,11 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
         return row
 
     t0 = time.perf_counter()
-    total = config.repeats * len(names)
     for r in range(config.repeats):
         for run in names:
             row = train_run(run, r, config.retrain_steps)
-            done = r * len(names) + names.index(run) + 1
-            elapsed = time.perf_counter() - t0
-            log(f"repeat {r} {run}: accuracy {row['accuracy']:.4f}, train "
-                f"{row['train_seconds']:.0f} s [{done}/{total}, {elapsed / 60:.1f} min, "
-                f"ETA {elapsed / done * (total - done) / 60:.1f} min]")
+            log(f"repeat {r} {run}: accuracy {row['accuracy']:.3f}, train "
+                f"{row['train_seconds']:.0f} s")
         if config.baselines:
             for protocol in config.single_protocols:
                 members = [models[f"single_{k}_{protocol}"] for k in ("1", "2")]
@@ -396,7 +405,7 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
             row = train_run(run, r, matched["steps"],
                             model_name=f"single_{matched['model']}_finetuned")
             log(f"repeat {r} {run} ({matched['steps']} steps): accuracy "
-                f"{row['accuracy']:.4f}, train {row['train_seconds']:.0f} s")
+                f"{row['accuracy']:.3f}, train {row['train_seconds']:.0f} s")
         seconds["matched"] = time.perf_counter() - t0
     return {"pretrain": pre, "runs": runs, "flops": flops, "matched": matched,
             "curves": curves, "seconds": seconds, "models": models}
@@ -429,3 +438,106 @@ def matched_baseline(runs, config):
                                                 "train_seconds")) / 4)
     return {"model": best, "ratio": ratio, "steps": max(1, round(config.retrain_steps * ratio)),
             "budget_seconds": round(budget, 1)}
+
+
+def planned_steps(config):
+    """Optimizer steps: pre-training (nets without weights), every run, the matched baseline.
+
+    The time-matched baseline's steps are known only after the hybrids ran;
+    they are planned as one more run per repeat.
+
+    Example:
+    >>> planned_steps(get_preset("quick"))
+    21500
+    """
+    pretrain = sum(config.pretrain_steps for w in (config.weights_1, config.weights_2) if not w)
+    runs = len(run_names(config)) + (1 if config.baselines else 0)
+    return pretrain + config.repeats * runs * config.retrain_steps
+
+
+def run(config, data, context):
+    """The experiment under the runner's contract; exports the most accurate hybrid."""
+    from keras_transfer import report
+    from keras_transfer.experiments import fusion_report
+    from keras_transfer.experiments.contract import Result
+
+    out = run_experiment(
+        config, data, context.run_dir, seed=context.seed, log=context.log,
+        deadline_seconds=context.deadline_seconds,
+        pretrain_dir=context.phase_dir("pretrain", **fields_of(config, PRETRAIN_FIELDS)))
+    head = fusion_report.headline(out, config)
+    runs = out["runs"]
+    hybrids = [run for run in runs if run.startswith("hybrid")]
+    models = {}
+    if hybrids:
+        best = max(hybrids, key=lambda run: head["runs"][run]["accuracy"]["mean"])
+        models = {best: out["models"][best]}
+    history = [dict(row, run=key.rsplit("_", 1)[0], repeat=int(key.rsplit("_", 1)[1]))
+               for key, curve in out["curves"].items() for row in curve]
+
+    def plot(path):
+        report.plot_bars(path, {fusion_report.describe(run).replace(", ", ",\n"):
+                                [r["accuracy"] for r in rows] for run, rows in runs.items()},
+                         title=f"Transferred fusion, {config.model_1} | {config.model_2}, "
+                               f"retrained on {config.retrain_dataset} ({config.repeats} "
+                               f"repeats)", ylabel="Test accuracy")
+
+    return Result(
+        headline=head, table=head["table"] + "\n\n" + head["cost_table"], runs=runs,
+        history=history, plot=plot, models=models,
+        export_inputs=data["retrain"][1].x[:64].astype(np.float32) / 255.0,
+        summary={"pretrain": out["pretrain"], "flops": out["flops"], "matched": out["matched"]},
+        phase_seconds=out["seconds"])
+
+
+# What the two pre-trained nets depend on: every tuning trial below shares them.
+PRETRAIN_FIELDS = ("model_1", "model_2", "dataset_1", "dataset_2", "weights_1", "weights_2",
+                   "image_size", "imagenet_image_size", "custom_width", "pretrain_steps",
+                   "pretrain_lr", "batch_size", "pretrain_examples")
+
+
+def search_space():
+    """The hybrid's exchange mode and training mode, retraining rate and head width.
+
+    One hybrid per trial, one repeat, no single-model runs or baselines; the
+    objective is its validation accuracy (10% of the retraining training
+    set). The pre-trained nets do not depend on any searched field: they are
+    trained once for the whole search. Pairs stay ``"auto"`` (layer names are
+    specific to each pair of networks).
+
+    Example:
+    >>> sorted(search_space().choices(get_preset("quick")))
+    ['exchange', 'head_units', 'retrain_lr', 'train']
+    """
+    def choices(config):
+        return {"retrain_lr": (config.retrain_lr, config.retrain_lr / 3, config.retrain_lr * 3),
+                "head_units": tuple(dict.fromkeys((config.head_units,
+                                                   max(16, config.head_units // 4)))),
+                "exchange": fusion.EXCHANGES, "train": fusion.TRAIN_MODES}
+
+    def apply(config, values):
+        values = dict(values)
+        hybrid = f"{values.pop('exchange')}/{values.pop('train')}"
+        return dict(values, hybrids=(hybrid,))
+
+    def validation(data, seed):
+        train, val = kt_data.split_validation(data["retrain"][0], 0.1, seed)
+        return dict(data, retrain=(train, val))
+
+    def objective(result):
+        (hybrid,) = [run for run in result.headline["runs"] if run.startswith("hybrid")]
+        return float(result.headline["runs"][hybrid]["accuracy"]["mean"])
+
+    def trial_config(config):
+        return dataclasses.replace(config, repeats=1, baselines=False, single_protocols=())
+
+    return SearchSpace(choices=choices, apply=apply, validation=validation,
+                       shared={"pretrain": PRETRAIN_FIELDS}, objective=objective,
+                       trial_config=trial_config,
+                       phase_seconds=lambda r: {"pretrain": r.phase_seconds["pretrain"]})
+
+
+EXPERIMENT = register_experiment(Experiment(
+    name="fusion", config_class=FusionConfig, get_preset=get_preset, presets=PRESETS,
+    load_data=load_data, run=run, dataset_field="retrain_dataset",
+    planned_steps=planned_steps, tuning=search_space()))

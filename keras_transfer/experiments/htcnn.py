@@ -29,6 +29,9 @@ from keras_transfer import models
 from keras_transfer import training
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
+from keras_transfer.experiments.contract import Experiment
+from keras_transfer.experiments.contract import fields_of
+from keras_transfer.experiments.contract import register_experiment
 from keras_transfer.transfer.hierarchical import transfer_first_layer
 
 SETTINGS = ("identical", "locality")
@@ -389,7 +392,7 @@ def compare_curves(htcnn_curve, ccnn_curve, shallow_seconds):
 
 
 def run_repeat(config, data, seed, runs_dir=None, tensorboard_dir=None, strategy=None,
-               deadline_seconds=None):
+               deadline_seconds=None, shallow_runs_dir=None):
     """One full repeat: shallow CNNs, then HTCNN and CCNN on the same batches.
 
     Args:
@@ -400,6 +403,8 @@ def run_repeat(config, data, seed, runs_dir=None, tensorboard_dir=None, strategy
         tensorboard_dir: folder for TensorBoard logs, or None.
         strategy: a `tf.distribute.Strategy`; default none.
         deadline_seconds: training-time budget per cloud model.
+        shallow_runs_dir: folder for the shallow CNNs' run files (default
+            ``runs_dir``; tuning trials share it between trials).
 
     Returns:
         dict with ``htcnn``, ``ccnn`` (models), ``curves`` (name -> rows),
@@ -415,7 +420,7 @@ def run_repeat(config, data, seed, runs_dir=None, tensorboard_dir=None, strategy
     sub = lambda root, name: root and os.path.join(root, name)  # noqa: E731
     t0 = time.perf_counter()
     shallow_models, shallow_curves, shallow_seconds = train_shallow_cnns(
-        config, data, seed, runs_dir, tensorboard_dir, strategy)
+        config, data, seed, shallow_runs_dir or runs_dir, tensorboard_dir, strategy)
     t1 = time.perf_counter()
     htcnn, ccnn = build_pair(config, data, shallow_models, seed, strategy)
     cloud_idx, _ = split_training_sets(config, data.train, seed)
@@ -465,8 +470,11 @@ def headline(results):
 
 
 def run_experiment(config, data, output_dir, seed=0, strategy=None, deadline_seconds=None,
-                   log=print):
-    """Every repeat of the experiment; writes ``history.csv`` and ``curves.png`` into ``output_dir``.
+                   log=print, shallow_dir=None):
+    """Every repeat of the experiment.
+
+    ``shallow_dir`` is the root of the shallow CNNs' run files (default
+    ``output_dir``; `RunContext.phase_dir` while tuning).
 
     Repeat r uses seed ``seed + r``; its trainings keep their files under
     ``output_dir/runs/repeat<r>/`` (so a killed experiment resumes) and their
@@ -474,8 +482,9 @@ def run_experiment(config, data, output_dir, seed=0, strategy=None, deadline_sec
 
     Returns:
         dict with ``runs`` (per-repeat `compare_curves` results), ``headline``
-        (`headline`), ``phase_seconds``, ``curves`` (name -> per-repeat rows)
-        and ``last`` (the last repeat's `run_repeat` output, with its models).
+        (`headline`), ``phase_seconds``, ``curves`` (name -> per-repeat rows),
+        ``history`` (every evaluation, `report.HISTORY_FIELDS`) and ``last``
+        (the last repeat's `run_repeat` output, with its models).
 
     Example:
     >>> import tempfile
@@ -485,8 +494,6 @@ def run_experiment(config, data, output_dir, seed=0, strategy=None, deadline_sec
     >>> out["headline"]["aag"]["n"]
     1
     """
-    from keras_transfer import report
-
     history, results = [], []
     phases = {"shallow": 0.0, "cloud": 0.0}
     series = {"HTCNN": [], "CCNN": []}
@@ -495,7 +502,8 @@ def run_experiment(config, data, output_dir, seed=0, strategy=None, deadline_sec
         out = run_repeat(
             config, data, seed + r, runs_dir=os.path.join(output_dir, "runs", f"repeat{r}"),
             tensorboard_dir=os.path.join(output_dir, "tensorboard", f"repeat{r}"),
-            strategy=strategy, deadline_seconds=deadline_seconds)
+            strategy=strategy, deadline_seconds=deadline_seconds,
+            shallow_runs_dir=os.path.join(shallow_dir or output_dir, "runs", f"repeat{r}"))
         for phase, sec in out["phase_seconds"].items():
             phases[phase] += sec
         for name, curve in out["curves"].items():
@@ -506,15 +514,135 @@ def run_experiment(config, data, output_dir, seed=0, strategy=None, deadline_sec
         c = dict(out["comparison"], repeat=r, seed=seed + r)
         results.append(c)
         if log:
-            gain = "n/a" if c["epoch1_gain"] is None else f"{c['epoch1_gain']:.4f}"
-            log(f"repeat {r}: AAG {c['aag']:.4f}  PBP {c['pbp']:.2f}  epoch-1 gain {gain}  "
-                f"HTCNN final {c['htcnn_final_accuracy']:.4f}  "
-                f"CCNN final {c['ccnn_final_accuracy']:.4f}  shallow {c['shallow_seconds']:.1f}s")
-    report.write_history(os.path.join(output_dir, "history.csv"), history)
-    report.plot_curves(
-        os.path.join(output_dir, "curves.png"), series,
-        title=f"HTCNN vs CCNN on {config.dataset} ({config.setting}, m={config.num_shallow}, "
-              f"{config.repeats} repeats)",
-        xlabel=f"Epoch ({config.steps_per_epoch} iterations)")
+            gain = "n/a" if c["epoch1_gain"] is None else f"{c['epoch1_gain']:.3f}"
+            log(f"repeat {r}: AAG {c['aag']:.3f}  PBP {c['pbp']:.2f}  epoch-1 gain {gain}  "
+                f"final HTCNN {c['htcnn_final_accuracy']:.3f} CCNN "
+                f"{c['ccnn_final_accuracy']:.3f}")
     return {"runs": results, "headline": headline(results), "phase_seconds": phases,
-            "curves": series, "last": out}
+            "curves": series, "history": history, "last": out}
+
+
+def headline_table(head):
+    """The headline as an aligned table (mean, min-max over repeats).
+
+    Example:
+    >>> h = [{"epoch": e, "wall_seconds": e, "test_accuracy": a} for e, a in enumerate([.1, .5])]
+    >>> c = [{"epoch": e, "wall_seconds": e, "test_accuracy": a} for e, a in enumerate([.1, .3])]
+    >>> print(headline_table(headline([compare_curves(h, c, 1.0)])).splitlines()[2])
+    | AAG (eq. 2)                       | 0.200 (0.200-0.200) |
+    """
+    def stat(s, fmt=".3f"):
+        if not s or s.get("n", 0) == 0:
+            return "not reached"
+        return f"{s['mean']:{fmt}} ({s['min']:{fmt}}-{s['max']:{fmt}})"
+
+    rows = [("AAG (eq. 2)", stat(head["aag"])), ("PBP (eq. 3)", stat(head["pbp"], ".2f")),
+            ("epoch-1 gain", stat(head["epoch1_gain"])),
+            ("final accuracy HTCNN", stat(head["htcnn_final_accuracy"])),
+            ("final accuracy CCNN", stat(head["ccnn_final_accuracy"])),
+            ("s to CCNN final: HTCNN", stat(head["htcnn_seconds_to_ccnn_final"], ".1f")),
+            ("s to CCNN final: HTCNN + shallow",
+             stat(head["htcnn_seconds_to_ccnn_final_with_shallow"], ".1f")),
+            ("s to CCNN final: CCNN", stat(head["ccnn_seconds_to_ccnn_final"], ".1f"))]
+    from keras_transfer.report import text_table
+
+    return text_table(["measure", "mean (min-max)"], rows)
+
+
+def planned_steps(config):
+    """Every optimizer step of the experiment: m shallow CNNs and two clouds per repeat.
+
+    Example:
+    >>> planned_steps(get_preset("quick", dataset="digits"))
+    9600
+    """
+    return config.repeats * (config.num_shallow * config.shallow_steps
+                             + 2 * config.epochs * config.steps_per_epoch)
+
+
+def run(config, data, context):
+    """The experiment under the runner's contract (`keras_transfer.experiments.contract`).
+
+    Example:
+    >>> import tempfile
+    >>> from keras_transfer.experiments.contract import RunContext
+    >>> cfg = get_preset("quick", dataset="digits", epochs=1, steps_per_epoch=5,
+    ...                  shallow_steps=5, repeats=1)
+    >>> result = run(cfg, load_data(cfg), RunContext(tempfile.mkdtemp(), log=None))
+    >>> sorted(result.models), result.headline["pbp"]["n"]
+    (['ccnn', 'htcnn'], 1)
+    """
+    from keras_transfer import report
+    from keras_transfer.experiments.contract import Result
+
+    out = run_experiment(config, data, context.run_dir, seed=context.seed,
+                         strategy=context.strategy, deadline_seconds=context.deadline_seconds,
+                         log=context.log,
+                         shallow_dir=context.phase_dir("shallow", **fields_of(config,
+                                                                               SHALLOW_FIELDS)))
+
+    def plot(path):
+        report.plot_curves(
+            path, out["curves"],
+            title=f"HTCNN vs CCNN on {config.dataset} ({config.setting}, m={config.num_shallow}, "
+                  f"{config.repeats} repeats)",
+            xlabel=f"Epoch ({config.steps_per_epoch} iterations)")
+
+    x = data.test.x[:64].astype(np.float32) / 255.0
+    last = out["last"]
+    return Result(
+        headline=out["headline"], table=headline_table(out["headline"]), runs=out["runs"],
+        history=out["history"], plot=plot, models={"htcnn": last["htcnn"], "ccnn": last["ccnn"]},
+        export_inputs=x - data.mean if data.mean is not None else x,
+        summary={"data": {"train_examples": len(data.train), "test_examples": len(data.test),
+                          "image_shape": list(data.input_shape),
+                          "num_classes": data.num_classes, "source": data.train.info.source}},
+        phase_seconds=out["phase_seconds"])
+
+
+# What the shallow CNNs depend on: trials agreeing on these share them (tuning).
+SHALLOW_FIELDS = ("dataset", "arch", "setting", "num_shallow", "learning_rate", "momentum",
+                  "batch_size", "shallow_steps", "steps_per_epoch", "num_shards", "image_size",
+                  "subtract_mean", "max_train_examples")
+
+
+def search_space():
+    """The HTCNN design factors (section III-A1): learning rate, m, shallow steps, dropout.
+
+    The objective is the mean validation accuracy of HTCNN over its curve
+    (epochs 1..N, the area under it: HTCNN is about accuracy early in
+    training, the paper's AAG), one repeat per trial.
+
+    Example:
+    >>> space = search_space()
+    >>> space.choices(get_preset("quick", dataset="digits"))["shallow_steps"]
+    (150, 300, 600)
+    """
+    from keras_transfer.experiments.contract import SearchSpace
+
+    def choices(config):
+        filters = ARCHS[config.arch][3]
+        base = config.shallow_steps
+        return {"learning_rate": (0.003, 0.01, 0.03),
+                "num_shallow": tuple(m for m in (2, 4, 8, 16) if filters % m == 0),
+                "shallow_steps": tuple(sorted({max(1, base // 4), max(1, base // 2), base})),
+                "dropout": (False, True)}
+
+    def validation(data, seed):
+        train, val = kt_data.split_validation(data.train, 0.1, seed)
+        return dataclasses.replace(data, train=train, test=val)
+
+    def objective(result):
+        acc = [row["test_accuracy"] for row in result.history
+               if row["run"] == "htcnn" and row["epoch"] >= 1]
+        return float(np.mean(acc))
+
+    return SearchSpace(choices=choices, shared={"shallow": SHALLOW_FIELDS},
+                            validation=validation, objective=objective,
+                            trial_config=lambda c: dataclasses.replace(c, repeats=1))
+
+
+EXPERIMENT = register_experiment(Experiment(
+    name="htcnn", config_class=HTCNNConfig, get_preset=get_preset, presets=PRESETS,
+    load_data=load_data, run=run, planned_steps=planned_steps,
+    tuning=search_space()))

@@ -14,6 +14,7 @@ is the transfer itself.
 
 import dataclasses
 import os
+import time
 
 import keras
 import numpy as np
@@ -24,6 +25,10 @@ from keras_transfer import metrics
 from keras_transfer import training
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
+from keras_transfer.experiments.contract import Experiment
+from keras_transfer.experiments.contract import SearchSpace
+from keras_transfer.experiments.contract import fields_of
+from keras_transfer.experiments.contract import register_experiment
 from keras_transfer.models.lenet5 import LENET5_LEVELS
 from keras_transfer.models.lenet5 import lenet5
 from keras_transfer.transfer.layer_transfer import parameter_report
@@ -232,24 +237,28 @@ def target_budget(config, train_size):
     return max(config.target_steps, config.target_epochs * -(-train_size // batch))
 
 
-def train_net(model, config, train, test, steps, seed, run_dir=None, tensorboard_dir=None):
+def train_net(model, config, train, test, steps, seed, run_dir=None, tensorboard_dir=None,
+              deadline_seconds=None):
     """Trains ``model`` on ``train`` for ``steps``; returns the final curve row.
 
     The row (`keras_transfer.training.train`) holds ``step``, ``wall_seconds``
     (training time), ``train_loss`` and ``test_accuracy`` on ``test``, plus
     ``train_accuracy``: the trained net's accuracy on its own training set
     (how far the budget let it fit, measured after training).
+    ``deadline_seconds`` caps its training wall time (`training.Deadline`).
     """
     batch = min(config.batch_size, len(train))
     ds = kt_data.make_dataset(train.x, train.y, batch, shuffle=True, repeat=True, seed=seed)
     test_ds = kt_data.make_dataset(test.x, test.y, 500)
     curve = training.train(model, ds, test_ds, epochs=1, steps_per_epoch=steps,
-                           run_dir=run_dir, tensorboard_dir=tensorboard_dir, eval_at_start=False)
+                           run_dir=run_dir, tensorboard_dir=tensorboard_dir, eval_at_start=False,
+                           deadline_seconds=deadline_seconds)
     fit = model.evaluate(kt_data.make_dataset(train.x, train.y, 500), verbose=0, return_dict=True)
     return dict(curve[-1], train_accuracy=float(fit["accuracy"]))
 
 
-def run_experiment(config, data, output_dir=None, seed=0, log=print):
+def run_experiment(config, data, output_dir=None, seed=0, log=print, deadline_seconds=None,
+                   source_dir=None):
     """Trains the source net, then every (k, n, trial) target net.
 
     Returns:
@@ -261,8 +270,11 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
         ``train_accuracy`` (the same on each net's own k-sample training
         set), ``runs`` (one row per target net: ``k``, ``n``, ``trial`` and
         its final curve row with ``train_accuracy``),
-        ``parameters`` (``{n: parameter_report}``, the paper's Table 1 split)
-        and ``source_model``.
+        ``parameters`` (``{n: parameter_report}``, the paper's Table 1 split),
+        ``phase_seconds`` (source, targets) and ``source_model``. Every target
+        net's training stops at ``deadline_seconds`` if given. ``source_dir``:
+        root of the source net's run files (default ``output_dir``; shared by
+        tuning trials).
 
     Example:
     >>> cfg = get_preset("quick", dataset="digits", source_per_class=20, ks=(1,), levels=(0, 2),
@@ -273,17 +285,21 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
     ([0, 2], [(1, 0), (1, 2)])
     """
     sub = lambda *parts: output_dir and os.path.join(output_dir, *parts)  # noqa: E731
+    t0 = time.perf_counter()
     keras.utils.set_random_seed(seed)
     source, _, loss, metric = build_net(config, len(config.source_classes))
     _compile(source, loss, metric, config)
+    source_runs = os.path.join(source_dir, "runs", "source") if source_dir else sub("runs",
+                                                                                     "source")
     source_row = train_net(source, config, data.source, data.source, config.source_steps, seed,
-                           sub("runs", "source"), sub("tensorboard", "source"))
+                           source_runs, sub("tensorboard", "source"))
     source_test_acc = source.evaluate(
         kt_data.make_dataset(data.source_test.x, data.source_test.y, 500), verbose=0,
         return_dict=True)["accuracy"]
     if log:
         log(f"source net: training-set accuracy {source_row['test_accuracy']:.4f}, "
             f"test accuracy {source_test_acc:.4f}")
+    t1 = time.perf_counter()
     accuracy = {k: {n: [] for n in config.levels} for k in config.ks}
     train_accuracy = {k: {n: [] for n in config.levels} for k in config.ks}
     runs, reports = [], {}
@@ -301,7 +317,8 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
                 reports[n] = parameter_report(target)
                 row = train_net(target, config, train, data.test,
                                 target_budget(config, len(train)),
-                                trial_seed, sub("runs", name), sub("tensorboard", name))
+                                trial_seed, sub("runs", name), sub("tensorboard", name),
+                                deadline_seconds)
                 accuracy[k][n].append(float(row["test_accuracy"]))
                 train_accuracy[k][n].append(row["train_accuracy"])
                 runs.append(dict(row, k=k, n=n, trial=trial))
@@ -311,7 +328,8 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print):
     return {"source_train_accuracy": float(source_row["test_accuracy"]),
             "source_test_accuracy": float(source_test_acc), "accuracy": accuracy,
             "train_accuracy": train_accuracy, "runs": runs,
-            "parameters": reports, "source_model": source}
+            "parameters": reports, "source_model": source,
+            "phase_seconds": {"source": t1 - t0, "targets": time.perf_counter() - t1}}
 
 
 def headline(config, accuracy):
@@ -329,3 +347,116 @@ def headline(config, accuracy):
     gain = {k: (table[k][best[k]]["mean"] - table[k][0]["mean"]) if 0 in config.levels else None
             for k in config.ks}
     return {"accuracy": table, "best_n": best, "gain_of_best_n_over_n0": gain}
+
+
+def planned_steps(config):
+    """Every optimizer step: the source net, then every (trial, k, n) target net.
+
+    Example:
+    >>> planned_steps(get_preset("quick", ks=(1,), levels=(0, 1), trials=1))
+    4600
+    """
+    per_trial = sum(len(config.levels)
+                    * target_budget(config, k * len(config.target_classes)) for k in config.ks)
+    return config.source_steps + config.trials * per_trial
+
+
+def headline_table(config, head):
+    """Mean target accuracy per k (rows) and n (columns), and the best n per k.
+
+    Example:
+    >>> cfg = get_preset("quick", ks=(1,), levels=(0, 3))
+    >>> print(headline_table(cfg, headline(cfg, {1: {0: [0.2], 3: [0.5]}})))
+    | k \\ n |     0 |     3 | best n |
+    |-------|------:|------:|-------:|
+    | 1     | 0.200 | 0.500 |      3 |
+    """
+    from keras_transfer.report import text_table
+
+    rows = [[str(k)] + [f"{head['accuracy'][k][n]['mean']:.3f}" for n in config.levels]
+            + [str(head["best_n"][k])] for k in config.ks]
+    return text_table(["k \\ n"] + [str(n) for n in config.levels] + ["best n"], rows)
+
+
+def run(config, data, context):
+    """The experiment under the runner's contract (`keras_transfer.experiments.contract`)."""
+    from keras_transfer import report
+    from keras_transfer.experiments.contract import Result
+
+    source_dir = context.phase_dir("source", **fields_of(config, SOURCE_FIELDS))
+    out = run_experiment(config, data, context.run_dir, seed=context.seed, log=context.log,
+                         deadline_seconds=context.deadline_seconds, source_dir=source_dir)
+    head = headline(config, out["accuracy"])
+    history = [{"run": f"k{r['k']}_n{r['n']}", "repeat": r["trial"], "epoch": r["epoch"],
+                "step": r["step"], "wall_seconds": r["wall_seconds"],
+                "train_loss": r["train_loss"], "test_accuracy": r["test_accuracy"]}
+               for r in out["runs"]]
+
+    def plot(path):
+        report.plot_layer_transfer(path, head["accuracy"],
+                                   title=f"Layer transfer on {config.dataset}: "
+                                         f"{len(config.source_classes)} -> "
+                                         f"{len(config.target_classes)} classes, "
+                                         f"{config.trials} trials")
+
+    return Result(
+        headline=head, table=headline_table(config, head), history=history, plot=plot,
+        models={"source": out["source_model"]},
+        export_inputs=data.test.x[:64].astype(np.float32) / 255.0,
+        summary={
+            "data": {"source_train_examples": len(data.source),
+                     "target_pool_examples": len(data.target_pool),
+                     "test_examples": len(data.test), "source": data.source.info.source},
+            "source_train_accuracy": out["source_train_accuracy"],
+            "source_test_accuracy": out["source_test_accuracy"],
+            # How far each budget let the nets fit their own k-sample training set.
+            "train_accuracy": {k: {n: metrics.summarize_runs(v) for n, v in row.items()}
+                               for k, row in out["train_accuracy"].items()},
+            "parameters": out["parameters"]},
+        phase_seconds=out["phase_seconds"])
+
+
+# What the source net depends on: tuning trials agreeing on these share it.
+SOURCE_FIELDS = ("dataset", "source_classes", "source_per_class", "code_bits", "output",
+                 "learning_rate", "momentum", "batch_size", "source_steps")
+
+
+def search_space():
+    """Retained levels n, learning rate and target passes; one trial per n, one trial each.
+
+    The objective is the mean validation accuracy over ``ks`` at the trial's
+    n; the validation images are carved from the target classes' training
+    pool (20%), the k samples are drawn from the rest.
+
+    Example:
+    >>> sorted(search_space().choices(get_preset("quick")))
+    ['learning_rate', 'n', 'target_epochs']
+    """
+    def choices(config):
+        return {"learning_rate": (0.005, 0.01, 0.02),
+                "target_epochs": tuple(sorted({max(1, config.target_epochs // 2),
+                                               max(1, config.target_epochs)})),
+                "n": tuple(config.levels)}
+
+    def apply(config, values):
+        values = dict(values)
+        return dict(values, levels=(values.pop("n"),)) if "n" in values else values
+
+    def validation(data, seed):
+        pool, val = kt_data.split_validation(data.target_pool, 0.2, seed)
+        return dataclasses.replace(data, target_pool=pool, test=val)
+
+    def objective(result):
+        return float(np.mean([by_n[n]["mean"] for by_n in result.headline["accuracy"].values()
+                              for n in by_n]))
+
+    return SearchSpace(choices=choices, shared={"source": SOURCE_FIELDS}, apply=apply,
+                       validation=validation, objective=objective,
+                       trial_config=lambda c: dataclasses.replace(c, trials=1),
+                       phase_seconds=lambda r: {"source": r.phase_seconds["source"]})
+
+
+EXPERIMENT = register_experiment(Experiment(
+    name="layer_transfer", config_class=LayerTransferConfig, get_preset=get_preset,
+    presets=PRESETS, load_data=load_data, run=run, repeats_field="trials",
+    planned_steps=planned_steps, tuning=search_space()))

@@ -796,7 +796,7 @@ class Stage:
 
 
 def train_incremental(model, stages, datasets, *, steps_per_epoch, compile_fn, run_dir=None,
-                      check=None, verbose=0):
+                      check=None, verbose=0, deadline_seconds=None):
     """Trains ``model`` stage by stage, transforming it in between (coarse-to-fine, Fig. 1).
 
     Records test accuracy against cumulative wall time: training time
@@ -813,12 +813,17 @@ def train_incremental(model, stages, datasets, *, steps_per_epoch, compile_fn, r
         steps_per_epoch: optimizer steps per epoch.
         compile_fn: compiles a model for training (a fresh optimizer per
             stage, as the paper re-runs Caffe with its defaults).
-        run_dir: folder for each stage's run (``stage<i>-<resolution>px``);
-            finished stages are loaded instead of retrained (resume).
+        run_dir: folder for each stage's run (``stage<i>-<resolution>px``),
+            or a callable ``(i, stage) -> folder``; finished stages are loaded
+            instead of retrained (resume).
         check: optional ``(old_model, new_model, old_stage, new_stage) ->
             number`` called at each transform (e.g. the largest logit change
             on replicated images), stored as ``check``.
         verbose: passed to ``fit``.
+        deadline_seconds: wall-time budget of the whole schedule (training and
+            transforms). A stage stops when it runs out; the later stages are
+            still transformed (cheap) and evaluated but not trained, so the
+            model returned is always for the last resolution.
 
     Returns:
         dict: ``model`` (final), ``curve`` (rows with ``stage``,
@@ -881,10 +886,19 @@ def train_incremental(model, stages, datasets, *, steps_per_epoch, compile_fn, r
         seconds += transform_seconds
         compile_fn(model)
         train_ds, test_ds = datasets(stage.resolution)
-        stage_dir = None if run_dir is None else f"{run_dir}/stage{i}-{stage.resolution}px"
-        curve = training.train(model, train_ds, test_ds, epochs=stage.epochs,
-                               steps_per_epoch=steps_per_epoch, run_dir=stage_dir,
-                               verbose=verbose)
+        if callable(run_dir):
+            stage_dir = run_dir(i, stage)
+        else:
+            stage_dir = None if run_dir is None else f"{run_dir}/stage{i}-{stage.resolution}px"
+        left = None if deadline_seconds is None else deadline_seconds - seconds
+        if left is not None and left <= 0:  # out of time: evaluate the transformed model only
+            accuracy = model.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"]
+            curve = [{"epoch": 0, "step": 0, "wall_seconds": 0.0, "train_loss": float("nan"),
+                      "test_accuracy": float(accuracy)}]
+        else:
+            curve = training.train(model, train_ds, test_ds, epochs=stage.epochs,
+                                   steps_per_epoch=steps_per_epoch, run_dir=stage_dir,
+                                   verbose=verbose, deadline_seconds=left)
         for row in curve:
             rows.append(dict(row, stage=i, resolution=stage.resolution,
                              epoch=row["epoch"] + epochs_done, step=row["step"] + steps_done,

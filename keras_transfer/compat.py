@@ -1,0 +1,86 @@
+"""The one module that patches private Keras internals: `fit` under MultiWorkerMirroredStrategy.
+
+Keras 3 (checked on 3.15) cannot ``fit`` under
+`tf.distribute.MultiWorkerMirroredStrategy` with more than one worker
+(keras-team/keras#20585, tensorflow/tensorflow#72388), for two reasons in
+``keras/src/backend/tensorflow/trainer.py``:
+
+1. ``TensorFlowTrainer._maybe_symbolic_build`` calls
+   ``strategy.reduce("MEAN", batch, axis=None)`` on the whole nested
+   ``(x, y)`` batch; `tf.distribute.Strategy.reduce` does not take nests. One
+   worker hands the tuple back unchanged; two workers fail in the collective
+   ("Attempt to convert a value (PerReplica:{...}) ... to a Tensor"). The
+   batch is only used for its shapes: the patch takes the local replica's.
+2. ``reduce_per_replica`` reduces the scalar loss and metric results with
+   ``axis=0`` in multi-worker mode ("Invalid reduction dimension 0 for input
+   with 0 dimensions"); the patch uses ``axis=None``, the element-wise mean
+   over replicas that the single-worker branch computes.
+
+With both patched, two workers on localhost end with identical weights equal
+to a single-process run on the global batch (tests/test_multi_worker.py).
+`keras_transfer.training.get_strategy("multi_worker")` applies them. A Keras
+release that fixes or renames these functions makes `patch_multi_worker_fit`
+raise, naming what it did not find.
+"""
+
+import tensorflow as tf
+
+_PATCHED = []
+
+
+def patch_multi_worker_fit():
+    """Patches Keras' TensorFlow trainer so `fit` works with several workers; idempotent.
+
+    Example:
+    >>> patch_multi_worker_fit()
+    >>> patch_multi_worker_fit()  # a second call changes nothing
+    """
+    if _PATCHED:
+        return
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer
+
+    for name in ("reduce_per_replica", "_collective_all_reduce_multi_worker"):
+        if not hasattr(trainer, name):
+            raise RuntimeError(f"Expected keras.src.backend.tensorflow.trainer.{name} (Keras "
+                               f"3.15), received a Keras without it; check whether this Keras "
+                               f"fits under MultiWorkerMirroredStrategy unpatched and update "
+                               f"keras_transfer/compat.py.")
+    original_reduce = trainer.reduce_per_replica
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        strategy = self.distribute_strategy
+        if iterator is not None:
+            for _, _, it in iterator:
+                batch = next(it)
+                data_batch = tree.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0]
+                    if isinstance(v, tf.distribute.DistributedValues) else v, batch)
+                break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    def reduce_per_replica(values, strategy, reduction):
+        if (trainer._collective_all_reduce_multi_worker(strategy)
+                and reduction in ("auto", "mean")):
+            return tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return original_reduce(values, strategy, reduction)
+
+    trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
+    trainer.reduce_per_replica = reduce_per_replica
+    _PATCHED.append(True)
+
+
+def is_multi_worker(strategy=None):
+    """Whether ``strategy`` (default: the current one) spans several worker processes.
+
+    Example:
+    >>> is_multi_worker()
+    False
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    extended = getattr(strategy, "extended", None)
+    check = getattr(extended, "_in_multi_worker_mode", None)
+    return bool(check and check())

@@ -1,0 +1,313 @@
+r"""The one runner every recipe uses: flags, seeding, output folder, strategy, progress, files.
+
+A recipe is a registered `Experiment` plus its per-dataset defaults::
+
+    from keras_transfer.experiments import runner
+    runner.main("htcnn", default_dataset="digits",
+                dataset_defaults={"digits": {"quick": {"steps_per_epoch": 50}}})
+
+`main` defines the recipe contract's flags (DESIGN.md: ``--dataset --preset
+--output_dir --seed --repeats --data_dir --strategy --export --resume ...``)
+and one flag per config field, then: checks every setting and the output
+folder, loads the data (checked too), and only then seeds, enters the
+strategy scope, runs (or tunes) the experiment with a progress log and
+writes ``summary.json``, ``history.csv``, ``curves.png`` and the exports
+(SavedModel + ``.keras``, reloaded and compared), printing the headline
+table at the end. TensorFlow's and absl's INFO and warning lines are off
+unless ``--verbosity`` is given (absl's flag: ``--verbosity=0`` shows INFO).
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+
+from absl import app
+from absl import flags
+
+from keras_transfer.experiments import config_flags
+from keras_transfer.experiments.contract import RunContext
+from keras_transfer.experiments.contract import get_experiment
+
+FLAGS = flags.FLAGS
+PRESET_NAMES = ("quick", "paper")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def _verbose(argv):
+    return any(a.split("=")[0] in ("--verbosity", "-v") for a in argv)
+
+
+def quiet_unless_verbose(argv=None):
+    """Turns TensorFlow's C++ INFO/warning lines off unless ``--verbosity`` is in ``argv``.
+
+    Must run before TensorFlow is imported (the recipes call it first).
+
+    Example:
+    >>> quiet_unless_verbose(["recipe", "--verbosity=0"])  # leaves TF logging alone
+    """
+    if not _verbose(sys.argv if argv is None else argv):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def define_flags(experiment, default_dataset):
+    """The contract's flags plus one flag per config field (`config_flags`).
+
+    They are listed by the recipe's ``--help`` (registered for the main module).
+    """
+    before = set(FLAGS)
+    flags.DEFINE_string("dataset", default_dataset, "Dataset name (folder in --data_dir, a "
+                        "tensorflow-datasets name, or 'digits' which needs no files).")
+    flags.DEFINE_string("preset", "quick", f"Settings preset: one of {PRESET_NAMES}.")
+    flags.DEFINE_string("output_dir", None, "Folder for this run's results; must be new or "
+                        "empty (default: runs/<recipe>-<dataset>-<preset>-<time>).")
+    flags.DEFINE_integer("seed", 0, "Seed of everything random; same seed, same numbers.")
+    flags.DEFINE_integer("repeats", None, "Independent repeats (default: the preset's).",
+                         lower_bound=1)
+    flags.DEFINE_string("data_dir", None, "Folder of <dataset>/ folders (default "
+                        "$KERAS_TRANSFER_DATA).")
+    flags.DEFINE_enum("strategy", "default", STRATEGIES, "tf.distribute strategy; "
+                      "multi_worker needs TF_CONFIG naming >= 2 workers (README).")
+    flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical devices (0: "
+                         "no split), so --strategy=mirrored runs replicas without GPUs.",
+                         lower_bound=0)
+    flags.DEFINE_boolean("export", True, "Export the final models (--noexport to skip).")
+    flags.DEFINE_string("export_dir", "saved_models", "Root folder of the exports.")
+    flags.DEFINE_boolean("resume", False, "Continue the unfinished run in --output_dir.")
+    flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
+                      "Keras dtype policy. mixed_bfloat16 about halves CNN training time on "
+                      "CPUs with AMX/AVX512-BF16; the papers' numbers are float32.")
+    flags.DEFINE_boolean("deterministic", True, "Deterministic TensorFlow ops (same seed, "
+                         "same numbers).")
+    flags.DEFINE_float("deadline_seconds", None, "Training wall-time budget of every compared "
+                       "model; the model reached by then is kept and reported.")
+    flags.DEFINE_string("steps_per_execution", "auto", "Optimizer steps per tf.function call: "
+                        "'auto' (up to 32, dividing each epoch) or an integer (1: plain fit).")
+    flags.DEFINE_boolean("tune", False, "Run a keras-tuner search of the experiment's search "
+                         "space (objective on a validation split) instead of the comparison.")
+    flags.DEFINE_integer("tune_trials", 6, "Trials of the --tune search.", lower_bound=1)
+    skip = (experiment.dataset_field, experiment.repeats_field)
+    config_flags.define_config_flags(experiment.config_class, experiment.presets, skip=skip)
+    flags.register_validator("preset", lambda v: v in PRESET_NAMES,
+                             message=f"--preset must be one of {PRESET_NAMES}")
+    flags.register_validator("deadline_seconds", lambda v: v is None or v > 0,
+                             message="--deadline_seconds must be > 0")
+    flags.register_validator("steps_per_execution",
+                             lambda v: v == "auto" or (v.isdigit() and int(v) >= 1),
+                             message="--steps_per_execution must be 'auto' or an integer >= 1")
+    for name in sorted(set(FLAGS) - before):
+        FLAGS.register_flag_by_module(sys.argv[0], FLAGS[name])
+
+
+def config_from_flags(experiment, dataset_defaults=None):
+    """The validated config: preset, then per-dataset defaults, then the flags given.
+
+    ``dataset_defaults``: ``{dataset: {"all" | preset: {field: value}}}``,
+    what a preset needs to run sensibly on that dataset.
+    """
+    base = experiment.presets[FLAGS.preset]
+    skip = (experiment.dataset_field, experiment.repeats_field)
+    overrides = config_flags.config_overrides(experiment.config_class, base, skip=skip)
+    overrides[experiment.dataset_field] = FLAGS.dataset
+    if FLAGS.repeats is not None:
+        overrides[experiment.repeats_field] = FLAGS.repeats
+    per_dataset = (dataset_defaults or {}).get(FLAGS.dataset, {})
+    for key in ("all", FLAGS.preset):
+        for name, value in per_dataset.get(key, {}).items():
+            overrides.setdefault(name, value)
+    return experiment.get_preset(FLAGS.preset, **overrides)
+
+
+def check_strategy(name, environ=os.environ):
+    """Refuses ``multi_worker`` without a ``TF_CONFIG`` naming at least two workers.
+
+    Example:
+    >>> check_strategy("multi_worker", {"TF_CONFIG": json.dumps({"cluster": {"worker": [
+    ...     "127.0.0.1:2001", "127.0.0.1:2002"]}, "task": {"type": "worker", "index": 0}})})
+    >>> check_strategy("multi_worker", {})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected TF_CONFIG naming >= 2 workers ..., received no TF_CONFIG; ...
+    """
+    if name != "multi_worker":
+        return
+    text = environ.get("TF_CONFIG")
+    try:
+        workers = json.loads(text)["cluster"]["worker"] if text else []
+    except (ValueError, KeyError, TypeError):
+        workers = None
+    if not workers or len(workers) < 2:
+        got = "no TF_CONFIG" if not text else f"TF_CONFIG={text!r}"
+        raise ValueError(f"Expected TF_CONFIG naming >= 2 workers for --strategy=multi_worker, "
+                         f"received {got}; set it on every worker (README, Distribution) or "
+                         f"use --strategy=mirrored.")
+
+
+def output_dir_from_flags(recipe):
+    """``--output_dir``, or a new ``runs/<recipe>-<dataset>-<preset>-<time>`` folder name."""
+    if FLAGS.output_dir:
+        return FLAGS.output_dir
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return os.path.join("runs", f"{recipe}-{FLAGS.dataset}-{FLAGS.preset}-{stamp}")
+
+
+def _silence_python_noise():
+    import absl.logging
+    import tensorflow as tf
+
+    warnings.filterwarnings("ignore")
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    tf.get_logger().setLevel("ERROR")
+
+
+def _set_up_tensorflow():
+    """--cpu_devices, seeds, precision and determinism (before any TensorFlow op runs)."""
+    import keras
+    import tensorflow as tf
+
+    if FLAGS.cpu_devices:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.cpu_devices)
+    keras.utils.set_random_seed(FLAGS.seed)
+    keras.mixed_precision.set_dtype_policy(FLAGS.precision)
+    if FLAGS.deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def run(experiment, dataset_defaults=None):
+    """Runs ``experiment`` with the parsed flags; returns the summary dict."""
+    from keras_transfer import report
+
+    t0 = time.perf_counter()
+    config = config_from_flags(experiment, dataset_defaults)  # every setting checked first
+    check_strategy(FLAGS.strategy)
+    output_dir = output_dir_from_flags(experiment.name)
+    report.check_output_dir(output_dir, FLAGS.resume)
+    if not _verbose(sys.argv):
+        _silence_python_noise()
+    _set_up_tensorflow()
+    from keras_transfer import training
+
+    # Before any TensorFlow op: MultiWorkerMirroredStrategy configures the runtime.
+    strategy = training.get_strategy(FLAGS.strategy)
+    worker = _worker_index()
+    export_dir = FLAGS.export_dir
+    if worker:  # every worker trains and exports (collectives); only the chief's files stay
+        output_dir = tempfile.mkdtemp(prefix=f"keras_transfer-worker{worker}-")
+        export_dir = os.path.join(output_dir, "saved_models")
+    data = experiment.load_data(config, FLAGS.data_dir, FLAGS.seed)  # content checked too
+    load_seconds = time.perf_counter() - t0
+    report.prepare_output_dir(output_dir, FLAGS.resume)
+    if FLAGS.tune:
+        return _tune(experiment, config, data, output_dir, strategy)
+    return _compare(experiment, config, data, output_dir, t0, load_seconds, strategy,
+                    export_dir if FLAGS.export else None)
+
+
+def _worker_index():
+    """This process's worker index under --strategy=multi_worker (0: the chief), else 0."""
+    if FLAGS.strategy != "multi_worker":
+        return 0
+    return int(json.loads(os.environ["TF_CONFIG"]).get("task", {}).get("index", 0))
+
+
+def _steps_per_execution():
+    spe = FLAGS.steps_per_execution
+    return spe if spe == "auto" else int(spe)
+
+
+def _tune(experiment, config, data, output_dir, strategy):
+    from keras_transfer import training
+    from keras_transfer.experiments import tune
+
+    with strategy.scope(), training.options(steps_per_execution=_steps_per_execution()):
+        return tune.run_search(experiment, config, data, output_dir, FLAGS.tune_trials,
+                               FLAGS.seed, preset=FLAGS.preset, strategy=strategy)
+
+
+def _compare(experiment, config, data, output_dir, t0, load_seconds, strategy, export_dir):
+    from keras_transfer import report
+    from keras_transfer import training
+    from keras_transfer.progress import ProgressLog
+
+    progress = ProgressLog(experiment.planned_steps(config) if experiment.planned_steps
+                           else None)
+    context = RunContext(output_dir, FLAGS.seed, strategy, FLAGS.deadline_seconds,
+                         log=lambda text: progress.line(text))
+    with strategy.scope(), training.options(progress=progress,
+                                            steps_per_execution=_steps_per_execution()):
+        result = experiment.run(config, data, context)
+    phases = {"load_data": load_seconds, **result.phase_seconds}
+    report.write_history(os.path.join(output_dir, "history.csv"), result.history)
+    if result.plot:
+        result.plot(os.path.join(output_dir, "curves.png"))
+    exports = {}
+    if export_dir and result.models:
+        t_export = time.perf_counter()
+        name = os.path.basename(os.path.normpath(output_dir))
+        exports = export_and_check(result.models,
+                                   os.path.join(export_dir, experiment.name, name),
+                                   result.export_inputs)
+        phases["export"] = time.perf_counter() - t_export
+    phases["total"] = time.perf_counter() - t0
+    summary = {
+        "recipe": experiment.name, "dataset": FLAGS.dataset, "preset": FLAGS.preset,
+        "seed": FLAGS.seed, "repeats": getattr(config, experiment.repeats_field),
+        "strategy": FLAGS.strategy, "replicas": context.strategy.num_replicas_in_sync,
+        "precision": FLAGS.precision,
+        "deterministic": FLAGS.deterministic, "steps_per_execution": FLAGS.steps_per_execution,
+        "deadline_seconds": FLAGS.deadline_seconds, "settings": dataclasses.asdict(config),
+        **result.summary, "headline": result.headline,
+    }
+    if result.runs is not None:
+        summary["runs"] = result.runs
+    summary.update(wall_seconds=phases, exports=exports)
+    report.write_json(os.path.join(output_dir, "summary.json"), summary)
+    progress.line("done", f"-> {output_dir}")
+    print(result.table)
+    return summary
+
+
+def export_and_check(named_models, directory, inputs):
+    """Exports each model (SavedModel + .keras) and checks the SavedModel reloads identically.
+
+    Args:
+        named_models: name -> Keras model.
+        directory: export folder.
+        inputs: a few inputs exactly as the models take them.
+
+    Returns:
+        name -> ``{"saved_model": path, "keras": path, "max_abs_diff": float}``.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_transfer.export import export_model
+
+    out = {}
+    for name, model in named_models.items():
+        paths = export_model(model, directory, name)
+        reloaded = tf.saved_model.load(paths["saved_model"])
+        diff = np.max(np.abs(reloaded.serve(tf.constant(inputs)).numpy()
+                             - model.predict(inputs, verbose=0)))
+        out[name] = dict(paths, max_abs_diff=float(diff))
+    return out
+
+
+def main(name, default_dataset, dataset_defaults=None):
+    """A recipe's entry point: defines the flags of experiment ``name`` and runs it.
+
+    Example (a recipe file's whole logic)::
+
+        if __name__ == "__main__":
+            runner.main("coarse2fine", default_dataset="tiny_imagenet50")
+    """
+    quiet_unless_verbose()
+    experiment = get_experiment(name)
+    define_flags(experiment, default_dataset)
+    app.run(lambda argv: run(experiment, dataset_defaults) and None)
