@@ -73,9 +73,10 @@ def resolve_steps_per_execution(value, steps_per_epoch, strategy=None):
 
     ``"auto"`` picks the largest divisor of ``steps_per_epoch`` up to
     `MAX_STEPS_PER_EXECUTION` (Keras rounds an epoch up to whole executions,
-    so a non-divisor would train extra steps). Under a multi-worker
-    ``strategy`` (default: the current one) it is 1: Keras' multi-step loop fails there ("You must feed a value for
-    placeholder ... while/cond"), measured on Keras 3.15.
+    so a non-divisor would train extra steps). Under a ``strategy`` (default:
+    the current one) with several replicas or workers it is 1: Keras' multi-step
+    loop fails there ("You must feed a value for placeholder ... while/cond",
+    MirroredStrategy and MultiWorkerMirroredStrategy, measured on Keras 3.15).
 
     Example:
     >>> resolve_steps_per_execution("auto", 60), resolve_steps_per_execution("auto", 1000)
@@ -84,7 +85,8 @@ def resolve_steps_per_execution(value, steps_per_epoch, strategy=None):
     6
     """
     value = _OPTIONS["steps_per_execution"] if value is None else value
-    if is_multi_worker(strategy):
+    strategy = strategy or tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync > 1 or is_multi_worker(strategy):
         return 1
     limit = MAX_STEPS_PER_EXECUTION if value == "auto" else value
     return max(d for d in range(1, min(limit, steps_per_epoch) + 1) if steps_per_epoch % d == 0)

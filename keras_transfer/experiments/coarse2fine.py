@@ -14,7 +14,6 @@ transform.
 """
 
 import dataclasses
-import os
 
 import keras
 import numpy as np
@@ -27,6 +26,7 @@ from keras_transfer.experiments.config import select_preset
 from keras_transfer.experiments.contract import Experiment
 from keras_transfer.experiments.contract import SearchSpace
 from keras_transfer.experiments.contract import fields_of
+from keras_transfer.experiments.contract import run_path
 from keras_transfer.experiments.contract import register_experiment
 from keras_transfer.models.coarse2fine import TABLE1
 from keras_transfer.models.coarse2fine import table1_model
@@ -49,8 +49,9 @@ class Coarse2FineConfig:
             (>= 2) of the previous one (paper: 8, 16, 32).
         stage_epochs: epochs of each stage.
         widen_at: resolution of the stage that also widens the network (0:
-            never); ``widen_to``: the Table I network whose filter and unit
-            counts it gets (net-2 -> net-3: section IV-D, Fig. 10).
+            never).
+        widen_to: the Table I network whose filter and unit counts the
+            widened network gets (net-2 -> net-3: section IV-D, Fig. 10).
         widen_init: initialisation of the new filters (`widen`; the paper
             prefers Gaussian N(0, 1/100), section IV-D).
         upscale_mode: ``"paper"`` (new taps and dense positions get small
@@ -308,9 +309,6 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print, deadline_se
     >>> [s["resolution"] for s in out["incremental"][0]["stages"]], len(out["baseline"])
     ([4, 8], 1)
     """
-    def sub(*parts):
-        return os.path.join(output_dir, *parts) if output_dir else None
-
     num_classes = data[config.resolutions[0]][0].info.num_classes
     final_res = config.resolutions[-1]
     out = {"incremental": [], "baseline": [], "models": {}}
@@ -324,8 +322,7 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print, deadline_se
         keras.utils.set_random_seed(s)
         def stage_dir(i, stage, r=r):
             root = first_stage_dir if i == 0 and first_stage_dir else output_dir
-            return root and os.path.join(root, "runs", f"repeat{r}",
-                                         f"stage{i}-{stage.resolution}px")
+            return run_path(root, "runs", f"repeat{r}", f"stage{i}-{stage.resolution}px")
 
         inc = c2f.train_incremental(build_start_net(config, num_classes), make_stages(config),
                                     datasets, steps_per_epoch=config.steps_per_epoch,
@@ -339,7 +336,8 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print, deadline_se
         curve = training.train(base, train_ds, test_ds,
                                epochs=config.baseline_epochs or sum(config.stage_epochs),
                                steps_per_epoch=config.steps_per_epoch,
-                               run_dir=sub("runs", f"repeat{r}", f"baseline-{final_res}px"),
+                               run_dir=run_path(output_dir, "runs", f"repeat{r}",
+                                                f"baseline-{final_res}px"),
                                deadline_seconds=deadline_seconds)
         curve = [dict(row, stage=0, resolution=final_res) for row in curve]
         out["incremental"].append({"curve": inc["curve"], "stages": inc["stages"],

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from keras_transfer import data as kt_data
 from keras_transfer import training
+from keras_transfer.experiments.contract import run_path
 from keras_transfer.models.backbone import backbone
 from keras_transfer.models.backbone import backbone_classifier
 from keras_transfer.models.backbone import save_backbone_weights
@@ -50,11 +51,6 @@ def _feature_datasets(f_train, y_train, f_test, y_test, batch, seed):
     return train.prefetch(tf.data.AUTOTUNE), test.prefetch(tf.data.AUTOTUNE)
 
 
-def run_subdir(output_dir, *parts):
-    """``output_dir/parts...``, or ``None`` without an output folder."""
-    return os.path.join(output_dir, *parts) if output_dir else None
-
-
 def pretrain_source(config, data, seed=0, output_dir=None, log=print):
     """Stage 0 (``backbone_weights="source"``): trains the backbone from scratch on the source task.
 
@@ -72,7 +68,7 @@ def pretrain_source(config, data, seed=0, output_dir=None, log=print):
     train, test = image_datasets(data.source_train, data.source_test, config.batch_size, seed,
                             config.augment)
     curve = training.train(model, train, test, epochs=1, steps_per_epoch=config.source_steps,
-                           run_dir=run_subdir(output_dir, "runs", "source"), eval_at_start=False)
+                           run_dir=run_path(output_dir, "runs", "source"), eval_at_start=False)
     path = None
     if output_dir:
         path = os.path.join(output_dir, "source_backbone.weights.h5")
@@ -121,12 +117,12 @@ def _teacher_phases(config, model, base, train, test, output_dir, set_trainable)
     base.trainable = False
     adam_classifier(model, config.head_lr)
     head = training.train(model, train, test, epochs=1, steps_per_epoch=config.head_steps,
-                          run_dir=run_subdir(output_dir, "runs", "teacher_head"),
+                          run_dir=run_path(output_dir, "runs", "teacher_head"),
                           eval_at_start=False)
     set_trainable()
     adam_classifier(model, config.finetune_lr)
     fine = training.train(model, train, test, epochs=1, steps_per_epoch=config.finetune_steps,
-                          run_dir=run_subdir(output_dir, "runs", "teacher_finetune"),
+                          run_dir=run_path(output_dir, "runs", "teacher_finetune"),
                           eval_at_start=False)
     return {"head": head[-1]["test_accuracy"], "finetune": fine[-1]["test_accuracy"]}
 

@@ -34,12 +34,12 @@ from keras_transfer.experiments.compact_teacher import check_split_layer
 from keras_transfer.experiments.compact_teacher import fine_tune
 from keras_transfer.experiments.compact_teacher import image_datasets
 from keras_transfer.experiments.compact_teacher import pretrain_source
-from keras_transfer.experiments.compact_teacher import run_subdir
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
 from keras_transfer.experiments.contract import Experiment
 from keras_transfer.experiments.contract import SearchSpace
 from keras_transfer.experiments.contract import fields_of
+from keras_transfer.experiments.contract import run_path
 from keras_transfer.experiments.contract import register_experiment
 from keras_transfer.models.backbone import list_backbones
 from keras_transfer.models.compact import compact_cnn
@@ -381,7 +381,7 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print, deadline_se
                 name = student_name(kind, width)
                 root = (alone_dir or output_dir) if kind == "alone" else output_dir
                 models[name], acc, sec = train_student(
-                    config, data, s, width, run_dir=run_subdir(root, "runs", f"{name}_{r}"),
+                    config, data, s, width, run_dir=run_path(root, "runs", f"{name}_{r}"),
                     deadline_seconds=deadline_seconds, **kwargs)
                 row[kind].append(acc)
                 row["seconds"][kind].append(sec)

@@ -184,6 +184,16 @@ class SearchSpace:
     phase_seconds: Callable = lambda result: result.phase_seconds
 
 
+def run_path(root, *parts):
+    """``root/parts...``, or ``None`` when there is no run folder (nothing kept on disk).
+
+    Example:
+    >>> run_path("runs", "repeat0", "ccnn"), run_path(None, "repeat0")
+    ('runs/repeat0/ccnn', None)
+    """
+    return os.path.join(root, *parts) if root else None
+
+
 def fields_of(config, names):
     """``{name: config.name}`` for ``names`` (what a shared phase depends on).
 

@@ -30,6 +30,7 @@ from keras_transfer.experiments.config import select_preset
 from keras_transfer.experiments.contract import Experiment
 from keras_transfer.experiments.contract import SearchSpace
 from keras_transfer.experiments.contract import fields_of
+from keras_transfer.experiments.contract import run_path
 from keras_transfer.experiments.contract import register_experiment
 from keras_transfer.models import backbone as bb
 from keras_transfer.models.fusion_nets import residual_cnn
@@ -302,7 +303,7 @@ def run_names(config):
     return singles + ["hybrid_" + h.replace("/", "_") for h in config.hybrids]
 
 
-def _pretrain(config, data, shape, seed, sub, log):
+def _pretrain(config, data, shape, seed, root, log):
     pretrained, info = {}, {}
     for key, net in (("1", config.model_1), ("2", config.model_2)):
         t0 = time.perf_counter()
@@ -317,11 +318,11 @@ def _pretrain(config, data, shape, seed, sub, log):
         train, test = data[key]
         clf = classifier(feats, train.info.num_classes, f"pretrain_{key}")
         curve = _fit(clf, train, test, config.pretrain_steps, config.pretrain_lr,
-                     config.batch_size, seed, sub("runs", f"pretrain_{key}"))
+                     config.batch_size, seed, run_path(root, "runs", f"pretrain_{key}"))
         info[key] = {"accuracy": curve[-1]["test_accuracy"],
                      "seconds": curve[-1]["wall_seconds"], "weights": None}
-        if sub():  # reusable with weights_<key>=... (never overwritten)
-            path = sub(f"pretrained_{key}.weights.h5")
+        if root:  # reusable with weights_<key>=... (never overwritten)
+            path = run_path(root, f"pretrained_{key}.weights.h5")
             if not os.path.exists(path):
                 feats.save_weights(path)
         log(f"model {key} ({net}) pre-trained on {getattr(config, 'dataset_' + key)}: "
@@ -347,15 +348,11 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print, deadline_se
     """
     log = log or (lambda *_: None)
 
-    def sub(*parts):
-        return os.path.join(output_dir, *parts) if output_dir else None
-
     t_start = time.perf_counter()
     train, test = data["retrain"]
     shape, classes = train.x.shape[1:], train.info.num_classes
     root = pretrain_dir or output_dir
-    pretrained, pre = _pretrain(config, data, shape, seed,
-                                lambda *parts: os.path.join(root, *parts) if root else None, log)
+    pretrained, pre = _pretrain(config, data, shape, seed, root, log)
     seconds = {"pretrain": time.perf_counter() - t_start}
     names = run_names(config)
     runs, curves, flops, models = {n: [] for n in names}, {}, {}, {}
@@ -365,7 +362,7 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print, deadline_se
         keras.utils.set_random_seed(s)
         model = _build(model_name or run, pretrained, config, classes)
         curve = _fit(model, train, test, steps, config.retrain_lr, config.batch_size, s,
-                     sub("runs", f"{run}_{r}"), deadline_seconds)
+                     run_path(output_dir, "runs", f"{run}_{r}"), deadline_seconds)
         row = {"accuracy": curve[-1]["test_accuracy"], "train_seconds": curve[-1]["wall_seconds"],
                **_params(model)}
         if run.startswith("hybrid"):

@@ -31,6 +31,7 @@ from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
 from keras_transfer.experiments.contract import Experiment
 from keras_transfer.experiments.contract import fields_of
+from keras_transfer.experiments.contract import run_path
 from keras_transfer.experiments.contract import register_experiment
 from keras_transfer.transfer.hierarchical import transfer_first_layer
 
@@ -417,7 +418,6 @@ def run_repeat(config, data, seed, runs_dir=None, tensorboard_dir=None, strategy
     >>> sorted(out["curves"]), 0 <= out["comparison"]["pbp"] <= 1
     (['ccnn', 'htcnn'], True)
     """
-    sub = lambda root, name: root and os.path.join(root, name)  # noqa: E731
     t0 = time.perf_counter()
     shallow_models, shallow_curves, shallow_seconds = train_shallow_cnns(
         config, data, seed, shallow_runs_dir or runs_dir, tensorboard_dir, strategy)
@@ -431,7 +431,7 @@ def run_repeat(config, data, seed, runs_dir=None, tensorboard_dir=None, strategy
         curves[name] = training.train(
             model, _dataset(config, data, cloud_idx, seed), test_ds,
             epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-            run_dir=sub(runs_dir, name), tensorboard_dir=sub(tensorboard_dir, name),
+            run_dir=run_path(runs_dir, name), tensorboard_dir=run_path(tensorboard_dir, name),
             deadline_seconds=deadline_seconds)
     t2 = time.perf_counter()
     return {

@@ -13,7 +13,6 @@ is the transfer itself.
 """
 
 import dataclasses
-import os
 import time
 
 import keras
@@ -28,6 +27,7 @@ from keras_transfer.experiments.config import select_preset
 from keras_transfer.experiments.contract import Experiment
 from keras_transfer.experiments.contract import SearchSpace
 from keras_transfer.experiments.contract import fields_of
+from keras_transfer.experiments.contract import run_path
 from keras_transfer.experiments.contract import register_experiment
 from keras_transfer.models.lenet5 import LENET5_LEVELS
 from keras_transfer.models.lenet5 import lenet5
@@ -284,15 +284,13 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print, deadline_se
     >>> sorted(out["accuracy"][1]), [(r["k"], r["n"]) for r in out["runs"]]
     ([0, 2], [(1, 0), (1, 2)])
     """
-    sub = lambda *parts: output_dir and os.path.join(output_dir, *parts)  # noqa: E731
     t0 = time.perf_counter()
     keras.utils.set_random_seed(seed)
     source, _, loss, metric = build_net(config, len(config.source_classes))
     _compile(source, loss, metric, config)
-    source_runs = os.path.join(source_dir, "runs", "source") if source_dir else sub("runs",
-                                                                                     "source")
     source_row = train_net(source, config, data.source, data.source, config.source_steps, seed,
-                           source_runs, sub("tensorboard", "source"))
+                           run_path(source_dir or output_dir, "runs", "source"),
+                           run_path(output_dir, "tensorboard", "source"))
     source_test_acc = source.evaluate(
         kt_data.make_dataset(data.source_test.x, data.source_test.y, 500), verbose=0,
         return_dict=True)["accuracy"]
@@ -317,7 +315,8 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print, deadline_se
                 reports[n] = parameter_report(target)
                 row = train_net(target, config, train, data.test,
                                 target_budget(config, len(train)),
-                                trial_seed, sub("runs", name), sub("tensorboard", name),
+                                trial_seed, run_path(output_dir, "runs", name),
+                                run_path(output_dir, "tensorboard", name),
                                 deadline_seconds)
                 accuracy[k][n].append(float(row["test_accuracy"]))
                 train_accuracy[k][n].append(row["train_accuracy"])

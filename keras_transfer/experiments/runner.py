@@ -90,7 +90,7 @@ def define_flags(experiment, default_dataset):
     flags.DEFINE_boolean("tune", False, "Run a keras-tuner search of the experiment's search "
                          "space (objective on a validation split) instead of the comparison.")
     flags.DEFINE_integer("tune_trials", 6, "Trials of the --tune search.", lower_bound=1)
-    skip = (experiment.dataset_field, experiment.repeats_field)
+    skip = _flagless_fields(experiment)
     config_flags.define_config_flags(experiment.config_class, experiment.presets, skip=skip)
     flags.register_validator("preset", lambda v: v in PRESET_NAMES,
                              message=f"--preset must be one of {PRESET_NAMES}")
@@ -103,6 +103,12 @@ def define_flags(experiment, default_dataset):
         FLAGS.register_flag_by_module(sys.argv[0], FLAGS[name])
 
 
+def _flagless_fields(experiment):
+    """Fields set by contract flags: the dataset (``--dataset``) and a field called repeats."""
+    return (experiment.dataset_field,) + (("repeats",) if experiment.repeats_field == "repeats"
+                                          else ())
+
+
 def config_from_flags(experiment, dataset_defaults=None):
     """The validated config: preset, then per-dataset defaults, then the flags given.
 
@@ -110,7 +116,7 @@ def config_from_flags(experiment, dataset_defaults=None):
     what a preset needs to run sensibly on that dataset.
     """
     base = experiment.presets[FLAGS.preset]
-    skip = (experiment.dataset_field, experiment.repeats_field)
+    skip = _flagless_fields(experiment)
     overrides = config_flags.config_overrides(experiment.config_class, base, skip=skip)
     overrides[experiment.dataset_field] = FLAGS.dataset
     if FLAGS.repeats is not None:
