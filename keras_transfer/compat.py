@@ -1,4 +1,4 @@
-"""The one module that patches private Keras internals: `fit` under MultiWorkerMirroredStrategy.
+"""The one module that patches private Keras internals: `fit` under tf.distribute strategies.
 
 Keras 3 (checked on 3.15) cannot ``fit`` under
 `tf.distribute.MultiWorkerMirroredStrategy` with more than one worker
@@ -9,8 +9,11 @@ Keras 3 (checked on 3.15) cannot ``fit`` under
    ``strategy.reduce("MEAN", batch, axis=None)`` on the whole nested
    ``(x, y)`` batch; `tf.distribute.Strategy.reduce` does not take nests. One
    worker hands the tuple back unchanged; two workers fail in the collective
-   ("Attempt to convert a value (PerReplica:{...}) ... to a Tensor"). The
-   batch is only used for its shapes: the patch takes the local replica's.
+   ("Attempt to convert a value (PerReplica:{...}) ... to a Tensor"), and
+   under `tf.distribute.MirroredStrategy` a batch split unevenly between the
+   replicas (5 examples on 2) fails too ("Inputs to operation AddN ... must
+   have the same size and shape"). The batch is only used for its shapes:
+   the patch takes the local replica's.
 2. ``reduce_per_replica`` reduces the scalar loss and metric results with
    ``axis=0`` in multi-worker mode ("Invalid reduction dimension 0 for input
    with 0 dimensions"); the patch uses ``axis=None``, the element-wise mean
@@ -18,8 +21,9 @@ Keras 3 (checked on 3.15) cannot ``fit`` under
 
 With both patched, two workers on localhost end with identical weights equal
 to a single-process run on the global batch (tests/test_multi_worker.py).
-`keras_transfer.training.get_strategy("multi_worker")` applies them. A Keras
-release that fixes or renames these functions makes `patch_multi_worker_fit`
+`keras_transfer.training.get_strategy` applies them for ``"mirrored"`` and
+``"multi_worker"``. A Keras
+release that fixes or renames these functions makes `patch_distributed_fit`
 raise, naming what it did not find.
 """
 
@@ -28,12 +32,12 @@ import tensorflow as tf
 _PATCHED = []
 
 
-def patch_multi_worker_fit():
-    """Patches Keras' TensorFlow trainer so `fit` works with several workers; idempotent.
+def patch_distributed_fit():
+    """Patches Keras' TensorFlow trainer so `fit` works under several workers; idempotent.
 
     Example:
-    >>> patch_multi_worker_fit()
-    >>> patch_multi_worker_fit()  # a second call changes nothing
+    >>> patch_distributed_fit()
+    >>> patch_distributed_fit()  # a second call changes nothing
     """
     if _PATCHED:
         return

@@ -27,7 +27,7 @@ import keras
 import tensorflow as tf
 
 from keras_transfer.compat import is_multi_worker
-from keras_transfer.compat import patch_multi_worker_fit
+from keras_transfer.compat import patch_distributed_fit
 
 CURVE_FIELDS = ("epoch", "step", "wall_seconds", "train_loss", "test_accuracy")
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -111,12 +111,13 @@ def get_strategy(name="default"):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
+        patch_distributed_fit()  # uneven per-replica batches fail in Keras 3's fit otherwise
         devices = None
         if not tf.config.list_logical_devices("GPU"):
             devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
     if name == "multi_worker":
-        patch_multi_worker_fit()  # Keras 3's fit fails with several workers otherwise
+        patch_distributed_fit()  # Keras 3's fit fails with several workers otherwise
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"Expected strategy in {STRATEGIES}, received {name!r}.")
 
