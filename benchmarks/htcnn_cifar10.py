@@ -117,6 +117,8 @@ def run_setting(setting, config, data, output_dir):
     experiment = htcnn.run_experiment(config, data, folder, seed=FLAGS.seed,
                                       log=lambda line: print(f"{setting} {line}", flush=True))
     series, results = experiment["curves"], experiment["runs"]
+    report.write_history(os.path.join(folder, "history.csv"), experiment["history"])
+    htcnn.plot_curves(os.path.join(folder, "curves.png"), config, series)
     epochs, h_acc = report.curve_matrix(series["HTCNN"])
     _, c_acc = report.curve_matrix(series["CCNN"])
     n = min(h_acc.shape[1], c_acc.shape[1])

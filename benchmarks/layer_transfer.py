@@ -115,7 +115,9 @@ def load_summary(summary):
             "source_test_accuracy": summary["source_test_accuracy"],
             "train_accuracy": {int(k): {int(n): v["mean"] for n, v in row.items()}
                                for k, row in summary.get("train_accuracy", {}).items()},
-            "seconds": sum(summary["wall_seconds"].values())}
+            # Runs before the shared runner recorded no total: the sum of their phases.
+            "seconds": summary["wall_seconds"].get("total",
+                                                   sum(summary["wall_seconds"].values()))}
 
 
 def section(results):

@@ -513,9 +513,7 @@ def run(config, data, context):
                                              f"({config.repeats} repeats per width)",
                          ylabel="Test accuracy")
 
-    seconds = {k: v for k, v in out["seconds"].items() if k != "students"}
-    seconds.update({f"students_{k}": v for k, v in out["seconds"]["students"].items()},
-                   deployment=deployment_seconds)
+    seconds = dict(out["seconds"], deployment=deployment_seconds)
     return Result(
         headline=head, table=headline_table(config, head, deployment), history=history,
         plot=plot, models={"teacher": out["teacher"], **distilled},
@@ -580,7 +578,7 @@ def search_space():
     def phase_seconds(result):
         seconds = result.phase_seconds
         return {"teacher": seconds["pretrain"] + seconds["finetune"],
-                "students_alone": seconds["students_alone"]}
+                "students_alone": seconds["students"]["alone"]}
 
     return SearchSpace(choices=choices, apply=apply, validation=validation,
                        shared={"teacher": TEACHER_FIELDS, "students_alone": ALONE_FIELDS},

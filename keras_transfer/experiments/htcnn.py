@@ -549,6 +549,23 @@ def headline_table(head):
     return text_table(["measure", "mean (min-max)"], rows)
 
 
+def plot_curves(path, config, curves):
+    """Fig. 8-style test accuracy per epoch of HTCNN and CCNN (mean and range over repeats).
+
+    Example:
+    >>> import tempfile
+    >>> rows = [{"epoch": e, "test_accuracy": a} for e, a in enumerate([0.1, 0.5])]
+    >>> plot_curves(tempfile.mkdtemp() + "/c.png", get_preset("quick"), {"HTCNN": [rows]})
+    """
+    from keras_transfer import report
+
+    report.plot_curves(
+        path, curves,
+        title=f"HTCNN vs CCNN on {config.dataset} ({config.setting}, m={config.num_shallow}, "
+              f"{config.repeats} repeats)",
+        xlabel=f"Epoch ({config.steps_per_epoch} iterations)")
+
+
 def planned_steps(config):
     """Every optimizer step of the experiment: m shallow CNNs and two clouds per repeat.
 
@@ -572,7 +589,6 @@ def run(config, data, context):
     >>> sorted(result.models), result.headline["pbp"]["n"]
     (['ccnn', 'htcnn'], 1)
     """
-    from keras_transfer import report
     from keras_transfer.experiments.contract import Result
 
     out = run_experiment(config, data, context.run_dir, seed=context.seed,
@@ -581,18 +597,12 @@ def run(config, data, context):
                          shallow_dir=context.phase_dir("shallow", **fields_of(config,
                                                                                SHALLOW_FIELDS)))
 
-    def plot(path):
-        report.plot_curves(
-            path, out["curves"],
-            title=f"HTCNN vs CCNN on {config.dataset} ({config.setting}, m={config.num_shallow}, "
-                  f"{config.repeats} repeats)",
-            xlabel=f"Epoch ({config.steps_per_epoch} iterations)")
-
     x = data.test.x[:64].astype(np.float32) / 255.0
     last = out["last"]
     return Result(
         headline=out["headline"], table=headline_table(out["headline"]), runs=out["runs"],
-        history=out["history"], plot=plot, models={"htcnn": last["htcnn"], "ccnn": last["ccnn"]},
+        history=out["history"], plot=lambda path: plot_curves(path, config, out["curves"]),
+        models={"htcnn": last["htcnn"], "ccnn": last["ccnn"]},
         export_inputs=x - data.mean if data.mean is not None else x,
         summary={"data": {"train_examples": len(data.train), "test_examples": len(data.test),
                           "image_shape": list(data.input_shape),

@@ -54,7 +54,7 @@ def quiet_unless_verbose(argv=None):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def define_flags(experiment, default_dataset):
+def _define_flags(experiment, default_dataset):
     """The contract's flags plus one flag per config field (`config_flags`).
 
     They are listed by the recipe's ``--help`` (registered for the main module).
@@ -109,7 +109,7 @@ def _flagless_fields(experiment):
                                           else ())
 
 
-def config_from_flags(experiment, dataset_defaults=None):
+def _config_from_flags(experiment, dataset_defaults=None):
     """The validated config: preset, then per-dataset defaults, then the flags given.
 
     ``dataset_defaults``: ``{dataset: {"all" | preset: {field: value}}}``,
@@ -153,7 +153,7 @@ def check_strategy(name, environ=os.environ):
                          f"use --strategy=mirrored.")
 
 
-def output_dir_from_flags(recipe):
+def _output_dir_from_flags(recipe):
     """``--output_dir``, or a new ``runs/<recipe>-<dataset>-<preset>-<time>`` folder name."""
     if FLAGS.output_dir:
         return FLAGS.output_dir
@@ -185,14 +185,14 @@ def _set_up_tensorflow():
         tf.config.experimental.enable_op_determinism()
 
 
-def run(experiment, dataset_defaults=None):
+def _run(experiment, dataset_defaults=None):
     """Runs ``experiment`` with the parsed flags; returns the summary dict."""
     from keras_transfer import report
 
     t0 = time.perf_counter()
-    config = config_from_flags(experiment, dataset_defaults)  # every setting checked first
+    config = _config_from_flags(experiment, dataset_defaults)  # every setting checked first
     check_strategy(FLAGS.strategy)
-    output_dir = output_dir_from_flags(experiment.name)
+    output_dir = _output_dir_from_flags(experiment.name)
     report.check_output_dir(output_dir, FLAGS.resume)
     if not _verbose(sys.argv):
         _silence_python_noise()
@@ -289,6 +289,13 @@ def export_and_check(named_models, directory, inputs):
 
     Returns:
         name -> ``{"saved_model": path, "keras": path, "max_abs_diff": float}``.
+
+    Example:
+    >>> import tempfile, keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> out = export_and_check({"tiny": model}, tempfile.mkdtemp(), np.ones((3, 4), "float32"))
+    >>> out["tiny"]["max_abs_diff"] < 1e-6
+    True
     """
     import numpy as np
     import tensorflow as tf
@@ -315,5 +322,5 @@ def main(name, default_dataset, dataset_defaults=None):
     """
     quiet_unless_verbose()
     experiment = get_experiment(name)
-    define_flags(experiment, default_dataset)
-    app.run(lambda argv: run(experiment, dataset_defaults) and None)
+    _define_flags(experiment, default_dataset)
+    app.run(lambda argv: _run(experiment, dataset_defaults) and None)
