@@ -453,7 +453,7 @@ def headline_table(config, head, deployment):
     ...        "student_distilled_w4": {"parameters": 100, "latency_seconds": 0.0001}}
     >>> table = headline_table(get_preset("quick", student_widths=(4,)), h, dep)
     >>> table.splitlines()[3].split("|")[1:5]
-    [' student w4 ', ' 0.600 (0.600-0.600) ', ' 0.650 (0.650-0.650) ', '      +0.25 ']
+    [' student w4 ', ' 0.600 (0.600-0.600) ', ' 0.650 (0.650-0.650) ', ' +0.25      ']
     """
     from keras_transfer.report import text_table
 

@@ -444,8 +444,8 @@ def planned_steps(config):
     they are planned as one more run per repeat.
 
     Example:
-    >>> planned_steps(get_preset("quick"))
-    21500
+    >>> planned_steps(get_preset("quick"))  # 2 x 2,000 + 3 repeats x 9 runs x 500
+    17500
     """
     pretrain = sum(config.pretrain_steps for w in (config.weights_1, config.weights_2) if not w)
     runs = len(run_names(config)) + (1 if config.baselines else 0)

@@ -529,7 +529,7 @@ def headline_table(head):
     >>> h = [{"epoch": e, "wall_seconds": e, "test_accuracy": a} for e, a in enumerate([.1, .5])]
     >>> c = [{"epoch": e, "wall_seconds": e, "test_accuracy": a} for e, a in enumerate([.1, .3])]
     >>> print(headline_table(headline([compare_curves(h, c, 1.0)])).splitlines()[2])
-    | AAG (eq. 2)                       | 0.200 (0.200-0.200) |
+    | AAG (eq. 2)                      | 0.200 (0.200-0.200) |
     """
     def stat(s, fmt=".3f"):
         if not s or s.get("n", 0) == 0:
@@ -570,8 +570,8 @@ def planned_steps(config):
     """Every optimizer step of the experiment: m shallow CNNs and two clouds per repeat.
 
     Example:
-    >>> planned_steps(get_preset("quick", dataset="digits"))
-    9600
+    >>> planned_steps(get_preset("quick", dataset="digits"))  # 3 x (4 x 600 + 2 x 10 x 60)
+    10800
     """
     return config.repeats * (config.num_shallow * config.shallow_steps
                              + 2 * config.epochs * config.steps_per_epoch)

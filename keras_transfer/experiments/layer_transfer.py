@@ -367,8 +367,8 @@ def headline_table(config, head):
     >>> cfg = get_preset("quick", ks=(1,), levels=(0, 3))
     >>> print(headline_table(cfg, headline(cfg, {1: {0: [0.2], 3: [0.5]}})))
     | k \\ n |     0 |     3 | best n |
-    |-------|------:|------:|-------:|
-    | 1     | 0.200 | 0.500 |      3 |
+    |------:|------:|------:|-------:|
+    |     1 | 0.200 | 0.500 |      3 |
     """
     from keras_transfer.report import text_table
 
