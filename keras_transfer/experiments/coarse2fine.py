@@ -28,6 +28,8 @@ from keras_transfer.experiments.contract import SearchSpace
 from keras_transfer.experiments.contract import fields_of
 from keras_transfer.experiments.contract import run_path
 from keras_transfer.experiments.contract import register_experiment
+from keras_transfer.incremental import Stage
+from keras_transfer.incremental import train_incremental
 from keras_transfer.models.coarse2fine import TABLE1
 from keras_transfer.models.coarse2fine import table1_model
 from keras_transfer.transfer import coarse2fine as c2f
@@ -221,7 +223,7 @@ def make_stages(config):
     >>> [(s.resolution, s.epochs) for s in make_stages(get_preset("quick"))]
     [(8, 20), (16, 10), (32, 20)]
     """
-    stages = [c2f.Stage(config.resolutions[0], config.stage_epochs[0])]
+    stages = [Stage(config.resolutions[0], config.stage_epochs[0])]
     start = TABLE1[config.net]
     target = TABLE1.get(config.widen_to)
 
@@ -242,7 +244,7 @@ def make_stages(config):
 
     for i in range(1, len(config.resolutions)):
         res, prev = config.resolutions[i], config.resolutions[i - 1]
-        stages.append(c2f.Stage(res, config.stage_epochs[i],
+        stages.append(Stage(res, config.stage_epochs[i],
                                 transform_for(res // prev, res == config.widen_at, 1000 * i)))
     return stages
 
@@ -324,7 +326,7 @@ def run_experiment(config, data, output_dir=None, seed=0, log=print, deadline_se
             root = first_stage_dir if i == 0 and first_stage_dir else output_dir
             return run_path(root, "runs", f"repeat{r}", f"stage{i}-{stage.resolution}px")
 
-        inc = c2f.train_incremental(build_start_net(config, num_classes), make_stages(config),
+        inc = train_incremental(build_start_net(config, num_classes), make_stages(config),
                                     datasets, steps_per_epoch=config.steps_per_epoch,
                                     compile_fn=compile_fn, run_dir=stage_dir,
                                     check=replication_check(data),
