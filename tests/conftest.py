@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import runpy
 import shutil
 import subprocess
 import sys
@@ -31,15 +32,36 @@ def run_recipe(name, *args, env=None, timeout=300):
                           env=dict(os.environ, **(env or {})), cwd=str(REPO))
 
 
-def assert_refused_before_training(name, tiny, args, message, out):
-    """Runs recipe ``name`` with ``tiny`` flags overridden by ``args``: a clear error, no output.
+def recipe_defaults(name):
+    """``DATASET_DEFAULTS`` of ``recipes/<name>.py`` (``None`` when it has none)."""
+    return runpy.run_path(str(REPO / "recipes" / f"{name}.py"),
+                          run_name="recipe_defaults").get("DATASET_DEFAULTS")
 
-    Asserts a non-zero exit, ``message`` in stderr and that ``out`` (the
-    output folder) was never created, i.e. the input was checked before any
-    training.
+
+def assert_refused_before_training(name, tiny, args, message, out):
+    """Recipe ``name``'s checks, in this process, refuse ``tiny`` overridden by ``args``.
+
+    Asserts the one-line ``message`` in the error (a setting, flag or data
+    refused by `runner.check_inputs`, which a recipe runs before it trains)
+    and that ``out`` (the output folder) was never created. One subprocess
+    test per recipe checks that the recipe itself exits with that message.
     """
+    from absl import flags
+
+    from keras_transfer.experiments import runner
+
     argv = [a for a in tiny if not any(a.split("=")[0] == b.split("=")[0] for b in args)]
-    proc = run_recipe(name, *argv, *args, f"--output_dir={out}", "--noexport", timeout=120)
+    with pytest.raises((ValueError, flags.Error)) as refused:
+        runner.check_inputs(name, [name, *argv, *args, f"--output_dir={out}", "--noexport"],
+                            "digits", recipe_defaults(name))
+    assert message in str(refused.value)
+    assert "\n" not in str(refused.value).strip(), str(refused.value)
+    assert not out.exists()
+
+
+def assert_recipe_refuses(name, argv, message, out):
+    """Runs ``recipes/<name>.py`` with ``argv``: non-zero exit, ``message`` on stderr, no ``out``."""
+    proc = run_recipe(name, *argv, f"--output_dir={out}", "--noexport", timeout=120)
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr[-2000:]
     assert not out.exists()

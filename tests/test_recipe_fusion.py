@@ -79,3 +79,8 @@ def test_recipe_runs_every_protocol_and_baseline(tmp_path):
 ])
 def test_bad_input_fails_before_training(args, message, tmp_path):
     conftest.assert_refused_before_training("fusion", TINY, args, message, tmp_path / "out")
+
+
+def test_recipe_exits_with_the_refusal(tmp_path):
+    argv = [a for a in TINY if not a.startswith("--model_1=")] + ["--model_1=AlexNet"]
+    conftest.assert_recipe_refuses("fusion", argv, "network among", tmp_path / "out")

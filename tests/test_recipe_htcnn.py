@@ -89,8 +89,7 @@ def _corrupt_data_dir(tmp_path):
 
 @pytest.mark.parametrize("case", ["m", "dataset", "preset", "corrupt", "setting_shards"])
 def test_bad_input_fails_before_training(case, tmp_path):
-    out = tmp_path / "out"
-    args = {
+    args, message = {
         "m": (["--num_shallow=3"], "divide"),
         "dataset": (["--dataset=no_such_dataset"], "not found"),
         "preset": (["--preset=fast"], "--preset must be one of"),
@@ -98,13 +97,12 @@ def test_bad_input_fails_before_training(case, tmp_path):
                     "Corrupt npz"),
         "setting_shards": (["--setting=locality", "--num_shallow=8"], "num_shards"),
     }[case]
-    base = [a for a in TINY if not a.startswith("--dataset")] + ["--dataset=digits"]
-    argv = [a for a in base if not any(a.split("=")[0] == b.split("=")[0] for b in args[0])]
-    proc = run_recipe(*argv, *args[0], f"--output_dir={out}", "--noexport", timeout=120)
-    assert proc.returncode != 0
-    assert args[1] in proc.stderr, proc.stderr[-2000:]
-    # Nothing was trained: no run folders were written.
-    assert not (out / "runs").exists()
+    conftest.assert_refused_before_training("htcnn", TINY, args, message, tmp_path / "out")
+
+
+def test_recipe_exits_with_the_refusal(tmp_path):
+    argv = [a for a in TINY if not a.startswith("--preset=")] + ["--preset=fast"]
+    conftest.assert_recipe_refuses("htcnn", argv, "--preset must be one of", tmp_path / "out")
 
 
 def test_alexnet_arch_on_tiny_imagenet(shared_data, tmp_path):

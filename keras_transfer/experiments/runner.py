@@ -54,53 +54,60 @@ def quiet_unless_verbose(argv=None):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _define_flags(experiment, default_dataset):
+def _define_flags(experiment, default_dataset, flag_values=FLAGS):
     """The contract's flags plus one flag per config field (`config_flags`).
 
-    They are listed by the recipe's ``--help`` (registered for the main module).
+    On the global ``FLAGS`` they are listed by the recipe's ``--help``
+    (registered for the main module); `check_inputs` uses a fresh `FlagValues`.
     """
-    before = set(FLAGS)
+    before = set(flag_values)
+    fv = {"flag_values": flag_values}
     flags.DEFINE_string("dataset", default_dataset, "Dataset name (folder in --data_dir, a "
-                        "tensorflow-datasets name, or 'digits' which needs no files).")
-    flags.DEFINE_string("preset", "quick", f"Settings preset: one of {PRESET_NAMES}.")
+                        "tensorflow-datasets name, or 'digits' which needs no files).", **fv)
+    flags.DEFINE_string("preset", "quick", f"Settings preset: one of {PRESET_NAMES}.", **fv)
     flags.DEFINE_string("output_dir", None, "Folder for this run's results; must be new or "
-                        "empty (default: runs/<recipe>-<dataset>-<preset>-<time>).")
-    flags.DEFINE_integer("seed", 0, "Seed of everything random; same seed, same numbers.")
+                        "empty (default: runs/<recipe>-<dataset>-<preset>-<time>).", **fv)
+    flags.DEFINE_integer("seed", 0, "Seed of everything random; same seed, same numbers.", **fv)
     flags.DEFINE_integer("repeats", None, "Independent repeats (default: the preset's).",
-                         lower_bound=1)
+                         lower_bound=1, **fv)
     flags.DEFINE_string("data_dir", None, "Folder of <dataset>/ folders (default "
-                        "$KERAS_TRANSFER_DATA).")
+                        "$KERAS_TRANSFER_DATA).", **fv)
     flags.DEFINE_enum("strategy", "default", STRATEGIES, "tf.distribute strategy; "
-                      "multi_worker needs TF_CONFIG naming >= 2 workers (README).")
+                      "multi_worker needs TF_CONFIG naming >= 2 workers (README).", **fv)
     flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical devices (0: "
                          "no split), so --strategy=mirrored runs replicas without GPUs.",
-                         lower_bound=0)
-    flags.DEFINE_boolean("export", True, "Export the final models (--noexport to skip).")
-    flags.DEFINE_string("export_dir", "saved_models", "Root folder of the exports.")
-    flags.DEFINE_boolean("resume", False, "Continue the unfinished run in --output_dir.")
+                         lower_bound=0, **fv)
+    flags.DEFINE_boolean("export", True, "Export the final models (--noexport to skip).", **fv)
+    flags.DEFINE_string("export_dir", "saved_models", "Root folder of the exports.", **fv)
+    flags.DEFINE_boolean("resume", False, "Continue the unfinished run in --output_dir.", **fv)
     flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
                       "Keras dtype policy. mixed_bfloat16 about halves CNN training time on "
-                      "CPUs with AMX/AVX512-BF16; the papers' numbers are float32.")
+                      "CPUs with AMX/AVX512-BF16; the papers' numbers are float32.", **fv)
     flags.DEFINE_boolean("deterministic", True, "Deterministic TensorFlow ops (same seed, "
-                         "same numbers).")
+                         "same numbers).", **fv)
     flags.DEFINE_float("deadline_seconds", None, "Training wall-time budget of every compared "
-                       "model; the model reached by then is kept and reported.")
+                       "model; the model reached by then is kept and reported.", **fv)
     flags.DEFINE_string("steps_per_execution", "auto", "Optimizer steps per tf.function call: "
-                        "'auto' (up to 32, dividing each epoch) or an integer (1: plain fit).")
+                        "'auto' (up to 32, dividing each epoch) or an integer (1: plain fit).",
+                        **fv)
     flags.DEFINE_boolean("tune", False, "Run a keras-tuner search of the experiment's search "
-                         "space (objective on a validation split) instead of the comparison.")
-    flags.DEFINE_integer("tune_trials", 6, "Trials of the --tune search.", lower_bound=1)
+                         "space (objective on a validation split) instead of the comparison.",
+                         **fv)
+    flags.DEFINE_integer("tune_trials", 6, "Trials of the --tune search.", lower_bound=1, **fv)
     skip = _flagless_fields(experiment)
-    config_flags.define_config_flags(experiment.config_class, experiment.presets, skip=skip)
+    config_flags.define_config_flags(experiment.config_class, experiment.presets, skip=skip,
+                                     **fv)
     flags.register_validator("preset", lambda v: v in PRESET_NAMES,
-                             message=f"--preset must be one of {PRESET_NAMES}")
+                             message=f"--preset must be one of {PRESET_NAMES}", **fv)
     flags.register_validator("deadline_seconds", lambda v: v is None or v > 0,
-                             message="--deadline_seconds must be > 0")
+                             message="--deadline_seconds must be > 0", **fv)
     flags.register_validator("steps_per_execution",
                              lambda v: v == "auto" or (v.isdigit() and int(v) >= 1),
-                             message="--steps_per_execution must be 'auto' or an integer >= 1")
-    for name in sorted(set(FLAGS) - before):
-        FLAGS.register_flag_by_module(sys.argv[0], FLAGS[name])
+                             message="--steps_per_execution must be 'auto' or an integer >= 1",
+                             **fv)
+    if flag_values is FLAGS:
+        for name in sorted(set(FLAGS) - before):
+            FLAGS.register_flag_by_module(sys.argv[0], FLAGS[name])
 
 
 def _flagless_fields(experiment):
@@ -109,23 +116,24 @@ def _flagless_fields(experiment):
                                           else ())
 
 
-def _config_from_flags(experiment, dataset_defaults=None):
+def _config_from_flags(experiment, dataset_defaults=None, flag_values=FLAGS):
     """The validated config: preset, then per-dataset defaults, then the flags given.
 
     ``dataset_defaults``: ``{dataset: {"all" | preset: {field: value}}}``,
     what a preset needs to run sensibly on that dataset.
     """
-    base = experiment.presets[FLAGS.preset]
+    fv = flag_values
+    base = experiment.presets[fv.preset]
     skip = _flagless_fields(experiment)
-    overrides = config_flags.config_overrides(experiment.config_class, base, skip=skip)
-    overrides[experiment.dataset_field] = FLAGS.dataset
-    if FLAGS.repeats is not None:
-        overrides[experiment.repeats_field] = FLAGS.repeats
-    per_dataset = (dataset_defaults or {}).get(FLAGS.dataset, {})
-    for key in ("all", FLAGS.preset):
+    overrides = config_flags.config_overrides(experiment.config_class, base, fv, skip=skip)
+    overrides[experiment.dataset_field] = fv.dataset
+    if fv.repeats is not None:
+        overrides[experiment.repeats_field] = fv.repeats
+    per_dataset = (dataset_defaults or {}).get(fv.dataset, {})
+    for key in ("all", fv.preset):
         for name, value in per_dataset.get(key, {}).items():
             overrides.setdefault(name, value)
-    return experiment.get_preset(FLAGS.preset, **overrides)
+    return experiment.get_preset(fv.preset, **overrides)
 
 
 def check_strategy(name, environ=os.environ):
@@ -153,12 +161,12 @@ def check_strategy(name, environ=os.environ):
                          f"use --strategy=mirrored.")
 
 
-def _output_dir_from_flags(recipe):
+def _output_dir_from_flags(recipe, flag_values=FLAGS):
     """``--output_dir``, or a new ``runs/<recipe>-<dataset>-<preset>-<time>`` folder name."""
-    if FLAGS.output_dir:
-        return FLAGS.output_dir
+    if flag_values.output_dir:
+        return flag_values.output_dir
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return os.path.join("runs", f"{recipe}-{FLAGS.dataset}-{FLAGS.preset}-{stamp}")
+    return os.path.join("runs", f"{recipe}-{flag_values.dataset}-{flag_values.preset}-{stamp}")
 
 
 def _silence_python_noise():
@@ -190,10 +198,7 @@ def _run(experiment, dataset_defaults=None):
     from keras_transfer import report
 
     t0 = time.perf_counter()
-    config = _config_from_flags(experiment, dataset_defaults)  # every setting checked first
-    check_strategy(FLAGS.strategy)
-    output_dir = _output_dir_from_flags(experiment.name)
-    report.check_output_dir(output_dir, FLAGS.resume)
+    config, output_dir = _checked_settings(experiment, dataset_defaults)  # checked first
     if not _verbose(sys.argv):
         _silence_python_noise()
     _set_up_tensorflow()
@@ -213,6 +218,50 @@ def _run(experiment, dataset_defaults=None):
         return _tune(experiment, config, data, output_dir, strategy)
     return _compare(experiment, config, data, output_dir, t0, load_seconds, strategy,
                     export_dir if FLAGS.export else None)
+
+
+def _checked_settings(experiment, dataset_defaults=None, flag_values=FLAGS):
+    """The checks before anything is written: config, strategy, output folder."""
+    from keras_transfer import report
+
+    config = _config_from_flags(experiment, dataset_defaults, flag_values)
+    check_strategy(flag_values.strategy)
+    output_dir = _output_dir_from_flags(experiment.name, flag_values)
+    report.check_output_dir(output_dir, flag_values.resume)
+    return config, output_dir
+
+
+def check_inputs(name, argv, default_dataset, dataset_defaults=None):
+    """What recipe ``name`` checks before it trains, in this process: flags, settings, data.
+
+    Parses ``argv`` (a recipe command line) into fresh flags, builds and
+    validates the config, checks the strategy and the output folder, loads
+    and checks the data; writes nothing and trains nothing. A recipe run does
+    the same checks, then trains.
+
+    Returns:
+        ``(config, data)``.
+
+    Raises:
+        ValueError: a setting, the output folder or the data is refused.
+        absl.flags.Error: a flag does not parse.
+
+    Example:
+    >>> config, data = check_inputs("htcnn", ["htcnn", "--dataset=digits", "--epochs=3"],
+    ...                             "digits")
+    >>> config.epochs, len(data.train)
+    (3, 1437)
+    >>> check_inputs("htcnn", ["htcnn", "--num_shallow=3"], "digits")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ...divide...
+    """
+    experiment = get_experiment(name)
+    flag_values = flags.FlagValues()
+    _define_flags(experiment, default_dataset, flag_values)
+    flag_values(list(argv))
+    config, _ = _checked_settings(experiment, dataset_defaults, flag_values)
+    return config, experiment.load_data(config, flag_values.data_dir, flag_values.seed)
 
 
 def _worker_index():
