@@ -35,7 +35,8 @@ shuffle seed (same batches); trials alternate a, b, a, b, ... so drift of the
 machine affects both alike.
 
 Steps: "auto" takes the largest divisor of the epoch up to
-`training.MAX_STEPS_PER_EXECUTION` (32), so --steps should be a multiple of 32 to
+`training.MAX_STEPS_PER_EXECUTION` (32), 1 for models above
+`training.COMPUTE_BOUND_FLOPS` per image, so --steps should be a multiple of 32 to
 time 32 steps per call; the warm-up is rounded up to a multiple of it, so it traces
 the very function the timed run uses. The default 128 (4 calls of 32) bounds the
 run time: the cloud CNN trains at only ~100-200 img/s on 2 cores (0.5-1 s a step),

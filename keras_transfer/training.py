@@ -20,6 +20,7 @@ the caller with `options` instead of being passed through every experiment.
 
 import contextlib
 import csv
+import math
 import os
 import time
 
@@ -36,6 +37,11 @@ FINAL_WEIGHTS = "final.weights.h5"
 # 20 ms on a 2-core CPU, mostly per-step dispatch; running up to this many
 # steps per tf.function call removes most of it (benchmarks/throughput.py).
 MAX_STEPS_PER_EXECUTION = 32
+# Above this many forward FLOPs per example a step is compute-bound and "auto"
+# keeps one step per call: the HTCNN cloud CNN (80 MFLOP/image) trains no faster
+# with 32 (0.87-1.02x of plain fit over two runs of benchmarks/throughput.py),
+# the small models (< 2 MFLOP/image) 1.08-1.48x faster.
+COMPUTE_BOUND_FLOPS = 10e6
 _OPTIONS = {"progress": None, "steps_per_execution": "auto"}
 
 
@@ -68,28 +74,68 @@ def options(*, progress=None, steps_per_execution="auto"):
         _OPTIONS.update(saved)
 
 
-def resolve_steps_per_execution(value, steps_per_epoch, strategy=None):
+def resolve_steps_per_execution(value, steps_per_epoch, strategy=None, model=None):
     """The steps per ``tf.function`` call `train` uses: ``value`` or the `options` default.
 
     ``"auto"`` picks the largest divisor of ``steps_per_epoch`` up to
     `MAX_STEPS_PER_EXECUTION` (Keras rounds an epoch up to whole executions,
-    so a non-divisor would train extra steps). Under a ``strategy`` (default:
-    the current one) with several replicas or workers it is 1: Keras' multi-step
-    loop fails there ("You must feed a value for placeholder ... while/cond",
-    MirroredStrategy and MultiWorkerMirroredStrategy, measured on Keras 3.15).
+    so a non-divisor would train extra steps), and 1 for a ``model`` whose
+    `forward_flops_estimate` exceeds `COMPUTE_BOUND_FLOPS` (nothing to gain).
+    Under a ``strategy`` (default: the current one) with several replicas or
+    workers it is 1: Keras' multi-step loop fails there ("You must feed a value
+    for placeholder ... while/cond", MirroredStrategy and
+    MultiWorkerMirroredStrategy, measured on Keras 3.15).
 
     Example:
     >>> resolve_steps_per_execution("auto", 60), resolve_steps_per_execution("auto", 1000)
     (30, 25)
     >>> resolve_steps_per_execution(7, 60)
     6
+    >>> big = keras.Sequential([keras.Input((64, 64, 3)), keras.layers.Conv2D(64, 3)])
+    >>> resolve_steps_per_execution("auto", 60, model=big)  # 14 MFLOP per image
+    1
     """
     value = _OPTIONS["steps_per_execution"] if value is None else value
     strategy = strategy or tf.distribute.get_strategy()
     if strategy.num_replicas_in_sync > 1 or is_multi_worker(strategy):
         return 1
+    if value == "auto" and model is not None:
+        if forward_flops_estimate(model) > COMPUTE_BOUND_FLOPS:
+            return 1
     limit = MAX_STEPS_PER_EXECUTION if value == "auto" else value
     return max(d for d in range(1, min(limit, steps_per_epoch) + 1) if steps_per_epoch % d == 0)
+
+
+def forward_flops_estimate(model):
+    """Forward FLOPs per example of the layers with a ``kernel`` (multiply-add = 2).
+
+    ``kernel.size`` multiply-adds per output position (convolutions, dense
+    layers, nested models included); a cheap, shape-only estimate for choosing
+    `resolve_steps_per_execution`. It ignores pooling, BatchNorm and
+    activations and layers it cannot see (shared layers, kernels inside custom
+    layers); `keras_transfer.models.compact.count_flops` is exact but freezes
+    the graph (seconds per call, too slow for every `train`).
+
+    Example:
+    >>> m = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 3, use_bias=False)])
+    >>> forward_flops_estimate(m)  # 2 x 2 outputs x 2 filters x 9 taps x 2
+    144
+    """
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += forward_flops_estimate(layer)
+            continue
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None or not hasattr(kernel, "shape"):
+            continue
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):  # shared or never called
+            continue
+        positions = math.prod(d or 1 for d in shape[1:-1])
+        total += 2 * positions * math.prod(kernel.shape)
+    return total
 
 
 def get_strategy(name="default"):
@@ -391,7 +437,7 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
         results = model.evaluate(test_ds, verbose=0, return_dict=True)
         curve.add_row(0, 0, float("nan"), results["accuracy"])
     spe = resolve_steps_per_execution(steps_per_execution, steps_per_epoch,
-                                      model.distribute_strategy)
+                                      model.distribute_strategy, model)
     if model.steps_per_execution != spe:  # read when fit builds its train function
         model.steps_per_execution = spe
         model.train_function = model.test_function = model.predict_function = None

@@ -60,7 +60,7 @@ def assert_refused_before_training(name, tiny, args, message, out):
 
 
 def assert_recipe_refuses(name, argv, message, out):
-    """Runs ``recipes/<name>.py`` with ``argv``: non-zero exit, ``message`` on stderr, no ``out``."""
+    """Runs recipe ``name`` with ``argv``: non-zero exit, ``message`` on stderr, no ``out``."""
     proc = run_recipe(name, *argv, f"--output_dir={out}", "--noexport", timeout=120)
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr[-2000:]

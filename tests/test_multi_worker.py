@@ -3,8 +3,9 @@
 Both workers run `training.train` under `get_strategy("multi_worker")` (TF_CONFIG
 with two 127.0.0.1 ports, one CPU device each); each takes half of every global
 batch (unshuffled here, so that the reference sees the same batches: Keras' fit
-under a strategy draws one batch to build the model and restarts the iterator). They must end with identical weights, equal to a single process trained on
-the global batch. Also: the recipes refuse multi_worker without such a TF_CONFIG.
+under a strategy draws one batch to build the model and restarts the iterator).
+They must end with identical weights, equal to a single process trained on the
+global batch. Also: the recipes refuse multi_worker without such a TF_CONFIG.
 """
 
 import json

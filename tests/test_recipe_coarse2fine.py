@@ -79,4 +79,5 @@ def test_bad_input_fails_before_training(args, message, tmp_path):
 
 def test_recipe_exits_with_the_refusal(tmp_path):
     argv = [a for a in TINY if not a.startswith("--resolutions=")] + ["--resolutions=2,3,8"]
-    conftest.assert_recipe_refuses("coarse2fine", argv, "integer factor >= 2 of the previous one", tmp_path / "out")
+    conftest.assert_recipe_refuses("coarse2fine", argv, "integer factor >= 2 of the previous one",
+                                   tmp_path / "out")

@@ -83,4 +83,5 @@ def test_bad_input_fails_before_training(args, message, tmp_path):
 
 def test_recipe_exits_with_the_refusal(tmp_path):
     argv = [a for a in TINY if not a.startswith("--backbone=")] + ["--backbone=AlexNet"]
-    conftest.assert_recipe_refuses("compact_transfer", argv, "backbone name among", tmp_path / "out")
+    conftest.assert_recipe_refuses("compact_transfer", argv, "backbone name among",
+                                   tmp_path / "out")

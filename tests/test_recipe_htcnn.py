@@ -28,11 +28,11 @@ def finished_run(tmp_path_factory):
     out = root / "run"
     proc = run_recipe(*TINY, f"--output_dir={out}", f"--export_dir={root / 'saved'}")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return root, out
+    return root, out, proc.stderr
 
 
 def test_recipe_writes_the_contract_files(finished_run):
-    root, out = finished_run
+    root, out, _ = finished_run
     summary = json.loads((out / "summary.json").read_text())
     assert summary["recipe"] == "htcnn" and summary["repeats"] == 2 and summary["seed"] == 0
     assert summary["settings"]["epochs"] == 2 and summary["settings"]["num_shallow"] == 4
@@ -58,8 +58,14 @@ def test_recipe_writes_the_contract_files(finished_run):
         assert export["max_abs_diff"] < 1e-5
 
 
+def test_recipe_output_is_quiet_by_default(finished_run):
+    # TensorFlow's C++ INFO lines (oneDNN, Abseil's pre-initialisation notice) are held back.
+    _, _, stderr = finished_run
+    assert "oneDNN custom operations" not in stderr and "InitializeLog" not in stderr, stderr
+
+
 def test_recipe_same_seed_same_numbers(finished_run, tmp_path):
-    _, out = finished_run
+    _, out, _ = finished_run
     again = tmp_path / "again"
     proc = run_recipe(*TINY, f"--output_dir={again}", "--noexport")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -71,7 +77,7 @@ def test_recipe_same_seed_same_numbers(finished_run, tmp_path):
 
 
 def test_refuses_output_dir_holding_a_finished_run(finished_run):
-    _, out = finished_run
+    _, out, _ = finished_run
     before = (out / "summary.json").read_text()
     proc = run_recipe(*TINY, f"--output_dir={out}", "--noexport")
     assert proc.returncode != 0

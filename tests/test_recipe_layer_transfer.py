@@ -59,4 +59,5 @@ def test_bad_input_fails_before_training(args, message, tmp_path):
 
 def test_recipe_exits_with_the_refusal(tmp_path):
     argv = [a for a in TINY if not a.startswith("--ks=")] + ["--ks=1,500"]
-    conftest.assert_recipe_refuses("layer_transfer", argv, "at least k=500 samples", tmp_path / "out")
+    conftest.assert_recipe_refuses("layer_transfer", argv, "at least k=500 samples",
+                                   tmp_path / "out")

@@ -301,6 +301,22 @@ def test_steps_per_execution_trains_the_same_steps_and_weights(digits, tmp_path)
     assert diff < 1e-5
 
 
+def test_auto_steps_per_execution_only_for_overhead_bound_models():
+    from keras_transfer.models import compact
+
+    cloud = models.build("cloud_cnn", input_shape=(32, 32, 3), num_classes=10)
+    small = models.build("shallow_cnn", input_shape=(32, 32, 3), num_classes=10)
+    # The estimate agrees with the graph profiler's count (kernels dominate).
+    for model in (cloud, small):
+        exact = compact.count_flops(model)
+        assert 0.9 * exact <= training.forward_flops_estimate(model) <= exact
+    assert training.resolve_steps_per_execution("auto", 100, model=cloud) == 1
+    assert training.resolve_steps_per_execution("auto", 100, model=small) == 25
+    assert training.resolve_steps_per_execution(10, 100, model=cloud) == 10  # asked for
+    nested = keras.Sequential([keras.Input((32, 32, 3)), cloud])
+    assert training.forward_flops_estimate(nested) == training.forward_flops_estimate(cloud)
+
+
 def test_options_report_progress_of_every_training(digits, capsys):
     from keras_transfer.progress import ProgressLog
 

@@ -45,13 +45,34 @@ def _verbose(argv):
 def quiet_unless_verbose(argv=None):
     """Turns TensorFlow's C++ INFO/warning lines off unless ``--verbosity`` is in ``argv``.
 
-    Must run before TensorFlow is imported (the recipes call it first).
+    Must run before TensorFlow is imported (the recipes call it first). Sets
+    ``TF_CPP_MIN_LOG_LEVEL=2`` and imports TensorFlow with the process's
+    stderr held back: TensorFlow 2.21 logs through Abseil, which prints lines
+    below that level anyway while it is not initialised ("WARNING: All log
+    messages before absl::InitializeLog() ...", the oneDNN INFO line;
+    abseil/abseil-cpp#1718, #1957). If the import fails, what it printed is
+    shown with the error.
 
     Example:
     >>> quiet_unless_verbose(["recipe", "--verbosity=0"])  # leaves TF logging alone
     """
-    if not _verbose(sys.argv if argv is None else argv):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if _verbose(sys.argv if argv is None else argv) or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with tempfile.TemporaryFile() as held:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _define_flags(experiment, default_dataset, flag_values=FLAGS):
