@@ -23,6 +23,9 @@ import numpy as np
 
 import keras
 
+from keras_transfer.checks import check_choice
+from keras_transfer.checks import check_factor
+
 LAYOUTS = ("replicated", "anchored")
 MODES = ("exact", "paper")
 POOL_TYPES = ("max", "avg")
@@ -36,11 +39,6 @@ def _pair(value, name):
         raise ValueError(f"Expected {name} to be a positive int or a pair of them, received "
                          f"{value!r}.")
     return value
-
-
-def _check_choice(value, choices, name):
-    if value not in choices:
-        raise ValueError(f"Expected {name} in {choices}, received {value!r}.")
 
 
 def upscale_kernel(kernel, factor, layout="replicated", mode="exact", stddev=0.01, rng=None):
@@ -81,8 +79,8 @@ def upscale_kernel(kernel, factor, layout="replicated", mode="exact", stddev=0.0
     if kernel.ndim != 4:
         raise ValueError(f"Expected a convolution kernel (kh, kw, in, out), received shape "
                          f"{kernel.shape}.")
-    _check_choice(layout, LAYOUTS, "layout")
-    _check_choice(mode, MODES, "mode")
+    check_choice(layout, LAYOUTS, "layout")
+    check_choice(mode, MODES, "mode")
     noise = stddev if mode == "paper" else None
     return _spread(kernel, factor, layout == "replicated", noise, rng)
 
@@ -119,9 +117,9 @@ def upscale_dense_kernel(kernel, spatial_shape, new_size, factor, layout="replic
     if kernel.ndim != 2 or kernel.shape[0] != h * w * c:
         raise ValueError(f"Expected a dense kernel with {h}*{w}*{c}={h * w * c} rows, received "
                          f"shape {kernel.shape}.")
-    _check_choice(layout, LAYOUTS, "layout")
-    _check_choice(mode, MODES, "mode")
-    factor = _check_factor(factor)
+    check_choice(layout, LAYOUTS, "layout")
+    check_choice(mode, MODES, "mode")
+    factor = check_factor(factor, minimum=1)
     split = layout == "replicated" and mode == "exact"
     noise = stddev if mode == "paper" else None
     full = _spread(kernel.reshape(h, w, c, -1), factor, split, noise, rng)
@@ -136,12 +134,6 @@ def upscale_dense_kernel(kernel, spatial_shape, new_size, factor, layout="replic
     return full[:nh, :nw].reshape(nh * nw * c, -1)
 
 
-def _check_factor(factor):
-    if not isinstance(factor, (int, np.integer)) or isinstance(factor, bool) or factor < 1:
-        raise ValueError(f"Expected an integer factor >= 1, received {factor!r}.")
-    return int(factor)
-
-
 def _spread(kernel, factor, split, noise_stddev, rng):
     """Upscales ``kernel`` along its first two (spatial) axes.
 
@@ -150,7 +142,7 @@ def _spread(kernel, factor, split, noise_stddev, rng):
     (the anchor) and the others get ``N(0, noise_stddev)`` noise, or zeros when
     ``noise_stddev`` is None.
     """
-    f = _check_factor(factor)
+    f = check_factor(factor, minimum=1)
     if split:
         return (np.repeat(np.repeat(kernel, f, axis=0), f, axis=1) / (f * f)).astype(np.float32)
     shape = (kernel.shape[0] * f, kernel.shape[1] * f, *kernel.shape[2:])
@@ -195,8 +187,8 @@ class UpscaledKernel(keras.initializers.Initializer):
                  seed=None, spatial_shape=None, new_size=None):
         self.kernel = np.asarray(keras.ops.convert_to_numpy(kernel), np.float32)
         self.factor = int(factor)
-        _check_choice(layout, LAYOUTS, "layout")
-        _check_choice(mode, MODES, "mode")
+        check_choice(layout, LAYOUTS, "layout")
+        check_choice(mode, MODES, "mode")
         self.layout, self.mode, self.stddev, self.seed = layout, mode, float(stddev), seed
         self.spatial_shape = None if spatial_shape is None else tuple(spatial_shape)
         self.new_size = None if new_size is None else tuple(new_size)
@@ -264,7 +256,7 @@ class DilatedPooling2D(keras.layers.Layer):
             raise ValueError(f"Expected padding ((top, bottom), (left, right)) of non-negative "
                              f"ints, received {padding!r}.")
         self.padding = padding
-        _check_choice(pool_type, POOL_TYPES, "pool_type")
+        check_choice(pool_type, POOL_TYPES, "pool_type")
         self.pool_type = pool_type
         self.output_size = None if output_size is None else tuple(int(v) for v in output_size)
 

@@ -12,7 +12,7 @@ inputs such as Tiny ImageNet's 64x64.
 import keras
 
 from keras_transfer.layers.grouped_conv import GroupedConv2D
-from keras_transfer.models.htcnn import _check
+from keras_transfer.checks import check_image_classifier
 from keras_transfer.models.htcnn import classifier
 from keras_transfer.models.registry import register_model
 
@@ -48,7 +48,7 @@ def alexnet(input_shape=(227, 227, 3), num_classes=1000, fc_units=4096, dropout=
     >>> tuple(model.get_layer("conv1_g0").kernel.shape)
     (11, 11, 3, 48)
     """
-    _check(input_shape, num_classes)
+    check_image_classifier(input_shape, num_classes)
     inputs = keras.Input(input_shape, name="image")
     x = _first_layer_groups(inputs, 48, 4)
     x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
@@ -82,7 +82,7 @@ def shallow_alexnet(input_shape=(227, 227, 3), num_classes=1000, first_filters=1
     >>> tuple(model.get_layer("conv1_g1").kernel.shape)
     (11, 11, 3, 12)
     """
-    _check(input_shape, num_classes)
+    check_image_classifier(input_shape, num_classes)
     inputs = keras.Input(input_shape, name="image")
     parts = []
     for g in range(2):

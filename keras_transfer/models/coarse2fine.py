@@ -15,7 +15,7 @@ Layer names follow the table: ``conv1..conv3``, ``pool1``, ``pool2``, ``fc6``,
 
 import keras
 
-from keras_transfer.models.htcnn import _check
+from keras_transfer.checks import check_image_classifier
 from keras_transfer.models.registry import register_model
 
 # name -> (convs [(filters, kernel, (pool, stride) or None)], L6 units, conv padding)
@@ -40,7 +40,7 @@ def table1_model(row, input_shape, num_classes, dropout=0.0, name=None):
     """
     if row not in TABLE1:
         raise ValueError(f"Expected a Table I row in {sorted(TABLE1)}, received {row!r}.")
-    _check(input_shape, num_classes)
+    check_image_classifier(input_shape, num_classes)
     spec_name = row
     convs, fc_units, padding = TABLE1[spec_name]
     inputs = keras.Input(input_shape, name="image")

@@ -8,7 +8,7 @@ knob, and `count_flops` measures the compute of any Keras model.
 import keras
 import tensorflow as tf
 
-from keras_transfer.models.htcnn import _check
+from keras_transfer.checks import check_image_classifier
 from keras_transfer.models.registry import register_model
 
 
@@ -34,7 +34,7 @@ def compact_cnn(input_shape=(32, 32, 3), num_classes=10, width=16, depth=3, conv
     >>> compact_cnn((32, 32, 3), 10).count_params()
     24570
     """
-    _check(input_shape, num_classes)
+    check_image_classifier(input_shape, num_classes)
     for key, value in (("width", width), ("depth", depth), ("convs_per_stage", convs_per_stage)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"Expected {key} to be an integer >= 1, received {value!r}.")

@@ -14,7 +14,7 @@ import os
 
 import keras
 
-from keras_transfer.models.htcnn import _check
+from keras_transfer.checks import check_image_classifier
 from keras_transfer.models.registry import register_model
 
 # SqueezeNet v1.1 fire modules (squeeze, expand) in order, with the max pools
@@ -71,7 +71,7 @@ def squeezenet(input_shape=(224, 224, 3), num_classes=1000, include_top=True, we
     (None, 512)
     """
     if include_top:
-        _check(input_shape, num_classes)
+        check_image_classifier(input_shape, num_classes)
     if len(tuple(input_shape)) != 3 or min(input_shape[:2]) < 32:
         raise ValueError(f"Expected input_shape (height, width, channels) with sides >= 32, "
                          f"received {input_shape!r}.")
@@ -120,7 +120,7 @@ def residual_cnn(input_shape=(100, 100, 3), num_classes=8, include_top=True, wei
     (16, (None, 10))
     """
     if include_top:
-        _check(input_shape, num_classes)
+        check_image_classifier(input_shape, num_classes)
     for key, value in (("blocks", blocks), ("blocks_per_stage", blocks_per_stage),
                        ("width", width)):
         if not isinstance(value, int) or value < 1:

@@ -8,6 +8,7 @@ are what distillation and the accuracy metric need, and
 
 import keras
 
+from keras_transfer.checks import check_image_classifier
 from keras_transfer.models.registry import register_model
 
 
@@ -23,13 +24,6 @@ def classifier(num_classes, activation=None):
     'float32'
     """
     return keras.layers.Dense(num_classes, activation=activation, dtype="float32", name="logits")
-
-
-def _check(input_shape, num_classes):
-    if len(tuple(input_shape)) != 3:
-        raise ValueError(f"Expected input_shape (height, width, channels), received {input_shape!r}.")
-    if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"Expected num_classes to be an integer >= 2, received {num_classes!r}.")
 
 
 @register_model
@@ -56,7 +50,7 @@ def shallow_cnn(input_shape=(32, 32, 3), num_classes=10, first_filters=8, second
     >>> tuple(model.get_layer("conv1").kernel.shape)
     (3, 3, 3, 8)
     """
-    _check(input_shape, num_classes)
+    check_image_classifier(input_shape, num_classes)
     inputs = keras.Input(input_shape, name="image")
     x = keras.layers.Conv2D(first_filters, kernel_size, padding="same", activation="relu",
                             name="conv1")(inputs)
@@ -97,7 +91,7 @@ def cloud_cnn(input_shape=(32, 32, 3), num_classes=10, filters=(32, 32, 64, 64, 
     >>> [model.get_layer(f"conv{i}").filters for i in range(1, 7)]
     [32, 32, 64, 64, 128, 128]
     """
-    _check(input_shape, num_classes)
+    check_image_classifier(input_shape, num_classes)
     if len(filters) % 2:
         raise ValueError(f"Expected an even number of conv filters (pairs), received {filters}.")
     inputs = keras.Input(input_shape, name="image")

@@ -6,7 +6,7 @@ from keras_transfer.layers.lenet import LENET5_C3_TABLE
 from keras_transfer.layers.lenet import ConnectionTableConv2D
 from keras_transfer.layers.lenet import Subsampling2D
 from keras_transfer.layers.lenet import lecun_tanh
-from keras_transfer.models.htcnn import _check
+from keras_transfer.checks import check_image_classifier
 from keras_transfer.models.registry import register_model
 
 # Bottom-to-top order of the trainable levels, as the paper counts them
@@ -38,7 +38,7 @@ def lenet5(input_shape=(32, 32, 1), num_outputs=20, output="code", name="lenet5"
     >>> model.count_params()
     52256
     """
-    _check(input_shape, max(num_outputs, 2))
+    check_image_classifier(input_shape, max(num_outputs, 2))
     if output not in ("code", "softmax"):
         raise ValueError(f"Expected output in ('code', 'softmax'), received {output!r}.")
     inputs = keras.Input(input_shape, name="image")
