@@ -15,10 +15,10 @@ from keras_transfer.layers.upscaled import upscale_dense_kernel
 from keras_transfer.layers.upscaled import upscale_kernel
 from keras_transfer.models import scaled_alexnet
 from keras_transfer.models import table1_net
-from keras_transfer.transfer.coarse2fine import deepen
-from keras_transfer.transfer.coarse2fine import replicate
-from keras_transfer.transfer.coarse2fine import upscale
-from keras_transfer.transfer.coarse2fine import widen
+from keras_transfer.transfer.net2net import deepen
+from keras_transfer.transfer.net2net import widen
+from keras_transfer.transfer.upscaling import replicate
+from keras_transfer.transfer.upscaling import upscale
 
 L = keras.layers
 TOL = 1e-5
@@ -189,7 +189,7 @@ def test_dilated_pooling_matches_keras_pooling():
             keras_out = cls(pool, stride, padding=padding)(x)
             pads = ((0, 0), (0, 0))
             if padding == "same":
-                from keras_transfer.transfer.coarse2fine import _same_pads
+                from keras_transfer.transfer.upscaling import _same_pads
                 pads = (_same_pads(9, pool, stride), _same_pads(7, pool, stride))
             ours = DilatedPooling2D(pool, stride, padding=pads, pool_type=kind)(x)
             assert _max_diff(ours, keras_out) <= 1e-6, (kind, pool, stride, padding)

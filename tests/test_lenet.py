@@ -170,6 +170,46 @@ def test_transfer_works_for_other_models_by_name():
     assert target.get_layer("a").trainable and not target.get_layer("b").trainable
 
 
+def test_transfer_counts_a_nested_applications_backbone_by_its_own_layers():
+    def classifier():
+        base = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35,
+                                              include_top=False, weights=None, name="base")
+        i = keras.Input((32, 32, 3))
+        x = keras.layers.GlobalAveragePooling2D()(base(i))
+        return keras.Model(i, keras.layers.Dense(4, name="logits")(x))
+
+    keras.utils.set_random_seed(1)
+    source = classifier()
+    keras.utils.set_random_seed(2)
+    target = classifier()
+    backbone = [layer for layer in target.get_layer("base").layers if layer.weights]
+    assert weighted_layers(target) == backbone + [target.get_layer("logits")]
+    trainable_before = parameter_report(target)["trainable"]
+    transfer_layers(source, target, n=5)
+    src, tgt = weighted_layers(source), weighted_layers(target)
+    assert [t.name for t in tgt[:5]] == ["Conv1", "bn_Conv1", "expanded_conv_depthwise",
+                                         "expanded_conv_depthwise_BN",
+                                         "expanded_conv_project"]
+    for s, t in zip(src[:5], tgt[:5]):
+        assert not t.trainable
+        for a, b in zip(s.get_weights(), t.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    assert all(t.trainable for t in tgt[5:])
+    conv = next(t for t in tgt[5:] if hasattr(t, "kernel") or hasattr(t, "depthwise_kernel"))
+    assert not np.array_equal(source.get_layer("base").get_layer(conv.name).get_weights()[0],
+                              conv.get_weights()[0])  # not copied
+    copied = sum(t.count_params() for t in tgt[:5])
+    assert parameter_report(target)["trainable"] == trainable_before - copied
+    frozen_ids = {id(w) for t in tgt[:5] for w in t.weights}
+    assert not frozen_ids & {id(w) for w in target.trainable_weights}
+    target.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(True))
+    target.fit(np.random.default_rng(0).random((8, 32, 32, 3)), np.arange(8) % 4, epochs=1,
+               verbose=0)
+    for s, t in zip(src[:5], tgt[:5]):  # frozen in training, BatchNorm statistics included
+        for a, b in zip(s.get_weights(), t.get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_save_load_round_trip_keras_and_saved_model(tmp_path):
     codes = coding.random_codes(5, 20)
     model = lenet5()

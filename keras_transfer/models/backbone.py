@@ -17,6 +17,7 @@ import os
 
 import keras
 
+from keras_transfer.graph import all_layers
 from keras_transfer.layers.resize import ResizeImages
 from keras_transfer.models.efficientnet_lite import efficientnet_lite
 from keras_transfer.models.registry import register_model
@@ -217,21 +218,6 @@ def backbone_classifier(name, input_shape, num_classes, weights=None, image_size
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     outputs = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(inputs, outputs, name=model_name or f"{name.lower()}_classifier")
-
-
-def all_layers(model):
-    """Every layer of ``model`` and, right after each nested model, that model's layers.
-
-    Example:
-    >>> inner = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, name="d")], name="in")
-    >>> outer = keras.Sequential([keras.Input((2,)), inner])
-    >>> [layer.name for layer in all_layers(outer)]
-    ['in', 'd']
-    """
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):  # a nested model
-            yield from all_layers(layer)
 
 
 def unfreeze_backbone(model, batchnorm_inference=True):

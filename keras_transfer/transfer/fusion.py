@@ -13,76 +13,19 @@ at zero, so the fused model first computes exactly the two networks), and
 ``train="new"`` freezes everything carried over from the two networks
 (BatchNorm in inference mode) and trains only the exchanges and the head.
 
-`fuse` re-runs each network's graph layer by layer from the shared input,
-substituting the exchanged tensors at the pairs. Keras has no public API for
-re-running a Functional graph with some intermediate tensors replaced
-(`keras.models.clone_model` only replaces inputs), so `_walk` follows the
-order Keras itself uses (`Functional._run_through_graph`: nodes by
-decreasing depth) on the model's node list.
+`fuse` re-runs each network's graph layer by layer from the shared input
+(`keras_transfer.graph.walk`), substituting the exchanged tensors at the
+pairs.
 """
 
 import keras
 
+from keras_transfer import graph
+from keras_transfer.graph import all_layers
 from keras_transfer.layers import SkipExchange
 from keras_transfer.layers.skip_exchange import EXCHANGES
-from keras_transfer.models.backbone import all_layers
 
 TRAIN_MODES = ("all", "new")
-
-
-def _is_functional(layer):
-    return isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth")
-
-
-def _is_walkable(layer):
-    return _is_functional(layer) or isinstance(layer, keras.Sequential)
-
-
-def _contains(model, names):
-    return any(layer.name in names for layer in all_layers(model))
-
-
-def _walk_sequential(model, inputs, stops):
-    (x,) = inputs
-    for layer in model.layers:
-        if _is_walkable(layer) and _contains(layer, stops):
-            x = (yield from _walk(layer, [x], stops))[0]
-        else:
-            x = layer(x)
-        if layer.name in stops:
-            x = yield layer.name, x
-    return [x]
-
-
-def _walk(model, inputs, stops):
-    """Generator re-running ``model`` on ``inputs``; pauses at the layers named in ``stops``.
-
-    At a stop it yields ``(name, tensor)`` and continues with the tensor sent
-    back (the exchanged one). Nested Functional or Sequential models that
-    contain a stop are walked into; others are called whole. Returns the
-    model's outputs.
-    """
-    if isinstance(model, keras.Sequential):
-        return (yield from _walk_sequential(model, inputs, stops))
-    tensors = {id(x): y for x, y in zip(model.inputs, inputs)}
-    for depth in sorted(model._nodes_by_depth, reverse=True):
-        for node in model._nodes_by_depth[depth]:
-            if not node.operation or node.is_input:
-                continue
-            if any(id(x) not in tensors for x in node.input_tensors):
-                continue
-            args, kwargs = node.arguments.fill_in(tensors)
-            op = node.operation
-            if _is_walkable(op) and _contains(op, stops):
-                outputs = yield from _walk(op, keras.tree.flatten(args), stops)
-            else:
-                outputs = op(*args, **kwargs)
-            outputs = keras.tree.flatten(outputs)
-            if op.name in stops:
-                outputs = [(yield op.name, outputs[0])]
-            for x, y in zip(node.outputs, outputs):
-                tensors[id(x)] = y
-    return [tensors[id(x)] for x in model.outputs]
 
 
 def copy_model(model, prefix=""):
@@ -117,7 +60,7 @@ def spatial_layers(model):
     """
     out = {}
     for layer in all_layers(model):
-        if isinstance(layer, keras.layers.InputLayer) or _is_functional(layer):
+        if isinstance(layer, keras.layers.InputLayer) or graph.is_functional(layer):
             continue
         try:
             shape = layer.output.shape
@@ -166,17 +109,16 @@ def _unreachable(model, name):
         if layer.name == name:
             # Sequential.add rebuilds the graph, leaving its layers with extra
             # nodes; a layer of a Sequential model runs once by construction.
-            if not isinstance(model, keras.Sequential) and len(
-                    getattr(layer, "_inbound_nodes", ())) > 1:
+            if not isinstance(model, keras.Sequential) and graph.call_count(layer) > 1:
                 return (f"{name!r} is called more than once in {model.name!r}, so it has no "
                         f"single output to exchange; pair a layer that runs once")
             return None
         if hasattr(layer, "layers") and name in {sub.name for sub in all_layers(layer)}:
-            if len(getattr(layer, "_inbound_nodes", ())) > 1:
+            if graph.call_count(layer) > 1:
                 return (f"{name!r} is inside {layer.name!r}, a model called more than once in "
                         f"{model.name!r} (shared weights), so it has no single output to "
                         f"exchange; pair a layer outside it")
-            if not _is_walkable(layer):
+            if not graph.is_walkable(layer):
                 return (f"{name!r} is inside {layer.name!r}, a {type(layer).__name__} that is "
                         f"not a Functional or Sequential model, so its layers cannot be re-run "
                         f"one by one; pair a layer outside it or build it with the Functional "
@@ -318,7 +260,8 @@ def fuse(model_a, model_b, num_classes, pairs="auto", exchange="paper", train="a
     stops_a = ["a_" + p[0] for p in pairs]
     stops_b = ["b_" + p[1] for p in pairs]
     inputs = keras.Input(shape_a, name="image")
-    walk_a, walk_b = _walk(a, [inputs], set(stops_a)), _walk(b, [inputs], set(stops_b))
+    walk_a = graph.walk(a, [inputs], set(stops_a))
+    walk_b = graph.walk(b, [inputs], set(stops_b))
 
     def advance(walk, sent, expected, which):
         try:

@@ -10,16 +10,27 @@ two Keras models whose bottom weighted layers match.
 
 import numpy as np
 
+from keras_transfer.graph import all_layers
+
 
 def weighted_layers(model):
     """The model's layers that own weights, bottom to top (the transferable "levels").
+
+    A nested model (e.g. a `keras.applications` backbone) counts by its own
+    weighted layers, in its layer order, not as one level.
 
     Example:
     >>> from keras_transfer.models.lenet5 import lenet5
     >>> [layer.name for layer in weighted_layers(lenet5())]
     ['C1', 'S2', 'C3', 'S4', 'C5', 'F6']
+    >>> import keras
+    >>> inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d1")], name="in")
+    >>> outer = keras.Sequential([keras.Input((4,)), inner, keras.layers.Dense(2, name="d2")])
+    >>> [layer.name for layer in weighted_layers(outer)]
+    ['d1', 'd2']
     """
-    return [layer for layer in model.layers if layer.weights]
+    return [layer for layer in all_layers(model)
+            if layer.weights and not hasattr(layer, "layers")]
 
 
 def _resolve(source, target, n, names):
@@ -28,10 +39,11 @@ def _resolve(source, target, n, names):
         if n is not None:
             raise ValueError(f"Expected either n or names, received n={n!r} and names={names!r}.")
         pairs = []
+        by_name = [{layer.name: layer for layer in all_layers(m)} for m in (source, target)]
         for name in names:
             try:
-                pairs.append((source.get_layer(name), target.get_layer(name)))
-            except ValueError:
+                pairs.append((by_name[0][name], by_name[1][name]))
+            except KeyError:
                 raise ValueError(
                     f"Expected layer {name!r} in both models, source has "
                     f"{[layer.name for layer in src]} and target has "
