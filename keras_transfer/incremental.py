@@ -1,10 +1,11 @@
 """Coarse-to-fine incremental schedule: train, transform, train on (paper Fig. 1).
 
 Paper: coarse2fine-incremental-training.txt (Liu et al.). The transforms
-(`keras_transfer.transfer.upscale`, `widen`, `deepen`) live in
-`keras_transfer.transfer.coarse2fine` and know nothing about training; this
-module runs a schedule of `Stage`s with the package's training loop
-(`keras_transfer.training.train`), so it sits above both.
+(`upscale` in `keras_transfer.transfer.upscaling`, `widen` and `deepen` in
+`keras_transfer.transfer.net2net`) know nothing about training; this module
+runs a schedule of `Stage`s with the package's training loop
+(`keras_transfer.training.train`, which takes a user's own ``fit``,
+callbacks and metric), so it sits above both.
 """
 
 import dataclasses
@@ -34,7 +35,8 @@ class Stage:
 
 
 def train_incremental(model, stages, datasets, *, steps_per_epoch, compile_fn, run_dir=None,
-                      check=None, verbose=0, deadline_seconds=None):
+                      check=None, verbose=0, deadline_seconds=None, fit=None, callbacks=(),
+                      metric="accuracy"):
     """Trains ``model`` stage by stage, transforming it in between (coarse-to-fine, Fig. 1).
 
     Records test accuracy against cumulative wall time: training time
@@ -62,6 +64,13 @@ def train_incremental(model, stages, datasets, *, steps_per_epoch, compile_fn, r
             transforms). A stage stops when it runs out; the later stages are
             still transformed (cheap) and evaluated but not trained, so the
             model returned is always for the last resolution.
+        fit: the training call of every stage, with `keras.Model.fit`'s
+            signature (e.g. a wrapper adding class weights); default
+            ``keras.Model.fit`` inside the package's loop
+            (`keras_transfer.training.train`: curve, deadline, resume).
+        callbacks: plain Keras callbacks added to every stage's ``fit``.
+        metric: the compiled metric recorded in the curve (as
+            ``test_accuracy``); ``compile_fn`` must compile it.
 
     Returns:
         dict: ``model`` (final), ``curve`` (rows with ``stage``,
@@ -129,13 +138,14 @@ def train_incremental(model, stages, datasets, *, steps_per_epoch, compile_fn, r
             stage_dir = None if run_dir is None else f"{run_dir}/stage{i}-{stage.resolution}px"
         left = None if deadline_seconds is None else deadline_seconds - seconds
         if left is not None and left <= 0:  # out of time: evaluate the transformed model only
-            accuracy = model.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"]
+            accuracy = model.evaluate(test_ds, verbose=0, return_dict=True)[metric]
             curve = [{"epoch": 0, "step": 0, "wall_seconds": 0.0, "train_loss": float("nan"),
                       "test_accuracy": float(accuracy)}]
         else:
             curve = training.train(model, train_ds, test_ds, epochs=stage.epochs,
                                    steps_per_epoch=steps_per_epoch, run_dir=stage_dir,
-                                   verbose=verbose, deadline_seconds=left)
+                                   verbose=verbose, deadline_seconds=left, fit=fit,
+                                   callbacks=callbacks, metric=metric)
         for row in curve:
             rows.append(dict(row, stage=i, resolution=stage.resolution,
                              epoch=row["epoch"] + epochs_done, step=row["step"] + steps_done,

@@ -218,6 +218,8 @@ class LearningCurve(keras.callbacks.Callback):
         path: CSV file for the curve, or ``None``.
         rows: rows already recorded (a resumed run); training time continues
             from the last row's ``wall_seconds``.
+        metric: the compiled metric recorded as ``test_accuracy`` (its
+            validation value, ``val_<metric>`` in fit's logs).
 
     Example:
     >>> curve = LearningCurve(None)
@@ -225,9 +227,10 @@ class LearningCurve(keras.callbacks.Callback):
     []
     """
 
-    def __init__(self, path, rows=None):
+    def __init__(self, path, rows=None, metric="accuracy"):
         super().__init__()
         self.path = path
+        self.metric = metric
         self.rows = list(rows or [])
         self.train_seconds = self.rows[-1]["wall_seconds"] if self.rows else 0.0
         self._epoch_start = None
@@ -253,7 +256,7 @@ class LearningCurve(keras.callbacks.Callback):
             self.train_seconds += time.perf_counter() - self._epoch_start
             self._in_epoch = False
         self.add_row(epoch + 1, int(self.model.optimizer.iterations.numpy()),
-                     logs.get("loss", float("nan")), logs.get("val_accuracy", float("nan")))
+                     logs.get("loss", float("nan")), logs.get(f"val_{self.metric}", float("nan")))
 
     def add_row(self, epoch, step, train_loss, test_accuracy):
         """Appends one evaluation (dropping rows of a redone epoch) and saves."""
@@ -359,11 +362,11 @@ def _run_name(run_dir, model):
 
 def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
           tensorboard_dir=None, deadline_seconds=None, eval_at_start=True, callbacks=(),
-          verbose=0, steps_per_execution=None):
+          verbose=0, steps_per_execution=None, metric="accuracy", fit=None):
     """Trains a compiled model for ``epochs`` x ``steps_per_epoch`` steps, recording the curve.
 
     Args:
-        model: a compiled Keras model with an ``"accuracy"`` metric (see
+        model: a compiled Keras model with the ``metric`` metric (see
             `compile_classifier`), built under the strategy's scope.
         train_ds: a repeating `tf.data.Dataset` of ``(images, labels)`` batches.
         test_ds: a finite dataset evaluated at step 0 and after every epoch.
@@ -383,6 +386,12 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
             (`resolve_steps_per_execution`; default the `options` setting,
             ``"auto"``). Curves, backups and the deadline see whole
             executions: a deadline may overrun by one execution's steps.
+        metric: the compiled metric the curve records as ``test_accuracy``.
+        fit: the training call, with `keras.Model.fit`'s signature
+            (``fit(model, x, epochs=, steps_per_epoch=, validation_data=,
+            callbacks=, verbose=)``); default ``keras.Model.fit``. It receives
+            this function's callbacks (curve, deadline, backup, TensorBoard)
+            and must call them as ``fit`` does.
 
     Returns:
         The learning curve: list of dicts with keys ``CURVE_FIELDS``, one per
@@ -426,7 +435,7 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
     elif tensorboard_dir:
         cbs.append(keras.callbacks.TensorBoard(tensorboard_dir, update_freq="epoch",
                                                write_graph=False))
-    curve = LearningCurve(curve_path, rows)
+    curve = LearningCurve(curve_path, rows, metric=metric)
     cbs.append(curve)
     if deadline_seconds is not None:
         cbs.append(Deadline(deadline_seconds, clock=curve))
@@ -435,14 +444,18 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
     cbs += list(callbacks)
     if eval_at_start and not curve.rows:
         results = model.evaluate(test_ds, verbose=0, return_dict=True)
-        curve.add_row(0, 0, float("nan"), results["accuracy"])
+        if metric not in results:
+            raise ValueError(f"Expected the model compiled with the metric {metric!r}, "
+                             f"received metrics {sorted(results)}; compile it with "
+                             f"metrics=[{metric!r}] or pass metric=.")
+        curve.add_row(0, 0, float("nan"), results[metric])
     spe = resolve_steps_per_execution(steps_per_execution, steps_per_epoch,
                                       model.distribute_strategy, model)
     if model.steps_per_execution != spe:  # read when fit builds its train function
         model.steps_per_execution = spe
         model.train_function = model.test_function = model.predict_function = None
-    model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
-              validation_data=test_ds, callbacks=cbs, verbose=verbose)
+    (fit or keras.Model.fit)(model, train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                             validation_data=test_ds, callbacks=cbs, verbose=verbose)
     if run_dir:
         model.save_weights(os.path.join(run_dir, FINAL_WEIGHTS))
     return curve.rows
