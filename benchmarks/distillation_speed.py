@@ -128,8 +128,8 @@ class Bench:
             m.compile(optimizer=opt, loss=sce, metrics=["accuracy"])
             return m, self.dataset()
         if path in ("cached", "per_batch"):
-            m = distillation.Distiller(self.student(), self.teacher, alpha=cfg.alpha,
-                                       temperature=cfg.temperature)
+            m = distillation.Distiller(teacher=self.teacher, student=self.student(),
+                                       alpha=cfg.alpha, temperature=cfg.temperature)
             m.compile(optimizer=opt, metrics=["accuracy"])
             if path == "cached":
                 return m, self.dataset(distillation.with_teacher_logits(self.y, self.logits))

@@ -56,7 +56,7 @@ def _digits(n=64, classes=3):
 
 
 def _distiller(teacher, student, lr=0.1):
-    d = distillation.Distiller(student, teacher, alpha=0.3, temperature=3.0)
+    d = distillation.Distiller(teacher=teacher, student=student, alpha=0.3, temperature=3.0)
     d.compile(optimizer=keras.optimizers.SGD(lr), metrics=["accuracy"])
     return d
 
@@ -97,7 +97,7 @@ def test_cached_and_uncached_first_step_are_identical():
 def test_alpha_one_equals_training_on_labels_alone():
     x, y = _digits(32)
     teacher, student = _pair(seed=2)
-    d = distillation.Distiller(student, teacher, alpha=1.0, temperature=3.0)
+    d = distillation.Distiller(teacher=teacher, student=student, alpha=1.0, temperature=3.0)
     d.compile(optimizer=keras.optimizers.SGD(0.1))
     d.fit(kt_data.make_dataset(x, y, 32), epochs=1, verbose=0)
     _, plain = _pair(seed=2)
@@ -139,14 +139,24 @@ def test_distiller_save_load_and_student_export(tmp_path):
 def test_bad_hyperparameters(kwargs, message):
     teacher, student = _pair()
     with pytest.raises(ValueError, match=message):
-        distillation.Distiller(student, teacher, **kwargs)
+        distillation.Distiller(teacher=teacher, student=student, **kwargs)
 
 
 def test_class_count_mismatch():
     teacher, _ = _pair(classes=3)
     _, student = _pair(classes=4)
     with pytest.raises(ValueError, match="same number of classes.*teacher 3 and student 4"):
+        distillation.Distiller(teacher=teacher, student=student)
+
+
+def test_teacher_and_student_by_keyword_only():
+    teacher, student = _pair()
+    with pytest.raises(TypeError, match="teacher= and student= by keyword"):
         distillation.Distiller(student, teacher)
+    with pytest.raises(TypeError, match="received 1 positional"):
+        distillation.Distiller(student, teacher=teacher)
+    d = distillation.Distiller(teacher=teacher, student=student)
+    assert d.teacher is teacher and d.student is student
 
 
 def test_bad_cached_targets():
@@ -190,7 +200,7 @@ MIRRORED_SCRIPT = textwrap.dedent('''
             student = small_student()
             teacher.set_weights(t_init)
             student.set_weights(s_init)
-            d = Distiller(student, teacher, alpha=0.3, temperature=3.0)
+            d = Distiller(teacher=teacher, student=student, alpha=0.3, temperature=3.0)
             d.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
         d.fit(data.make_dataset(x, y, 64), epochs=1, verbose=0)
         return student.get_weights(), strategy.num_replicas_in_sync
@@ -231,7 +241,7 @@ def test_two_teachers_match_hand_computed_loss_run_or_cached(tmp_path):
     hard = -np.log(_softmax(zs)[np.arange(len(y)), y])
     expected = {"loss": (alpha * hard + (1 - alpha) * soft).mean(),
                 "student_loss": hard.mean(), "distillation_loss": soft.mean()}
-    d = distillation.Distiller(student, [t1, t2], alpha=alpha, temperature=temp)
+    d = distillation.Distiller(teacher=[t1, t2], student=student, alpha=alpha, temperature=temp)
     d.compile(optimizer="sgd", metrics=["accuracy"])
     run = d.evaluate(xs, y, batch_size=len(y), verbose=0, return_dict=True)
     cached = d.evaluate(xs, distillation.with_teacher_logits(y, [z1, z2]), batch_size=len(y),
@@ -253,7 +263,7 @@ def test_keras_distillation_loss_object_as_the_soft_term():
     temp, alpha = 2.0, 0.25
     soft_obj = keras.distillation.LogitsDistillation(temperature=temp,
                                                      loss=keras.losses.KLDivergence())
-    d = distillation.Distiller(student, teacher, alpha=alpha, temperature=temp,
+    d = distillation.Distiller(teacher=teacher, student=student, alpha=alpha, temperature=temp,
                                distillation_loss=soft_obj)
     d.compile(optimizer="sgd", metrics=["accuracy"])
     got = d.evaluate(xs, y, batch_size=len(y), verbose=0, return_dict=True)
@@ -264,15 +274,17 @@ def test_keras_distillation_loss_object_as_the_soft_term():
     np.testing.assert_allclose(got["distillation_loss"], ref, rtol=1e-4)
     np.testing.assert_allclose(got["loss"], alpha * hard + (1 - alpha) * ref, rtol=1e-4)
     # the built-in per-example KL gives the same number for this loss object
-    builtin = distillation.Distiller(student, teacher, alpha=alpha, temperature=temp)
+    builtin = distillation.Distiller(teacher=teacher, student=student, alpha=alpha,
+                                     temperature=temp)
     builtin.compile(optimizer="sgd")
     b = builtin.evaluate(xs, y, batch_size=len(y), verbose=0, return_dict=True)
     np.testing.assert_allclose(b["distillation_loss"], ref, rtol=1e-4)
     hist = d.fit(xs, y, batch_size=16, epochs=1, verbose=0).history
     assert np.isfinite(hist["loss"][0])
     with pytest.raises(ValueError, match="temperature to equal temperature=4.0, received 2.0"):
-        distillation.Distiller(student, teacher, temperature=4.0, distillation_loss=soft_obj)
+        distillation.Distiller(teacher=teacher, student=student, temperature=4.0,
+                               distillation_loss=soft_obj)
     with pytest.raises(ValueError, match="keras.distillation.DistillationLoss, received 'kl'"):
-        distillation.Distiller(student, teacher, distillation_loss="kl")
+        distillation.Distiller(teacher=teacher, student=student, distillation_loss="kl")
     with pytest.raises(ValueError, match="at least one teacher"):
-        distillation.Distiller(student, [])
+        distillation.Distiller(teacher=[], student=student)

@@ -33,7 +33,19 @@ LABEL = "label"
 TEACHER_LOGITS = "teacher_logits"
 
 
-def _check_hyperparameters(alpha, temperature):
+def check_distillation_hyperparameters(alpha, temperature):
+    """Raises ValueError unless ``alpha`` is in [0, 1] and ``temperature`` > 0 (bools refused).
+
+    What `Distiller` and `distillation_loss` accept; an experiment config calls
+    it to refuse bad settings before any data is read.
+
+    Example:
+    >>> check_distillation_hyperparameters(0.1, 4.0)
+    >>> check_distillation_hyperparameters(0.5, 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected temperature > 0, received 0.
+    """
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise ValueError(f"Expected alpha in [0, 1], received {alpha!r}.")
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
@@ -61,7 +73,7 @@ def distillation_loss(labels, teacher_logits, student_logits, alpha=0.1, tempera
     >>> round(float(s[0]), 6), round(float(t[0]), 6) == round(0.5 * float(h[0]), 6)
     (0.0, True)
     """
-    _check_hyperparameters(alpha, temperature)
+    check_distillation_hyperparameters(alpha, temperature)
     student_logits = keras.ops.cast(student_logits, "float32")
     teacher_logits = keras.ops.cast(teacher_logits, "float32")
     hard = keras.losses.sparse_categorical_crossentropy(labels, student_logits, from_logits=True)
@@ -104,8 +116,25 @@ def combine_teachers(teacher_logits, temperature):
     return temperature * (keras.ops.logsumexp(log_p, axis=1) - keras.ops.log(n))
 
 
+class _KeywordOnlyModel(keras.Model):
+    """A `keras.Model` whose constructor refuses positional arguments with a one-line TypeError.
+
+    Checked in ``__new__``, before ``__init__``, so that `Distiller`'s earlier
+    positional ``(student, teacher)`` order gets a message naming the keywords
+    rather than Python's "takes 1 positional argument"; in a base class so
+    that ``inspect.signature(Distiller)`` still shows ``Distiller.__init__``'s.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if args:
+            raise TypeError(f"{cls.__name__} takes teacher= and student= by keyword (the order "
+                            f"of keras.distillation.Distiller), received {len(args)} positional "
+                            f"argument(s).")
+        return super().__new__(cls, **kwargs)
+
+
 @keras.saving.register_keras_serializable(package="keras_transfer")
-class Distiller(keras.Model):
+class Distiller(_KeywordOnlyModel):
     """Trains ``student`` on labels and the frozen ``teacher``'s softened outputs.
 
     ``fit`` takes ``(images, labels)`` (the teachers run on every batch, needed
@@ -114,14 +143,14 @@ class Distiller(keras.Model):
     (the teachers never run). Calling the distiller runs the student, so
     ``evaluate``/``predict`` report the student. The loss is averaged over the
     global batch, so training under `tf.distribute.MirroredStrategy` gives the
-    same update as one replica.
+    same update as one replica. ``teacher`` and ``student`` are keyword-only,
+    in `keras.distillation.Distiller`'s order (positional use is an error).
 
     Args:
-        student: a Keras model returning logits.
-        teacher: a Keras model returning logits for the same classes, or a
-            list of them (their softened outputs are averaged, see
-            `combine_teachers`); frozen (``trainable = False``) and run with
-            ``training=False``.
+        teacher: a Keras model returning logits, or a list of them (their
+            softened outputs are averaged, see `combine_teachers`); frozen
+            (``trainable = False``) and run with ``training=False``.
+        student: a Keras model returning logits for the same classes.
         alpha: weight of the label term, in [0, 1].
         temperature: softening temperature > 0.
         distillation_loss: ``None`` (the built-in per-example ``T^2`` KL) or a
@@ -134,17 +163,17 @@ class Distiller(keras.Model):
     Example:
     >>> s = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     >>> t = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-    >>> d = Distiller(s, t, alpha=0.5, temperature=2.0)
+    >>> d = Distiller(teacher=t, student=s, alpha=0.5, temperature=2.0)
     >>> d.compile(optimizer="sgd", metrics=["accuracy"])
     >>> x, y = np.ones((8, 4), "float32"), np.zeros(8, "int32")
     >>> sorted(d.fit(x, y, epochs=1, verbose=0).history)
     ['accuracy', 'distillation_loss', 'loss', 'student_loss']
     """
 
-    def __init__(self, student, teacher, alpha=0.1, temperature=4.0, distillation_loss=None,
+    def __init__(self, *, teacher, student, alpha=0.1, temperature=4.0, distillation_loss=None,
                  **kwargs):
         super().__init__(**kwargs)
-        _check_hyperparameters(alpha, temperature)
+        check_distillation_hyperparameters(alpha, temperature)
         teachers = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
         if not teachers:
             raise ValueError("Expected at least one teacher, received an empty list.")
@@ -181,7 +210,14 @@ class Distiller(keras.Model):
 
     @property
     def teacher(self):
-        """The first (or only) teacher."""
+        """The first (or only) teacher.
+
+        Example:
+        >>> t1, t2, s = (keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+        ...              for _ in range(3))
+        >>> Distiller(teacher=[t1, t2], student=s).teacher is t1
+        True
+        """
         return self.teachers[0]
 
     def call(self, inputs, training=False):
@@ -189,11 +225,12 @@ class Distiller(keras.Model):
 
     @property
     def metrics(self):
-        # Our three trackers instead of Keras' loss tracker (which only sees a
-        # compiled loss); the compiled metrics (e.g. accuracy) as usual.
-        compiled = getattr(self, "_compile_metrics", None)
-        return [self.total_tracker, self.student_tracker, self.soft_tracker] + (
-            [compiled] if compiled is not None else [])
+        # Our three trackers first, then Model.metrics' others (the compiled
+        # metrics, e.g. accuracy) except its own loss tracker, also named
+        # "loss" and only updated by a compiled loss, which this model never uses.
+        ours = [self.total_tracker, self.student_tracker, self.soft_tracker]
+        names = {m.name for m in ours}
+        return ours + [m for m in super().metrics if m.name not in names]
 
     def _split_targets(self, x, y):
         if isinstance(y, dict):
@@ -207,7 +244,7 @@ class Distiller(keras.Model):
 
     def _forward(self, x, y, training):
         labels, t_logits = self._split_targets(x, y)
-        t_logits = tf.stop_gradient(combine_teachers(t_logits, self.temperature))
+        t_logits = keras.ops.stop_gradient(combine_teachers(t_logits, self.temperature))
         s_logits = self.student(x, training=training)
         if self.distillation_loss is None:
             total, hard, soft = distillation_loss(labels, t_logits, s_logits, self.alpha,
@@ -227,12 +264,15 @@ class Distiller(keras.Model):
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        # TensorFlow-only on purpose: a GradientTape is how a TF-backend
+        # train_step computes gradients, and the replica count comes from
+        # tf.distribute (1 outside a strategy).
         with tf.GradientTape() as tape:
             labels, s_logits, total, hard, soft = self._forward(x, y, training=True)
             # Mean over the global batch: each replica holds 1/replicas of it
             # and MirroredStrategy sums the replicas' gradients.
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            loss = tf.reduce_mean(total) / replicas
+            loss = keras.ops.mean(total) / replicas
             loss = self.optimizer.scale_loss(loss)  # mixed-precision loss scaling, if any
         variables = self.student.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
@@ -244,8 +284,8 @@ class Distiller(keras.Model):
 
     def get_config(self):
         return {**super().get_config(),
-                "student": keras.saving.serialize_keras_object(self.student),
                 "teacher": [keras.saving.serialize_keras_object(t) for t in self.teachers],
+                "student": keras.saving.serialize_keras_object(self.student),
                 "alpha": self.alpha, "temperature": self.temperature}
 
     @classmethod
@@ -273,7 +313,7 @@ def teacher_logits(teacher, dataset):
     >>> teacher_logits(t, ds).shape
     (5, 3)
     """
-    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:  # tf.data's: a Dataset is given
         raise ValueError("Expected a finite dataset for the teacher's logits, received a "
                          "repeated (infinite) one.")
     return np.asarray(teacher.predict(dataset.map(lambda x, *_: x), verbose=0), np.float32)

@@ -1,0 +1,60 @@
+"""Compact-CNN transfer: the source (when pre-training) and target images, as RGB.
+
+Sizes are checked before anything trains; the target subsets are class
+balanced (`keras_transfer.data.per_class_indices`).
+"""
+
+import dataclasses
+
+import numpy as np
+
+from keras_transfer import data as kt_data
+
+
+@dataclasses.dataclass
+class CompactTransferData:
+    """Source train/test (for pre-training; ``None`` when weights are given) and target train/test.
+
+    Example:
+    >>> from keras_transfer.experiments.compact_config import get_preset
+    >>> cfg = get_preset("quick", target_dataset="digits", backbone_weights="imagenet",
+    ...                  target_train_examples=100, test_examples=50)
+    >>> d = load_data(cfg)
+    >>> d.source_train is None, d.target_train.x.shape, len(d.target_test)
+    (True, (100, 8, 8, 3), 50)
+    """
+
+    source_train: kt_data.ImageData
+    source_test: kt_data.ImageData
+    target_train: kt_data.ImageData
+    target_test: kt_data.ImageData
+
+
+def load_data(config, data_dir=None, seed=0):
+    """Loads the source (if pre-training) and target data as RGB, checking sizes first."""
+    source_train = source_test = None
+    if config.pretrains:
+        size = config.teacher_image_size
+        source_train = kt_data.load_image_data(config.source_dataset, "train", data_dir=data_dir,
+                                               image_size=size, color="rgb")
+        source_test = kt_data.load_image_data(config.source_dataset, "test", data_dir=data_dir,
+                                              image_size=size, color="rgb")
+    target_train = kt_data.load_image_data(config.target_dataset, "train", data_dir=data_dir,
+                                           color="rgb")
+    target_test = kt_data.load_image_data(config.target_dataset, "test", data_dir=data_dir,
+                                          color="rgb")
+
+    def subset(d, n, name):
+        if n == 0:
+            return d
+        if n > len(d):
+            raise ValueError(f"Expected {name} <= {len(d)} (the {config.target_dataset} split), "
+                             f"received {n}.")
+        per_class = n // d.info.num_classes
+        idx = kt_data.per_class_indices(d.y, per_class, seed=seed)
+        return d.take(np.sort(idx))
+
+    return CompactTransferData(
+        source_train, source_test,
+        subset(target_train, config.target_train_examples, "target_train_examples"),
+        subset(target_test, config.test_examples, "test_examples"))
