@@ -10,12 +10,13 @@ import keras_transfer
 ROOT = pathlib.Path(keras_transfer.__file__).parent
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS = [
-    ("checks", "graph", "compat", "progress", "coding", "metrics", "report", "export", "data"),
+    ("callbacks", "checks", "graph", "compat", "progress", "coding", "metrics", "report",
+     "export", "data"),
     ("layers",),
     ("models",),
     ("transfer",),
     ("training",),
-    ("incremental",),
+    ("incremental", "shallow_cnns"),
     ("experiments",),
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

@@ -160,7 +160,7 @@ class UpscaledKernel(keras.initializers.Initializer):
     """Initializer: a trained kernel upscaled by ``factor`` (coarse-to-fine paper, eqs. 5-8, III-B).
 
     Use it as the ``kernel_initializer`` of the larger layer; `upscale`
-    (`keras_transfer.transfer.coarse2fine`) sets the weights the same way.
+    (`keras_transfer.transfer.upscaling`) sets the weights the same way.
 
     Args:
         kernel: the trained kernel (array or nested list): ``(kh, kw, in,
@@ -226,7 +226,7 @@ class DilatedPooling2D(keras.layers.Layer):
 
     Coarse-to-fine paper, eq. 8: after an upscaled convolution only every
     ``f``-th position carries the original feature map, so the upscaled net
-    pools with dilation ``f`` (`keras_transfer.transfer.coarse2fine.upscale`).
+    pools with dilation ``f`` (`keras_transfer.transfer.upscaling.upscale`).
     Keras' pooling layers have no dilation argument, hence this layer.
 
     Args:

@@ -1,0 +1,73 @@
+"""The coarse-to-fine experiment's data: the images at every resolution, the datasets per stage.
+
+Images are the dataset's, area-downscaled to each resolution; everything is
+loaded and checked by `load_data` before any training.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from keras_transfer import data as kt_data
+from keras_transfer.experiments.coarse2fine_config import get_preset  # noqa: F401 (examples)
+
+
+def load_data(config, data_dir=None, seed=0):
+    """``{resolution: (train, test)}``: the dataset area-downscaled to each resolution (RGB).
+
+    Raises ValueError when a resolution is above the dataset's own size (it
+    would be upsampled, not coarse-to-fine) or a subset is too large.
+
+    Example:
+    >>> d = load_data(get_preset("quick", dataset="digits", resolutions=(2, 4, 8), widen_at=4))
+    >>> sorted(d), d[4][0].x.shape[1:]
+    ([2, 4, 8], (4, 4, 3))
+    """
+    # Each split is decoded once at its own size, subset, then area-downscaled per resolution.
+    splits = [kt_data.load_image_data(config.dataset, split, data_dir=data_dir, color="rgb")
+              for split in ("train", "test")]
+    native = splits[1].x.shape[1]
+    if max(config.resolutions) > native:
+        raise ValueError(f"Expected resolutions up to {config.dataset}'s image size {native}, "
+                         f"received {max(config.resolutions)}.")
+    for i, name in enumerate(("train_examples", "test_examples")):
+        n = getattr(config, name)
+        if not n:
+            continue
+        if n > len(splits[i]):
+            raise ValueError(f"Expected {name} <= {len(splits[i])}, received {n}.")
+        splits[i] = splits[i].take(np.sort(np.random.default_rng(seed).permutation(
+            len(splits[i]))[:n]))
+    out = {}
+    for res in config.resolutions:
+        out[res] = tuple(
+            kt_data.ImageData(x, d.y, dataclasses.replace(d.info, image_shape=x.shape[1:]))
+            for d in splits for x in [kt_data.prepare_images(d.x, res)])
+    return out
+
+
+def stage_datasets(config, data, seed):
+    """``datasets(resolution) -> (train, test)``: mean-subtracted datasets, made once each.
+
+    The training mean is computed at each resolution; the training dataset
+    repeats, shuffled with ``seed``.
+
+    Example:
+    >>> cfg = get_preset("quick", dataset="digits", resolutions=(4, 8), widen_at=0,
+    ...                  stage_epochs=(1, 1))
+    >>> datasets = stage_datasets(cfg, load_data(cfg), seed=0)
+    >>> tuple(next(iter(datasets(4)[0]))[0].shape), datasets(4) is datasets(4)
+    ((100, 4, 4, 3), True)
+    """
+    cache = {}
+
+    def datasets(res):
+        if res not in cache:
+            train, test = data[res]
+            mean = kt_data.channel_mean(train.x)
+            cache[res] = (kt_data.make_dataset(train.x, train.y, config.batch_size, shuffle=True,
+                                               repeat=True, seed=seed, mean=mean),
+                          kt_data.make_dataset(test.x, test.y, 500, mean=mean))
+        return cache[res]
+
+    return datasets

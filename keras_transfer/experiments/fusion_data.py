@@ -1,0 +1,43 @@
+"""The transferred-fusion experiment's data: the two pre-training sets and the retraining set.
+
+Everything is loaded and checked by `load_data` before any training.
+"""
+
+import numpy as np
+
+from keras_transfer import data as kt_data
+from keras_transfer.experiments.fusion_config import get_preset  # noqa: F401 (examples)
+
+
+def load_data(config, data_dir=None, seed=0):
+    """``{"1": (train, test), "2": ..., "retrain": ...}`` as RGB at ``image_size``.
+
+    A dataset named twice is read once.
+
+    Example:
+    >>> cfg = get_preset("quick", dataset_1="digits", dataset_2="digits",
+    ...                  retrain_dataset="digits", pretrain_examples=100)
+    >>> d = load_data(cfg)
+    >>> d["1"][0].x.shape, d["retrain"][0].info.num_classes
+    ((100, 32, 32, 3), 10)
+    """
+    out, cache = {}, {}
+    for key, name in (("1", config.dataset_1), ("2", config.dataset_2),
+                      ("retrain", config.retrain_dataset)):
+        if key != "retrain" and getattr(config, f"weights_{key}") is not None:
+            continue  # model loaded, its pre-training data not needed
+        if name not in cache:
+            cache[name] = tuple(kt_data.load_image_data(name, split, data_dir=data_dir,
+                                                        image_size=config.image_size,
+                                                        color="rgb")
+                                for split in ("train", "test"))
+        train, test = cache[name]
+        if key != "retrain" and config.pretrain_examples:
+            n = config.pretrain_examples
+            if n > len(train):
+                raise ValueError(f"Expected pretrain_examples <= {len(train)} (the {name} "
+                                 f"training set), received {n}.")
+            idx = kt_data.per_class_indices(train.y, n // train.info.num_classes, seed=seed)
+            train = train.take(np.sort(idx))
+        out[key] = (train, test)
+    return out
