@@ -73,20 +73,6 @@ def pytest_configure(config):
         "filterwarnings", "ignore:`shuffle=True` was passed:UserWarning")
 
 
-# Tests that train whole recipes run first: pytest-xdist hands tests to its two
-# workers in collection order, and minutes-long tests at the end of the order
-# left one worker idle while the other finished them (measured on 2 cores).
-SLOW_FIRST = ("test_recipe_", "test_readme", "test_multi_worker", "test_efficientnet_lite")
-
-
-def pytest_collection_modifyitems(session, config, items):
-    def rank(item):
-        return next((i for i, p in enumerate(SLOW_FIRST) if item.path.name.startswith(p)),
-                    len(SLOW_FIRST))
-
-    items.sort(key=rank)  # stable: file order kept within each rank
-
-
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 
