@@ -50,6 +50,9 @@ POOLING_LAYERS = (L.MaxPooling2D, L.AveragePooling2D, DilatedPooling2D)
 GLOBAL_POOLING_LAYERS = (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D)
 
 
+_UNSUPPORTED = ("this layer type is not supported (supported: Conv2D, pooling, padding/cropping, "
+                "Flatten, Dense, global pooling, merges and pointwise layers).")
+
 
 def replicate(images, factor=2):
     """Pixel replication (paper eq. 5): every pixel becomes a ``factor x factor`` block.
@@ -126,13 +129,11 @@ class _Upscaler:
         if getattr(layer, "data_format", "channels_last") != "channels_last":
             self.refuse(layer, "only channels_last data is supported.")
         for kinds, handler in self.HANDLERS:
-            if isinstance(layer, kinds) and (kinds != (L.Conv2D,) or type(layer) is L.Conv2D):
+            if isinstance(layer, kinds):
                 out, state = handler(self, call, states)
                 break
         else:
-            self.refuse(layer, "this layer type is not supported (supported: Conv2D, pooling, "
-                               "padding/cropping, Flatten, Dense, global pooling, merges and "
-                               "pointwise layers).")
+            self.refuse(layer, _UNSUPPORTED)
         for x in call.outputs:
             self.state[id(x)] = state
         return out
@@ -143,6 +144,8 @@ class _Upscaler:
 
     def _conv_or_copy(self, call, states):
         layer, st = call.layer, states[0]
+        if type(layer) is not L.Conv2D:  # a subclass may compute something else
+            self.refuse(layer, _UNSUPPORTED)
         if layer.kernel_size == (1, 1) and layer.strides == (1, 1) \
                 and layer.dilation_rate == (1, 1):
             return graph.copy_call(call), st  # pointwise
@@ -314,7 +317,7 @@ class _Upscaler:
         return out, (kind, tuple(call.outputs[0].shape[1:3]))
 
 
-    # Layer kinds and their handlers, first match wins (Conv2D: that exact type only).
+    # Layer kinds and their handlers, first match wins.
     HANDLERS = (
         ((L.Conv2D,), _conv_or_copy),
         (POOLING_LAYERS, _pool_map),
