@@ -26,6 +26,7 @@ from absl import flags  # noqa: E402
 
 from benchmarks.results import REPO_ROOT  # noqa: E402
 from benchmarks.results import define_recipe_flags  # noqa: E402
+from benchmarks.results import ran_on  # noqa: E402
 from benchmarks.results import run_folder  # noqa: E402
 from benchmarks.results import run_preset_recipe  # noqa: E402
 
@@ -83,7 +84,7 @@ def section(summary, figure, best):
         f"network from scratch at {cfg['resolutions'][-1]} px for "
         f"{cfg['baseline_epochs'] or sum(cfg['stage_epochs'])} epochs (the same number of "
         f"steps as the incremental run); {summary['repeats']} repeats. Wall time is training "
-        f"time plus transform time (evaluation excluded).",
+        f"time plus transform time (evaluation excluded).", *ran_on(summary),
         "",
         head["table"],
         "",
@@ -145,11 +146,12 @@ def ablation_table(rows):
                      _fmt(head["baseline_final_accuracy"]["mean"]),
                      _fmt(mean_best["incremental"]), _fmt(mean_best["baseline"]),
                      f"{_fmt(ratio['mean'], '.2f')} ({head['incremental_reached_baseline']} of "
-                     f"{n})", f"{reached_best} of {n}", dips])
+                     f"{n})", f"{reached_best} of {n}", dips,
+                     " ".join(ran_on(summary)).removeprefix("Ran ").rstrip(".") or "-"])
     return markdown_table(["setting", "repeats", "incremental final", "baseline final",
                            "incremental best", "baseline best",
                            "time ratio to baseline final (reached in)",
-                           "incremental reaches baseline best in", "dips"], body)
+                           "incremental reaches baseline best in", "dips", "ran"], body)
 
 
 def main(argv):

@@ -28,6 +28,7 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from benchmarks.results import define_recipe_flags  # noqa: E402
+from benchmarks.results import ran_on  # noqa: E402
 from benchmarks.results import run_preset_recipe  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -80,7 +81,7 @@ def row_section(title, summary, paper, command):
     size = cfg["image_size"]
     inner = cfg["imagenet_image_size"]
     lines = [
-        f"### {title}", "", f"Command: `{command}`", "",
+        f"### {title}", "", f"Command: `{command}`", *ran_on(summary), "",
         f"Model 1 {net('1')}; model 2 {net('2')}; {cfg['pretrain_steps']} SGD steps of "
         f"{cfg['batch_size']} ({cfg['pretrain_examples'] or 'all'} examples) per pre-trained "
         f"net. Images {size}x{size} RGB"

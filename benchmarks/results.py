@@ -201,6 +201,10 @@ def run_recipe(recipe, folder, args):
     re-rendered from finished runs; a folder with partial output is resumed
     (``--resume``).
 
+    The machine and date of a run made here are stored next to it
+    (``machine.json``) and returned as ``summary["benchmark_machine"]``, so a
+    section rendered from runs of several sessions can say where each ran.
+
     Returns:
         The recipe's summary.json as a dict.
     """
@@ -209,6 +213,7 @@ def run_recipe(recipe, folder, args):
     import time
 
     summary_path = os.path.join(folder, "summary.json")
+    machine_path = os.path.join(folder, "machine.json")
     if not os.path.exists(summary_path):
         command = [sys.executable, os.path.join(REPO_ROOT, "recipes", f"{recipe}.py"),
                    f"--output_dir={folder}", *args]
@@ -218,8 +223,32 @@ def run_recipe(recipe, folder, args):
         t0 = time.perf_counter()
         subprocess.run(command, check=True)
         print(f"{recipe} {args}: {time.perf_counter() - t0:.0f} s", flush=True)
+        ran_on = dict(machine_info(), date=datetime.datetime.now().astimezone().strftime(
+            "%Y-%m-%d %H:%M %Z"))
+        with open(machine_path + ".tmp", "w") as f:
+            json.dump(ran_on, f, indent=1)
+        os.replace(machine_path + ".tmp", machine_path)
     with open(summary_path) as f:
-        return json.load(f)
+        summary = json.load(f)
+    if os.path.exists(machine_path):  # a loaded run may come from another session's machine
+        with open(machine_path) as f:
+            summary["benchmark_machine"] = json.load(f)
+    return summary
+
+
+def ran_on(summary):
+    """``["Ran <date> on <machine>."]`` for a run that stored its machine (`run_recipe`), else [].
+
+    A section may be rendered from runs of several sessions, on different
+    machines; each run's own comparisons are side by side on one machine.
+
+    Example:
+    >>> ran_on({"benchmark_machine": {"date": "2026-12-02 21:00 UTC", "cpu_count": "2",
+    ...                               "cpu_model": "AMD EPYC"}})
+    ['Ran 2026-12-02 21:00 UTC on 2 CPUs AMD EPYC.']
+    """
+    m = summary.get("benchmark_machine")
+    return [f"Ran {m['date']} on {m['cpu_count']} CPUs {m['cpu_model']}."] if m else []
 
 
 def run_folder(parent, preset, args):

@@ -1,4 +1,4 @@
-"""The Keras callbacks of the training loop: learning curve, deadline, progress lines.
+"""The Keras callbacks of the training loop: learning curve, backup, deadline, progress lines.
 
 Used by `keras_transfer.training.train` (and importable from there); plain
 `keras.callbacks.Callback`s, so they also work in a user's own ``fit``.
@@ -10,10 +10,17 @@ True
 """
 
 import csv
+import glob
+import io
+import json
+import math
 import os
 import time
 
 import keras
+
+from keras_transfer.files import save_weights
+from keras_transfer.files import write_text
 
 CURVE_FIELDS = ("epoch", "step", "wall_seconds", "train_loss", "test_accuracy")
 
@@ -93,12 +100,124 @@ class LearningCurve(keras.callbacks.Callback):
                           "wall_seconds": round(self.train_seconds, 4),
                           "train_loss": float(train_loss), "test_accuracy": float(test_accuracy)})
         if self.path:
-            tmp = self.path + ".tmp"
-            with open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, CURVE_FIELDS)
-                writer.writeheader()
-                writer.writerows(self.rows)
-            os.replace(tmp, self.path)
+            out = io.StringIO(newline="")
+            writer = csv.DictWriter(out, CURVE_FIELDS)
+            writer.writeheader()
+            writer.writerows(self.rows)
+            write_text(self.path, out.getvalue())
+
+
+class Diverged(RuntimeError):
+    """A training's loss became NaN or infinite: its model is no result.
+
+    Attributes:
+        name: the training (its run folder or model name).
+        epoch: the 1-based epoch it diverged in.
+        loss: the loss value seen.
+
+    Example:
+    >>> str(Diverged("ccnn", 3, float("nan")))
+    'training ccnn diverged: loss nan in epoch 3'
+    """
+
+    def __init__(self, name, epoch, loss):
+        super().__init__(f"training {name} diverged: loss {loss} in epoch {epoch}")
+        self.name, self.epoch, self.loss = name, epoch, loss
+
+
+class DivergenceGuard(keras.callbacks.TerminateOnNaN):
+    """`keras.callbacks.TerminateOnNaN` that raises `Diverged` (naming the training and epoch).
+
+    Keras' callback either stops training quietly (the run then reports a
+    NaN model as its result) or raises a generic ``RuntimeError``; a typed
+    error lets a recipe report the run as diverged and exit with its own code.
+
+    Example:
+    >>> import numpy as np
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(1e30), "mse")
+    >>> model.fit(np.ones((8, 1)) * 1e10, np.ones(8), epochs=2, verbose=0,
+    ...           callbacks=[DivergenceGuard("demo")])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    keras_transfer.callbacks.Diverged: training demo diverged: loss ... in epoch ...
+    """
+
+    def __init__(self, name):
+        super().__init__(raise_error=True)
+        self.name = name
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise Diverged(self.name, self._epoch, float(loss))
+
+
+class EpochBackup(keras.callbacks.Callback):
+    """Backs the model up (weights and optimizer state) after every epoch; `restore` resumes.
+
+    The job of `keras.callbacks.BackupAndRestore`, safe against a kill at any
+    moment. Keras 3.15 writes ``latest.weights.h5`` and then
+    ``training_metadata.json`` in place: a ``kill -9`` during either write
+    leaves a truncated file (the resume fails on HDF5 or JSON), and one between
+    them leaves weights an epoch ahead of the recorded epoch (the resume trains
+    that epoch twice). Here each epoch's weights get their own file, written
+    under a temporary name, and then one small state file naming the epoch and
+    its weights is replaced atomically; older weights are deleted after that.
+    The backup stays when training ends (the caller removes it once its final
+    weights are safe), so a kill in between loses nothing either.
+
+    Args:
+        folder: the backup folder (created on the first epoch).
+
+    Example:
+    >>> import tempfile, numpy as np
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> backup = EpochBackup(tempfile.mkdtemp())
+    >>> backup.restore(model)  # nothing backed up yet: start at epoch 0
+    0
+    >>> _ = model.fit(np.ones((4, 2)), np.ones(4), epochs=2, callbacks=[backup], verbose=0)
+    >>> backup.restore(model)  # a new fit continues with initial_epoch=2
+    2
+    """
+
+    STATE = "backup.json"
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = folder
+
+    def _state(self):
+        path = os.path.join(self.folder, self.STATE)
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    def restore(self, model):
+        """Loads the last backed-up epoch into ``model``; returns fit's ``initial_epoch``."""
+        state = self._state()
+        if state is None:
+            return 0
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)  # its state is in the file too
+        model.load_weights(os.path.join(self.folder, state["weights"]))
+        return int(state["epoch"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.folder, exist_ok=True)
+        name = f"epoch-{epoch + 1:05d}.weights.h5"
+        save_weights(self.model, os.path.join(self.folder, name))
+        write_text(os.path.join(self.folder, self.STATE),
+                   json.dumps({"epoch": epoch + 1, "weights": name}))
+        for old in glob.glob(os.path.join(self.folder, "epoch-*.weights.h5")):
+            if os.path.basename(old) != name:
+                os.remove(old)
 
 
 class Deadline(keras.callbacks.Callback):

@@ -1,50 +1,125 @@
 """Reports: paper-style learning-curve plots, markdown tables, run folders and summary files."""
 
 import csv
+import io
 import json
 import os
 
 import numpy as np
 
+from keras_transfer.files import atomic_path
+from keras_transfer.files import remove_stale
+from keras_transfer.files import write_text
+
 HISTORY_FIELDS = ("run", "repeat", "epoch", "step", "wall_seconds", "train_loss", "test_accuracy")
 
 
-def check_output_dir(path, resume=False):
-    """Refuses an output folder that would mix or overwrite runs; creates nothing.
+RUN_SETTINGS = "run_settings.json"
+MIN_FREE_BYTES = 200 * 2**20  # a run's files and exports take tens of MB; refuse below this
+
+
+def check_output_dir(path, resume=False, settings=None):
+    """Refuses an output folder that would mix, overwrite or fail to hold a run; creates nothing.
 
     A folder holding a finished run (``summary.json``) is always refused; one
-    holding an unfinished run is refused unless ``resume`` (then its backups
-    let every training continue where it stopped).
+    holding an unfinished run is refused unless ``resume``, and then also if
+    ``settings`` differ from the ``run_settings.json`` the run started with
+    (naming the differing fields). A location that cannot be written, or with
+    less than `MIN_FREE_BYTES` free, is refused too.
 
     Example:
     >>> import tempfile
     >>> check_output_dir(tempfile.mkdtemp() + "/run")
     """
     if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(f"Expected --output_dir to be a folder, received the file {path!r}.")
+        raise ValueError(f"Expected --output_dir to be a folder, received the file {path!r}; "
+                         f"choose a folder name.")
     if os.path.isdir(path) and os.listdir(path):
         if os.path.exists(os.path.join(path, "summary.json")):
             raise ValueError(
                 f"Expected an empty or new --output_dir, received {path!r} which holds a finished "
-                "run (summary.json). Choose another folder; nothing was overwritten."
+                "run (summary.json); choose another folder (nothing was overwritten)."
             )
         if not resume:
             raise ValueError(
                 f"Expected an empty or new --output_dir, received {path!r} which holds an "
-                "unfinished run. Pass --resume to continue it, or choose another folder."
+                "unfinished run; pass --resume to continue it, or choose another folder."
             )
+        if settings is not None:
+            _check_same_settings(path, settings)
+    _check_writable(path)
 
 
-def prepare_output_dir(path, resume=False):
+def _check_same_settings(path, settings):
+    stored_path = os.path.join(path, RUN_SETTINGS)
+    if not os.path.exists(stored_path):
+        raise ValueError(f"Expected {stored_path} in the run to resume, received a folder "
+                         f"without it (not started by this version); start a new run in "
+                         f"another folder.")
+    with open(stored_path) as f:
+        stored = _flat(json.load(f))
+    given = _flat(json.loads(json.dumps(settings, default=str)))
+    differ = sorted(k for k in set(stored) | set(given) if stored.get(k) != given.get(k))
+    if differ:
+        shown = ", ".join(f"{k} {stored.get(k)!r} -> {given.get(k)!r}" for k in differ[:6])
+        raise ValueError(
+            f"Expected --resume with the settings the run in {path!r} started with, received "
+            f"different ones ({shown}); resume with the old values or start a new run in "
+            f"another folder.")
+
+
+def _flat(settings, prefix=""):
+    out = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _check_writable(path):
+    """The nearest existing folder of ``path`` accepts a file and has room for a run."""
+    import shutil
+    import tempfile
+
+    parent = os.path.abspath(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(f"Expected --output_dir {path!r} inside a folder, received a path "
+                         f"through the file {parent!r}; choose another location.")
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise ValueError(f"Expected a writable location for --output_dir {path!r}, received "
+                         f"{parent!r} which refuses files ({error.strerror}); choose another "
+                         f"location.") from None
+    free = shutil.disk_usage(parent).free
+    if free < MIN_FREE_BYTES:
+        raise ValueError(f"Expected at least {MIN_FREE_BYTES // 2**20} MB free for "
+                         f"--output_dir {path!r}, received {free // 2**20} MB free; free "
+                         f"space or choose another location.")
+
+
+def prepare_output_dir(path, resume=False, settings=None):
     """Creates ``path`` for a new run after `check_output_dir`; returns it.
+
+    A new run stores ``settings`` there (``run_settings.json``); a resumed
+    one first drops the temporary files a killed run left (`files.remove_stale`).
 
     Example:
     >>> import tempfile
-    >>> prepare_output_dir(tempfile.mkdtemp() + "/run")  # doctest: +ELLIPSIS
+    >>> prepare_output_dir(tempfile.mkdtemp() + "/run", settings={"seed": 0})  # doctest: +ELLIPSIS
     '...run'
     """
-    check_output_dir(path, resume)
+    check_output_dir(path, resume, settings)
     os.makedirs(path, exist_ok=True)
+    remove_stale(path)
+    stored = os.path.join(path, RUN_SETTINGS)
+    if settings is not None and not os.path.exists(stored):
+        write_json(stored, settings)
     return path
 
 
@@ -67,10 +142,7 @@ def write_json(path, obj):
             return int(o)
         return o
 
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(clean(obj), f, indent=2)
-    os.replace(tmp, path)
+    write_text(path, json.dumps(clean(obj), indent=2))
 
 
 def write_history(path, rows):
@@ -80,10 +152,11 @@ def write_history(path, rows):
     >>> import tempfile
     >>> write_history(tempfile.mkdtemp() + "/h.csv", [])
     """
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, HISTORY_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, HISTORY_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, out.getvalue())
 
 
 def curve_matrix(curves):
@@ -100,6 +173,19 @@ def curve_matrix(curves):
     epochs = np.asarray([r["epoch"] for r in curves[0][:n]])
     acc = np.asarray([[r["test_accuracy"] for r in c[:n]] for c in curves], np.float64)
     return epochs, acc
+
+
+def save_figure(fig, path, dpi=120):
+    """``fig.savefig(path)`` atomically (the format from the suffix, e.g. ``.png``).
+
+    Example:
+    >>> import tempfile
+    >>> fig, ax = _new_axes(); p = tempfile.mkdtemp() + "/f.png"; save_figure(fig, p)
+    >>> os.path.getsize(p) > 0
+    True
+    """
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=os.path.splitext(path)[1].lstrip(".") or None)
 
 
 def _new_axes():
@@ -122,7 +208,7 @@ def _save(fig, ax, path, title, xlabel, ylabel):
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -223,7 +309,7 @@ def plot_layer_transfer(path, table, title="", detail_ks=(1, 10, 40)):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -258,7 +344,7 @@ def plot_bars(path, groups, title="", ylabel="Testing accuracy"):
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

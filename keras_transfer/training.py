@@ -7,9 +7,10 @@ callbacks the papers' comparisons need:
   (HTCNN paper section IV-B: 1,000 iterations of batch 100);
 - test accuracy is measured at step 0 and after every epoch, with the
   cumulative *training* wall time (evaluation excluded) — `LearningCurve`;
-- TensorBoard and CSV logs, `BackupAndRestore` so a killed run resumes where it
-  stopped, `TerminateOnNaN`, and an optional wall-clock `Deadline` that stops
-  training and keeps the model reached by then.
+- TensorBoard and CSV logs, an `EpochBackup` so a killed run resumes where it
+  stopped (every file written atomically), a `DivergenceGuard` that ends a
+  training whose loss became NaN or infinite with `Diverged`, and an optional
+  wall-clock `Deadline` that stops training and keeps the model reached by then.
 
 Distribution: build and compile the model under ``get_strategy(name).scope()``;
 ``fit`` then distributes the `tf.data` input itself.
@@ -21,6 +22,7 @@ the caller with `options` instead of being passed through every experiment.
 import contextlib
 import math
 import os
+import shutil
 
 import keras
 import tensorflow as tf
@@ -28,11 +30,15 @@ import tensorflow as tf
 # The loop's callbacks live in their own module; importable from here too.
 from keras_transfer.callbacks import CURVE_FIELDS  # noqa: F401
 from keras_transfer.callbacks import Deadline
+from keras_transfer.callbacks import Diverged  # noqa: F401
+from keras_transfer.callbacks import DivergenceGuard
+from keras_transfer.callbacks import EpochBackup
 from keras_transfer.callbacks import LearningCurve
 from keras_transfer.callbacks import ReportProgress
 from keras_transfer.callbacks import read_curve
 from keras_transfer.compat import is_multi_worker
 from keras_transfer.compat import patch_distributed_fit
+from keras_transfer.files import save_weights
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 FINAL_WEIGHTS = "final.weights.h5"
@@ -229,9 +235,14 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
         metric: the compiled metric the curve records as ``test_accuracy``.
         fit: the training call, with `keras.Model.fit`'s signature
             (``fit(model, x, epochs=, steps_per_epoch=, validation_data=,
-            callbacks=, verbose=)``); default ``keras.Model.fit``. It receives
-            this function's callbacks (curve, deadline, backup, TensorBoard)
-            and must call them as ``fit`` does.
+            callbacks=, verbose=, initial_epoch=)``); default
+            ``keras.Model.fit``. It receives this function's callbacks (curve,
+            deadline, backup, divergence guard, TensorBoard) and must call them
+            as ``fit`` does.
+
+    Raises:
+        Diverged: the training loss became NaN or infinite (no final weights
+            are saved; the run is no result).
 
     Returns:
         The learning curve: list of dicts with keys ``CURVE_FIELDS``, one per
@@ -255,7 +266,7 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
                          "uncompiled one.")
     curve_path = None
     rows = []
-    cbs = [keras.callbacks.TerminateOnNaN()]
+    cbs = [DivergenceGuard(_run_name(run_dir, model))]
     if run_dir:
         os.makedirs(run_dir, exist_ok=True)
         curve_path = os.path.join(run_dir, "curve.csv")
@@ -267,7 +278,6 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
                 _OPTIONS["progress"].advance(epochs * steps_per_epoch, trained=False)
             return rows
         cbs += [
-            keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
             keras.callbacks.CSVLogger(os.path.join(run_dir, "fit_log.csv"), append=True),
             keras.callbacks.TensorBoard(tensorboard_dir or os.path.join(run_dir, "tensorboard"),
                                         update_freq="epoch", write_graph=False),
@@ -275,8 +285,14 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
     elif tensorboard_dir:
         cbs.append(keras.callbacks.TensorBoard(tensorboard_dir, update_freq="epoch",
                                                write_graph=False))
-    curve = LearningCurve(curve_path, rows, metric=metric)
+    backup = EpochBackup(os.path.join(run_dir, "backup")) if run_dir else None
+    initial_epoch = backup.restore(model) if backup else 0
+    # Points after the backed-up epoch are redone (a kill came between the two).
+    curve = LearningCurve(curve_path, [r for r in rows if r["epoch"] <= initial_epoch],
+                          metric=metric)
     cbs.append(curve)
+    if backup:  # after the curve: a kill between the two redoes the epoch, losing no point
+        cbs.append(backup)
     if deadline_seconds is not None:
         cbs.append(Deadline(deadline_seconds, clock=curve))
     if _OPTIONS["progress"]:
@@ -295,7 +311,9 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
         model.steps_per_execution = spe
         model.train_function = model.test_function = model.predict_function = None
     (fit or keras.Model.fit)(model, train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                             validation_data=test_ds, callbacks=cbs, verbose=verbose)
+                             validation_data=test_ds, callbacks=cbs, verbose=verbose,
+                             initial_epoch=initial_epoch)
     if run_dir:
-        model.save_weights(os.path.join(run_dir, FINAL_WEIGHTS))
+        save_weights(model, os.path.join(run_dir, FINAL_WEIGHTS))
+        shutil.rmtree(backup.folder, ignore_errors=True)  # the final weights are safe now
     return curve.rows

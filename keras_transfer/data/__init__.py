@@ -15,6 +15,10 @@ from keras_transfer.data.transforms import per_class_indices
 from keras_transfer.data.transforms import prepare_images
 from keras_transfer.data.transforms import select_classes
 from keras_transfer.data.transforms import shard_indices
+from keras_transfer.data.sources import SPLITS
+from keras_transfer.data.validation import DataError
+from keras_transfer.data.validation import check_count
+from keras_transfer.data.validation import check_split_pair
 
 
 @dataclasses.dataclass
@@ -55,6 +59,43 @@ def load_image_data(name, split="train", *, data_dir=None, image_size=None, colo
     x, y, info = load_arrays(name, split, data_dir=data_dir, download=download)
     x = prepare_images(x, image_size, color)
     return ImageData(x, y, dataclasses.replace(info, image_shape=tuple(x.shape[1:])))
+
+
+def load_splits(name, *, data_dir=None, image_size=None, color=None, download=False):
+    """``(train, test)`` `ImageData` of dataset ``name``, checked to agree (shape, classes).
+
+    Example:
+    >>> train, test = load_splits("digits", image_size=16)
+    >>> train.x.shape[1:] == test.x.shape[1:], len(train), len(test)
+    (True, 1437, 360)
+    """
+    train, test = (load_image_data(name, split, data_dir=data_dir, image_size=image_size,
+                                   color=color, download=download) for split in SPLITS)
+    check_split_pair(train, test, name)
+    return train, test
+
+
+def stratified_subset(data, n, what, seed=0):
+    """``n // num_classes`` random examples of every class of ``data`` (``what``: the setting).
+
+    Refused, naming ``what``, when ``n`` is larger than ``data`` or smaller
+    than its number of classes (a class would get no example).
+
+    Example:
+    >>> train = load_image_data("digits")
+    >>> len(stratified_subset(train, 100, "--pretrain_examples"))
+    100
+    >>> stratified_subset(train, 5, "--pretrain_examples")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    keras_transfer.data.validation.DataError: Expected --pretrain_examples >= 10 ...
+    """
+    classes = data.info.num_classes
+    if n < classes:
+        raise DataError(f"Expected {what} >= {classes} (one example of each of the "
+                        f"{data.info.name} classes), received {n}; raise it or use 0 for all.")
+    check_count(n, len(data), f"{what} (the {data.info.name} split's size)", "lower it")
+    return data.take(np.sort(per_class_indices(data.y, n // classes, seed=seed)))
 
 
 def load(name, split="train", *, data_dir=None, image_size=None, color=None,
@@ -101,8 +142,8 @@ def load(name, split="train", *, data_dir=None, image_size=None, color=None,
 
 
 __all__ = [
-    "DATA_ENV", "DatasetInfo", "ImageData", "available", "channel_mean", "load", "load_arrays",
-    "split_validation",
+    "DATA_ENV", "DataError", "DatasetInfo", "ImageData", "available", "channel_mean", "load",
+    "load_arrays", "load_splits", "split_validation", "stratified_subset",
     "load_image_data", "make_dataset", "per_class_indices", "prepare_images",
     "resolve_data_dir", "select_classes", "shard_indices",
 ]

@@ -22,6 +22,11 @@ import zipfile
 
 import numpy as np
 
+from keras_transfer.data.validation import DataError
+from keras_transfer.data.validation import check_classes
+from keras_transfer.data.validation import check_images
+from keras_transfer.data.validation import check_labels
+
 DATA_ENV = "KERAS_TRANSFER_DATA"
 CACHE_ENV = "KERAS_TRANSFER_CACHE"
 SPLITS = ("train", "test")
@@ -131,7 +136,7 @@ def _load_npz(path):
                 f"received {sorted(files)}."
             )
         try:
-            y = np.asarray(d["y"]).astype(np.int64)
+            y = np.asarray(d["y"])
             if "x" in files:
                 x = np.asarray(d["x"])
             else:
@@ -153,14 +158,11 @@ def _load_npz(path):
                 os.replace(tmp, cache)
             except OSError:  # the cache only saves decoding time; a read-only home is fine
                 pass
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or len(x) != len(y):
-        raise ValueError(
-            f"Corrupt npz {path}: expected images N x H x W x C with N == len(y)={len(y)}, "
-            f"received shape {x.shape}."
-        )
-    return x.astype(np.uint8), y
+    try:
+        x = check_images(x, "the images")
+        return x, check_labels(y, len(x), where="the labels")
+    except DataError as e:
+        raise DataError(f"Corrupt npz {path}: {e}") from None
 
 
 def _load_image_folder(folder, class_names=None):
@@ -226,6 +228,15 @@ def _load_tfds(name, split, data_dir, download):
     return x.astype(np.uint8), np.asarray(ys, np.int64), tuple(names)
 
 
+def _checked(x, y, info, split, where):
+    """The content checks of `keras_transfer.data.validation`, then ``info`` completed."""
+    x = check_images(x, f"the images of {where}")
+    y = check_labels(y, len(x), info.num_classes, f"the labels of {where}")
+    if split == "train":
+        check_classes(y, f"the training split {where}")
+    return x, y, dataclasses.replace(info, image_shape=tuple(x.shape[1:]), size=len(y))
+
+
 def available(data_dir=None):
     """Names of the datasets found in the data folder, plus ``digits``.
 
@@ -274,20 +285,22 @@ def load_arrays(name, split="train", data_dir=None, download=False):
         tried.append(npz)
         if os.path.exists(npz):
             x, y = _load_npz(npz)
-            classes = _read_classes(folder, int(y.max()) + 1 if len(y) else 0)
-            if len(y) and y.max() >= len(classes):
-                raise ValueError(
-                    f"Corrupt dataset {folder}: labels go up to {y.max()} but classes.txt "
-                    f"names {len(classes)} classes."
+            classes = _read_classes(folder, int(y.max()) + 1)
+            if y.max() >= len(classes):
+                raise DataError(
+                    f"Corrupt dataset {folder}: expected labels in [0, {len(classes)}) "
+                    f"(classes.txt names {len(classes)} classes), received labels up to "
+                    f"{y.max()}; fix the labels or classes.txt."
                 )
-            return x, y, DatasetInfo(name, "npz", classes, tuple(x.shape[1:]), len(y))
+            return _checked(x, y, DatasetInfo(name, "npz", classes, (), 0), split, npz)
         image_dir = os.path.join(folder, split)
         tried.append(image_dir + "/<class>/*")
         if os.path.isdir(image_dir):
             names_file = os.path.join(folder, "classes.txt")
             class_names = list(_read_classes(folder, 0)) if os.path.exists(names_file) else None
             x, y, classes = _load_image_folder(image_dir, class_names)
-            return x, y, DatasetInfo(name, "image_folder", classes, tuple(x.shape[1:]), len(y))
+            return _checked(x, y, DatasetInfo(name, "image_folder", classes, (), 0), split,
+                            image_dir)
     if name == "digits":
         x, y, classes = _load_digits(split)
         return x, y, DatasetInfo(name, "digits", classes, tuple(x.shape[1:]), len(y))
@@ -295,7 +308,8 @@ def load_arrays(name, split="train", data_dir=None, download=False):
     tried.append(f"tensorflow-datasets '{name}' (prepared{'' if not download else ' or downloaded'})")
     if found is not None:
         x, y, classes = found
-        return x, y, DatasetInfo(name, "tfds", classes, tuple(x.shape[1:]), len(y))
+        return _checked(x, y, DatasetInfo(name, "tfds", classes, (), 0), split,
+                        f"tensorflow-datasets {name!r}")
     raise ValueError(
         f"Dataset {name!r} not found. Expected one of {available(data_dir)} or a prepared "
         f"tensorflow-datasets name; looked in: {'; '.join(tried)}. Set --data_dir or "

@@ -16,12 +16,12 @@ arrays), so they compose and stay deterministic under a seed:
 import numpy as np
 import tensorflow as tf
 
+from keras_transfer.data.validation import check_images
+from keras_transfer.data.validation import check_labels
+
 
 def _check_labels(y):
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"Expected a 1-D label array, received shape {y.shape}.")
-    return y
+    return check_labels(y, where="the labels y")
 
 
 def shard_indices(y, num_shards, seed=0):
@@ -138,13 +138,18 @@ def prepare_images(x, image_size=None, color=None, batch=4096):
     >>> prepare_images(np.zeros((2, 8, 8, 1), np.uint8), 16, "rgb").shape
     (2, 16, 16, 3)
     """
-    x = np.asarray(x)
-    if x.ndim != 4:
-        raise ValueError(f"Expected images N x H x W x C, received shape {x.shape}.")
+    if np.ndim(x) != 4:
+        raise ValueError(f"Expected images N x H x W x C, received shape {np.shape(x)}.")
+    x = check_images(x)
     if color not in (None, "rgb", "grayscale"):
         raise ValueError(f"Expected color in (None, 'rgb', 'grayscale'), received {color!r}.")
     if isinstance(image_size, (int, np.integer)):
         image_size = (int(image_size), int(image_size))
+    if image_size is not None and (len(tuple(image_size)) != 2 or any(
+            isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
+            for s in image_size)):
+        raise ValueError(f"Expected image_size as an integer >= 1 or (height, width), received "
+                         f"{image_size!r}; pass e.g. image_size=32.")
     if image_size is not None and tuple(image_size) != tuple(x.shape[1:3]):
         shrink = image_size[0] <= x.shape[1] and image_size[1] <= x.shape[2]
         method = "area" if shrink else "bilinear"

@@ -24,8 +24,7 @@ def load_data(config, data_dir=None, seed=0):
     ([2, 4, 8], (4, 4, 3))
     """
     # Each split is decoded once at its own size, subset, then area-downscaled per resolution.
-    splits = [kt_data.load_image_data(config.dataset, split, data_dir=data_dir, color="rgb")
-              for split in ("train", "test")]
+    splits = list(kt_data.load_splits(config.dataset, data_dir=data_dir, color="rgb"))
     native = splits[1].x.shape[1]
     if max(config.resolutions) > native:
         raise ValueError(f"Expected resolutions up to {config.dataset}'s image size {native}, "

@@ -6,7 +6,6 @@ balanced (`keras_transfer.data.per_class_indices`).
 
 import dataclasses
 
-import numpy as np
 
 from keras_transfer import data as kt_data
 
@@ -35,24 +34,13 @@ def load_data(config, data_dir=None, seed=0):
     source_train = source_test = None
     if config.pretrains:
         size = config.teacher_image_size
-        source_train = kt_data.load_image_data(config.source_dataset, "train", data_dir=data_dir,
-                                               image_size=size, color="rgb")
-        source_test = kt_data.load_image_data(config.source_dataset, "test", data_dir=data_dir,
-                                              image_size=size, color="rgb")
-    target_train = kt_data.load_image_data(config.target_dataset, "train", data_dir=data_dir,
-                                           color="rgb")
-    target_test = kt_data.load_image_data(config.target_dataset, "test", data_dir=data_dir,
-                                          color="rgb")
+        source_train, source_test = kt_data.load_splits(
+            config.source_dataset, data_dir=data_dir, image_size=size, color="rgb")
+    target_train, target_test = kt_data.load_splits(config.target_dataset, data_dir=data_dir,
+                                                    color="rgb")
 
     def subset(d, n, name):
-        if n == 0:
-            return d
-        if n > len(d):
-            raise ValueError(f"Expected {name} <= {len(d)} (the {config.target_dataset} split), "
-                             f"received {n}.")
-        per_class = n // d.info.num_classes
-        idx = kt_data.per_class_indices(d.y, per_class, seed=seed)
-        return d.take(np.sort(idx))
+        return kt_data.stratified_subset(d, n, name, seed=seed) if n else d
 
     return CompactTransferData(
         source_train, source_test,

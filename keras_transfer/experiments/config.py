@@ -1,6 +1,7 @@
 """What every experiment config shares: checked integer settings and named presets."""
 
 import dataclasses
+import math
 
 
 def check_positive_ints(config, names):
@@ -14,6 +15,40 @@ def check_positive_ints(config, names):
         value = getattr(config, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"Expected {name} to be an integer >= 1, received {value!r}.")
+
+
+def check_field_types(config):
+    """Every field holds its declared type: finite numbers, integers for ``int``, no bools.
+
+    ``None`` is accepted where the field's default is ``None`` ("not set").
+    The per-experiment ``validate()`` then checks ranges and consistency.
+
+    Example:
+    >>> from keras_transfer.experiments.htcnn import HTCNNConfig
+    >>> check_field_types(HTCNNConfig(learning_rate=float("nan")))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected learning_rate to be a finite number, received nan; ...
+    """
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if value is None and field.default is None:
+            continue
+        values = value if field.type is tuple else (value,)
+        for item in values:
+            if isinstance(item, bool) and field.type is not bool:
+                kind = "numbers" if field.type is tuple else field.type.__name__
+                raise ValueError(f"Expected {field.name} to be {kind}, received {value!r}; "
+                                 f"pass --{field.name}=<value>.")
+            if field.type is float and not isinstance(item, (int, float)):
+                raise ValueError(f"Expected {field.name} to be a number, received {value!r}; "
+                                 f"pass --{field.name}=<number>.")
+            if field.type is int and not isinstance(item, int):
+                raise ValueError(f"Expected {field.name} to be an integer, received "
+                                 f"{value!r}; pass a whole number.")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"Expected {field.name} to be a finite number, received "
+                                 f"{value!r}; pass a finite --{field.name}.")
 
 
 def select_preset(presets, name, overrides):
@@ -37,4 +72,6 @@ def select_preset(presets, name, overrides):
     unknown = set(overrides) - fields
     if unknown:
         raise ValueError(f"Expected settings among {sorted(fields)}, received {sorted(unknown)}.")
-    return dataclasses.replace(base, **overrides).validate()
+    config = dataclasses.replace(base, **overrides)
+    check_field_types(config)
+    return config.validate()

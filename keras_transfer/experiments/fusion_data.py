@@ -3,7 +3,6 @@
 Everything is loaded and checked by `load_data` before any training.
 """
 
-import numpy as np
 
 from keras_transfer import data as kt_data
 from keras_transfer.experiments.fusion_config import get_preset  # noqa: F401 (examples)
@@ -27,17 +26,11 @@ def load_data(config, data_dir=None, seed=0):
         if key != "retrain" and getattr(config, f"weights_{key}") is not None:
             continue  # model loaded, its pre-training data not needed
         if name not in cache:
-            cache[name] = tuple(kt_data.load_image_data(name, split, data_dir=data_dir,
-                                                        image_size=config.image_size,
-                                                        color="rgb")
-                                for split in ("train", "test"))
+            cache[name] = kt_data.load_splits(name, data_dir=data_dir,
+                                              image_size=config.image_size, color="rgb")
         train, test = cache[name]
         if key != "retrain" and config.pretrain_examples:
-            n = config.pretrain_examples
-            if n > len(train):
-                raise ValueError(f"Expected pretrain_examples <= {len(train)} (the {name} "
-                                 f"training set), received {n}.")
-            idx = kt_data.per_class_indices(train.y, n // train.info.num_classes, seed=seed)
-            train = train.take(np.sort(idx))
+            train = kt_data.stratified_subset(train, config.pretrain_examples,
+                                              "pretrain_examples", seed=seed)
         out[key] = (train, test)
     return out

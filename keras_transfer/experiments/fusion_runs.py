@@ -25,6 +25,7 @@ from keras_transfer import data as kt_data
 from keras_transfer import training
 from keras_transfer.experiments.contract import run_path
 from keras_transfer.experiments.fusion_config import check_net
+from keras_transfer.files import save_weights
 from keras_transfer.models import backbone as bb
 from keras_transfer.models.compact import count_flops
 from keras_transfer.models.fusion_nets import residual_cnn
@@ -143,7 +144,7 @@ def _pretrain(config, data, shape, seed, root, log):
         if root:  # reusable with weights_<key>=... (never overwritten)
             path = run_path(root, f"pretrained_{key}.weights.h5")
             if not os.path.exists(path):
-                feats.save_weights(path)
+                save_weights(feats, path)
         log(f"model {key} ({net}) pre-trained on {getattr(config, 'dataset_' + key)}: "
             f"test accuracy {info[key]['accuracy']:.4f} ({time.perf_counter() - t0:.0f} s)")
     return pretrained, info

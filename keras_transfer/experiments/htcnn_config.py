@@ -12,6 +12,7 @@ from keras_transfer.experiments.config import select_preset
 
 
 SETTINGS = ("identical", "locality")
+MIN_IMAGE_SIZE = 8  # the smallest input both archs build on (the embedded digits are 8x8)
 ARCHS = {
     # arch: (cloud builder, shallow builder, first-layer names, cloud filters per group)
     "cloud": ("cloud_cnn", "shallow_cnn", ("conv1",), 32),
@@ -98,6 +99,14 @@ class HTCNNConfig:
                                    "repeats"))
         if self.learning_rate <= 0:
             raise ValueError(f"Expected learning_rate > 0, received {self.learning_rate!r}.")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"Expected momentum in [0, 1), received {self.momentum!r}.")
+        if self.image_size is not None and self.image_size < MIN_IMAGE_SIZE:
+            raise ValueError(f"Expected image_size >= {MIN_IMAGE_SIZE} (the cloud CNN pools "
+                             f"three times) or unset, received {self.image_size!r}.")
+        if self.max_train_examples is not None and self.max_train_examples < 1:
+            raise ValueError(f"Expected max_train_examples >= 1 or unset, received "
+                             f"{self.max_train_examples!r}.")
         for name in ("conv_dropout", "fc_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"Expected {name} in [0, 1), received {getattr(self, name)!r}.")

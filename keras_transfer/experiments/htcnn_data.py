@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 
 from keras_transfer import data as kt_data
+from keras_transfer.data.validation import check_classes
 from keras_transfer.experiments.htcnn_config import get_preset  # noqa: F401 (examples)
 
 
@@ -43,10 +44,12 @@ def load_data(config, data_dir=None, seed=0):
     ((8, 8, 1), 10)
     """
     color = "rgb" if config.arch == "alexnet" else None
-    train = kt_data.load_image_data(config.dataset, "train", data_dir=data_dir,
-                                    image_size=config.image_size, color=color)
-    test = kt_data.load_image_data(config.dataset, "test", data_dir=data_dir,
-                                   image_size=config.image_size, color=color)
+    train, test = kt_data.load_splits(config.dataset, data_dir=data_dir,
+                                      image_size=config.image_size, color=color)
+    if config.max_train_examples and config.max_train_examples < train.info.num_classes:
+        raise kt_data.DataError(
+            f"Expected max_train_examples >= {train.info.num_classes} (one example of each "
+            f"class), received {config.max_train_examples}; raise it or leave it unset.")
     if config.max_train_examples and config.max_train_examples < len(train):
         keep = kt_data.shard_indices(train.y, max(1, len(train) // config.max_train_examples),
                                      seed=seed)[0]
@@ -72,6 +75,8 @@ def split_training_sets(config, train, seed):
     if config.setting == "identical":
         return everything, [everything] * config.num_shallow
     shards = kt_data.shard_indices(y, max(config.num_shards, config.shards_needed), seed=seed)
+    for j, shard in enumerate(shards[:1 + config.num_shallow]):
+        check_classes(y[shard], f"training subset {j} of the locality setting (Table I)")
     return shards[0], shards[1:1 + config.num_shallow]
 
 

@@ -93,6 +93,9 @@ class LayerTransferConfig:
         if not isinstance(self.target_epochs, int) or self.target_epochs < 0:
             raise ValueError(f"Expected target_epochs to be an integer >= 0, received "
                              f"{self.target_epochs!r}.")
+        if not self.learning_rate > 0 or not 0 <= self.momentum < 1:
+            raise ValueError(f"Expected learning_rate > 0 and momentum in [0, 1), received "
+                             f"{self.learning_rate!r} and {self.momentum!r}.")
         if not self.ks or any(not isinstance(k, int) or k < 1 for k in self.ks):
             raise ValueError(f"Expected ks to be integers >= 1, received {self.ks!r}.")
         return self

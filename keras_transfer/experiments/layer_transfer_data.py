@@ -36,10 +36,8 @@ def load_data(config, data_dir=None, seed=0):
         ValueError: unknown classes, too few source samples, k larger than the
             samples of a target class, too few test samples.
     """
-    train = kt_data.load_image_data(config.dataset, "train", data_dir=data_dir, image_size=32,
-                                    color="grayscale")
-    test = kt_data.load_image_data(config.dataset, "test", data_dir=data_dir, image_size=32,
-                                   color="grayscale")
+    train, test = kt_data.load_splits(config.dataset, data_dir=data_dir, image_size=32,
+                                      color="grayscale")
     num = train.info.num_classes
     unknown = [c for c in config.source_classes + config.target_classes if not 0 <= c < num]
     if unknown:

@@ -29,50 +29,16 @@ import warnings
 from absl import app
 from absl import flags
 
+from keras_transfer.experiments import cli
 from keras_transfer.experiments import config_flags
+from keras_transfer.experiments.cli import quiet_unless_verbose
 from keras_transfer.experiments.contract import RunContext
 from keras_transfer.experiments.contract import get_experiment
+from keras_transfer.export import export_and_check  # noqa: F401 (imported from here before)
 
 FLAGS = flags.FLAGS
 PRESET_NAMES = ("quick", "paper")
 STRATEGIES = ("default", "mirrored", "multi_worker")
-
-
-def _verbose(argv):
-    return any(a.split("=")[0] in ("--verbosity", "-v") for a in argv)
-
-
-def quiet_unless_verbose(argv=None):
-    """Turns TensorFlow's C++ INFO/warning lines off unless ``--verbosity`` is in ``argv``.
-
-    Must run before TensorFlow is imported (the recipes call it first). Sets
-    ``TF_CPP_MIN_LOG_LEVEL=2`` and imports TensorFlow with the process's
-    stderr held back: TensorFlow 2.21 logs through Abseil, which prints lines
-    below that level anyway while it is not initialised ("WARNING: All log
-    messages before absl::InitializeLog() ...", the oneDNN INFO line;
-    abseil/abseil-cpp#1718, #1957). If the import fails, what it printed is
-    shown with the error.
-
-    Example:
-    >>> quiet_unless_verbose(["recipe", "--verbosity=0"])  # leaves TF logging alone
-    """
-    if _verbose(sys.argv if argv is None else argv) or "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with tempfile.TemporaryFile() as held:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(held.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            sys.stderr.write(held.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def _define_flags(experiment, default_dataset, flag_values=FLAGS):
@@ -199,46 +165,55 @@ def _silence_python_noise():
     tf.get_logger().setLevel("ERROR")
 
 
-def _set_up_tensorflow():
+def _set_up_tensorflow(fv):
     """--cpu_devices, seeds, precision and determinism (before any TensorFlow op runs)."""
     import keras
     import tensorflow as tf
 
-    if FLAGS.cpu_devices:
+    if fv.cpu_devices:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.cpu_devices)
-    keras.utils.set_random_seed(FLAGS.seed)
-    keras.mixed_precision.set_dtype_policy(FLAGS.precision)
-    if FLAGS.deterministic:
+            cpu, [tf.config.LogicalDeviceConfiguration()] * fv.cpu_devices)
+    keras.utils.set_random_seed(fv.seed)
+    keras.mixed_precision.set_dtype_policy(fv.precision)
+    if fv.deterministic:
         tf.config.experimental.enable_op_determinism()
 
 
-def _run(experiment, dataset_defaults=None):
-    """Runs ``experiment`` with the parsed flags; returns the summary dict."""
+def _refusing(check, *args):
+    """``check(*args)``; a ValueError or OSError it raises becomes `cli.Refused` (exit 2)."""
+    try:
+        return check(*args)
+    except (ValueError, OSError) as error:
+        raise cli.Refused(error) from error
+
+
+def _run(experiment, dataset_defaults, fv, argv):
+    """Runs ``experiment`` with the parsed flags ``fv``; returns the summary dict."""
     from keras_transfer import report
 
     t0 = time.perf_counter()
-    config, output_dir = _checked_settings(experiment, dataset_defaults)  # checked first
-    if not _verbose(sys.argv):
+    config, output_dir = _refusing(_checked_settings, experiment, dataset_defaults, fv)
+    settings = _run_settings(experiment, config, fv)
+    if cli.verbosity(argv) is None:
         _silence_python_noise()
-    _set_up_tensorflow()
+    _set_up_tensorflow(fv)
     from keras_transfer import training
 
     # Before any TensorFlow op: MultiWorkerMirroredStrategy configures the runtime.
-    strategy = training.get_strategy(FLAGS.strategy)
-    worker = _worker_index()
-    export_dir = FLAGS.export_dir
+    strategy = training.get_strategy(fv.strategy)
+    worker = _worker_index(fv)
+    export_dir = fv.export_dir
     if worker:  # every worker trains and exports (collectives); only the chief's files stay
         output_dir = tempfile.mkdtemp(prefix=f"keras_transfer-worker{worker}-")
         export_dir = os.path.join(output_dir, "saved_models")
-    data = experiment.load_data(config, FLAGS.data_dir, FLAGS.seed)  # content checked too
+    data = _refusing(experiment.load_data, config, fv.data_dir, fv.seed)  # content checked
     load_seconds = time.perf_counter() - t0
-    report.prepare_output_dir(output_dir, FLAGS.resume)
-    if FLAGS.tune:
-        return _tune(experiment, config, data, output_dir, strategy)
+    _refusing(report.prepare_output_dir, output_dir, fv.resume, settings)
+    if fv.tune:
+        return _tune(experiment, config, data, output_dir, strategy, fv)
     return _compare(experiment, config, data, output_dir, t0, load_seconds, strategy,
-                    export_dir if FLAGS.export else None)
+                    export_dir if fv.export else None, settings, fv)
 
 
 def _checked_settings(experiment, dataset_defaults=None, flag_values=FLAGS):
@@ -248,8 +223,27 @@ def _checked_settings(experiment, dataset_defaults=None, flag_values=FLAGS):
     config = _config_from_flags(experiment, dataset_defaults, flag_values)
     check_strategy(flag_values.strategy)
     output_dir = _output_dir_from_flags(experiment.name, flag_values)
-    report.check_output_dir(output_dir, flag_values.resume)
+    if not _worker_index(flag_values):  # other workers write to a temporary folder
+        report.check_output_dir(output_dir, flag_values.resume,
+                                _run_settings(experiment, config, flag_values))
     return config, output_dir
+
+
+def _run_settings(experiment, config, fv):
+    """What a run's numbers depend on: recipe, data, seed, loop settings and the config.
+
+    Stored in the run folder when a run starts (``run_settings.json``) and at
+    the top of its ``summary.json``; ``--resume`` with other values is refused.
+    """
+    return {
+        "recipe": experiment.name, "dataset": fv.dataset, "preset": fv.preset,
+        "seed": fv.seed, "repeats": getattr(config, experiment.repeats_field),
+        "strategy": fv.strategy, "precision": fv.precision, "deterministic": fv.deterministic,
+        "steps_per_execution": fv.steps_per_execution,
+        "deadline_seconds": fv.deadline_seconds, "tune": fv.tune,
+        "tune_trials": fv.tune_trials if fv.tune else None,
+        "settings": dataclasses.asdict(config),
+    }
 
 
 def check_inputs(name, argv, default_dataset, dataset_defaults=None):
@@ -285,39 +279,50 @@ def check_inputs(name, argv, default_dataset, dataset_defaults=None):
     return config, experiment.load_data(config, flag_values.data_dir, flag_values.seed)
 
 
-def _worker_index():
+def _worker_index(fv):
     """This process's worker index under --strategy=multi_worker (0: the chief), else 0."""
-    if FLAGS.strategy != "multi_worker":
+    if fv.strategy != "multi_worker":
         return 0
     return int(json.loads(os.environ["TF_CONFIG"]).get("task", {}).get("index", 0))
 
 
-def _steps_per_execution():
-    spe = FLAGS.steps_per_execution
+def _steps_per_execution(fv):
+    spe = fv.steps_per_execution
     return spe if spe == "auto" else int(spe)
 
 
-def _tune(experiment, config, data, output_dir, strategy):
+def _tune(experiment, config, data, output_dir, strategy, fv):
     from keras_transfer import training
     from keras_transfer.experiments import tune
 
-    with strategy.scope(), training.options(steps_per_execution=_steps_per_execution()):
-        return tune.run_search(experiment, config, data, output_dir, FLAGS.tune_trials,
-                               FLAGS.seed, preset=FLAGS.preset, strategy=strategy)
+    with strategy.scope(), training.options(steps_per_execution=_steps_per_execution(fv)):
+        return tune.run_search(experiment, config, data, output_dir, fv.tune_trials,
+                               fv.seed, preset=fv.preset, strategy=strategy)
 
 
-def _compare(experiment, config, data, output_dir, t0, load_seconds, strategy, export_dir):
+def _compare(experiment, config, data, output_dir, t0, load_seconds, strategy, export_dir,
+             settings, fv):
     from keras_transfer import report
     from keras_transfer import training
+    from keras_transfer.callbacks import Diverged
     from keras_transfer.progress import ProgressLog
 
     progress = ProgressLog(experiment.planned_steps(config) if experiment.planned_steps
                            else None)
-    context = RunContext(output_dir, FLAGS.seed, strategy, FLAGS.deadline_seconds,
+    context = RunContext(output_dir, fv.seed, strategy, fv.deadline_seconds,
                          log=lambda text: progress.line(text))
+    summary_path = os.path.join(output_dir, "summary.json")
     with strategy.scope(), training.options(progress=progress,
-                                            steps_per_execution=_steps_per_execution()):
-        result = experiment.run(config, data, context)
+                                            steps_per_execution=_steps_per_execution(fv)):
+        try:
+            result = experiment.run(config, data, context)
+        except Diverged as error:  # a diverged model is no result: say so, keep no headline
+            report.write_json(summary_path, {
+                **settings, "status": "diverged",
+                "diverged": {"training": error.name, "epoch": error.epoch,
+                             "loss": str(error.loss)},
+                "wall_seconds": {"total": time.perf_counter() - t0}})
+            raise
     phases = {"load_data": load_seconds, **result.phase_seconds}
     report.write_history(os.path.join(output_dir, "history.csv"), result.history)
     if result.plot:
@@ -325,72 +330,110 @@ def _compare(experiment, config, data, output_dir, t0, load_seconds, strategy, e
     exports = {}
     if export_dir and result.models:
         t_export = time.perf_counter()
-        name = os.path.basename(os.path.normpath(output_dir))
-        exports = export_and_check(result.models,
-                                   os.path.join(export_dir, experiment.name, name),
-                                   result.export_inputs)
+        exports = _exports(result, output_dir, os.path.join(
+            export_dir, experiment.name, os.path.basename(os.path.normpath(output_dir))))
         phases["export"] = time.perf_counter() - t_export
     phases["total"] = time.perf_counter() - t0
-    summary = {
-        "recipe": experiment.name, "dataset": FLAGS.dataset, "preset": FLAGS.preset,
-        "seed": FLAGS.seed, "repeats": getattr(config, experiment.repeats_field),
-        "strategy": FLAGS.strategy, "replicas": context.strategy.num_replicas_in_sync,
-        "precision": FLAGS.precision,
-        "deterministic": FLAGS.deterministic, "steps_per_execution": FLAGS.steps_per_execution,
-        "deadline_seconds": FLAGS.deadline_seconds, "settings": dataclasses.asdict(config),
-        **result.summary, "headline": result.headline,
-    }
+    summary = {**settings, "status": "finished",
+               "replicas": context.strategy.num_replicas_in_sync,
+               **result.summary, "headline": result.headline}
     if result.runs is not None:
         summary["runs"] = result.runs
     summary.update(wall_seconds=phases, exports=exports)
-    report.write_json(os.path.join(output_dir, "summary.json"), summary)
+    report.write_json(summary_path, summary)
     progress.line("done", f"-> {output_dir}")
     print(result.table)
     return summary
 
 
-def export_and_check(named_models, directory, inputs):
-    """Exports each model (SavedModel + .keras) and checks the SavedModel reloads identically.
+def _exports(result, output_dir, directory):
+    """Exports the run's models once: a resumed run finds ``exports.json`` and reuses them."""
+    from keras_transfer import report
 
-    Args:
-        named_models: name -> Keras model.
-        directory: export folder.
-        inputs: a few inputs exactly as the models take them.
+    record = os.path.join(output_dir, "exports.json")
+    if os.path.exists(record):
+        with open(record) as f:
+            return json.load(f)
+    exports = export_and_check(result.models, directory, result.export_inputs)
+    report.write_json(record, exports)
+    return exports
 
-    Returns:
-        name -> ``{"saved_model": path, "keras": path, "max_abs_diff": float}``.
+
+def _exit_code(run, argv):
+    """Runs ``run()``; the exit code, with one line on stderr for a refusal or a divergence."""
+    from keras_transfer.callbacks import Diverged
+
+    try:
+        run()
+    except cli.Refused as refused:
+        return cli.report_refusal(refused, argv)
+    except Diverged as error:
+        print(f"error: Expected a finite training loss, received {error}; lower the learning "
+              f"rate (summary.json has status 'diverged', no result)", file=sys.stderr,
+              flush=True)
+        return cli.EXIT_DIVERGED
+    return cli.EXIT_OK
+
+
+def _no_positional(argv):
+    if len(argv) > 1:
+        raise cli.Refused(ValueError(
+            f"Expected only --name=value flags, received the arguments {argv[1:]}; write "
+            f"every setting as a flag (--help lists them)"))
+
+
+def run_command(name, argv, default_dataset, dataset_defaults=None):
+    """Runs recipe ``name`` on the command line ``argv`` in this process; its exit code.
+
+    What ``python recipes/<name>.py ...`` does (`main`), on fresh flags, so
+    it can be called repeatedly from Python and tests: 0 finished, 2 an input
+    refused (one line on stderr, nothing written), 3 diverged; other errors
+    raise.
 
     Example:
-    >>> import tempfile, keras, numpy as np
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
-    >>> out = export_and_check({"tiny": model}, tempfile.mkdtemp(), np.ones((3, 4), "float32"))
-    >>> out["tiny"]["max_abs_diff"] < 1e-6
-    True
+    >>> run_command("htcnn", ["htcnn", "--epochs=0"], "digits")  # doctest: +ELLIPSIS
+    2
     """
-    import numpy as np
-    import tensorflow as tf
+    argv = cli.named_verbosity(list(argv))
+    experiment = get_experiment(name)
+    fv = flags.FlagValues()
+    _define_flags(experiment, default_dataset, fv)
+    try:  # absl's --verbosity lives in the global flags; this run reads it from argv
+        positional = fv([a for a in argv if a.partition("=")[0] not in ("--verbosity", "-v")])
+    except flags.Error as error:
+        return cli.report_refusal(error, argv)
 
-    from keras_transfer.export import export_model
+    def run():
+        _no_positional(positional)
+        _run(experiment, dataset_defaults, fv, argv)
 
-    out = {}
-    for name, model in named_models.items():
-        paths = export_model(model, directory, name)
-        reloaded = tf.saved_model.load(paths["saved_model"])
-        diff = np.max(np.abs(reloaded.serve(tf.constant(inputs)).numpy()
-                             - model.predict(inputs, verbose=0)))
-        out[name] = dict(paths, max_abs_diff=float(diff))
-    return out
+    return _exit_code(run, argv)
 
 
 def main(name, default_dataset, dataset_defaults=None):
     """A recipe's entry point: defines the flags of experiment ``name`` and runs it.
+
+    Exits with the codes of `keras_transfer.experiments.cli` (0 finished, 1
+    internal error, 2 refused input, 3 diverged).
 
     Example (a recipe file's whole logic)::
 
         if __name__ == "__main__":
             runner.main("coarse2fine", default_dataset="tiny_imagenet50")
     """
+    sys.argv = cli.named_verbosity(sys.argv)
     quiet_unless_verbose()
     experiment = get_experiment(name)
     _define_flags(experiment, default_dataset)
-    app.run(lambda argv: _run(experiment, dataset_defaults) and None)
+
+    def parse(argv):
+        try:
+            return FLAGS(argv)
+        except flags.Error as error:
+            sys.exit(cli.report_refusal(error, argv))
+
+    def run(argv):
+        return _exit_code(lambda: (_no_positional(argv),
+                                   _run(experiment, dataset_defaults, FLAGS, argv)), argv)
+
+    app.run(run, flags_parser=parse)

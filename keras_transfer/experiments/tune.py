@@ -30,6 +30,7 @@ import keras_tuner as kt
 
 from keras_transfer.data import split_validation  # noqa: F401 (part of this module's API)
 from keras_transfer.experiments.contract import SearchSpace  # noqa: F401
+from keras_transfer.files import write_text
 
 OBJECTIVE = "objective"
 PHASE_FILE = "phase.json"
@@ -80,6 +81,7 @@ class ExperimentTuner(kt.GridSearch):
         return dataclasses.replace(self.base, **self.space.apply(self.base, values)).validate()
 
     def run_trial(self, trial, *args, **kwargs):
+        from keras_transfer.callbacks import Diverged
         from keras_transfer.experiments.contract import RunContext
 
         config = self.trial_config(trial.hyperparameters)
@@ -89,21 +91,25 @@ class ExperimentTuner(kt.GridSearch):
         os.makedirs(context.run_dir, exist_ok=True)
         fresh = {}
         t0 = time.perf_counter()
-        result = self.experiment.run(config, self.val_data, context)
+        try:
+            result = self.experiment.run(config, self.val_data, context)
+        except Diverged as error:  # a diverged trial scores 0, recorded as such, not a crash
+            seconds = time.perf_counter() - t0
+            write_text(os.path.join(context.run_dir, "trial.json"), json.dumps(
+                {"phases": {}, "computed": {}, "own_seconds": seconds, "diverged": str(error)}))
+            return {OBJECTIVE: 0.0, "seconds": seconds}
         seconds = time.perf_counter() - t0
         phase_seconds = self.space.phase_seconds(result)
         for phase, folder in context.phases_used.items():
             marker = os.path.join(folder, PHASE_FILE)
             fresh[phase] = not os.path.exists(marker)
             if fresh[phase]:  # computed in this trial: its cost is shared by later users
-                with open(marker, "w") as f:
-                    json.dump({"trial_id": trial.trial_id,
-                               "seconds": float(phase_seconds.get(phase, 0.0))}, f)
+                write_text(marker, json.dumps({"trial_id": trial.trial_id,
+                                               "seconds": float(phase_seconds.get(phase, 0.0))}))
         own = seconds - sum(phase_seconds.get(p, 0.0) for p, new in fresh.items() if new)
-        with open(os.path.join(context.run_dir, "trial.json"), "w") as f:
-            json.dump({"phases": {p: os.path.basename(d) for p, d in
-                                  context.phases_used.items()},
-                       "computed": fresh, "own_seconds": own}, f)
+        write_text(os.path.join(context.run_dir, "trial.json"), json.dumps(
+            {"phases": {p: os.path.basename(d) for p, d in context.phases_used.items()},
+             "computed": fresh, "own_seconds": own}))
         return {OBJECTIVE: float(self.space.objective(result)), "seconds": seconds}
 
 
@@ -137,7 +143,7 @@ def trial_table(tuner):
                      "shared_phases": {p: {"folder": k, "computed": info["computed"].get(p),
                                            "users": users[k], "share_seconds": shares[p]}
                                        for p, k in info["phases"].items()},
-                     "cost_seconds": cost})
+                     "cost_seconds": cost, "diverged": info.get("diverged")})
     return rows
 
 

@@ -17,6 +17,7 @@ import os
 
 import keras
 
+from keras_transfer.files import save_weights
 from keras_transfer.graph import all_layers
 from keras_transfer.layers.resize import ResizeImages
 from keras_transfer.models.efficientnet_lite import efficientnet_lite
@@ -270,7 +271,7 @@ def save_backbone_weights(model, path):
         raise ValueError(f"Expected a new weights path, received {path!r} which exists.")
     if not path.endswith(".weights.h5"):
         raise ValueError(f"Expected a path ending in '.weights.h5', received {path!r}.")
-    model.get_layer("backbone").save_weights(path)
+    save_weights(model.get_layer("backbone"), path)
     return path
 
 
