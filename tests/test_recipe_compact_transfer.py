@@ -74,7 +74,7 @@ def test_recipe_source_pretraining_path(tmp_path):
     (["--student_widths=4,4"], "distinct integers >= 1"),
     (["--augment"], "augment=False with finetune_mode='cached'"),
     (["--finetune_from=stage9"], "finetune_from to name a layer of EfficientNetLite0"),
-    (["--test_examples=100000"], "test_examples <= "),
+    (["--test_examples=100000"], "test_examples (the digits split"),
 ])
 def test_bad_input_fails_before_training(args, message, tmp_path):
     conftest.assert_refused_before_training("compact_transfer", TINY, args, message,

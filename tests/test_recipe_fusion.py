@@ -69,7 +69,7 @@ def test_recipe_runs_every_protocol_and_baseline(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--model_1=AlexNet"], "network among"),
-    (["--pretrain_examples=100000"], "pretrain_examples <= "),
+    (["--pretrain_examples=100000"], "pretrain_examples (the digits split"),
     (["--retrain_steps=0"], "retrain_steps to be an integer >= 1"),
     (["--weights_1=/nonexistent.weights.h5"], "existing weights file"),
     (["--hybrids=sum/all"], "hybrids to be distinct values among"),

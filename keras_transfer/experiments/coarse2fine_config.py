@@ -9,6 +9,7 @@ import dataclasses
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
 from keras_transfer.models.coarse2fine import TABLE1
+from keras_transfer.models.coarse2fine import min_input_side
 from keras_transfer.transfer import net2net
 from keras_transfer.transfer import upscaling
 
@@ -78,6 +79,11 @@ class Coarse2FineConfig:
         res = tuple(self.resolutions)
         if not res or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in res):
             raise ValueError(f"Expected resolutions to be positive integers, received {res!r}.")
+        side = min_input_side(self.net)
+        if res[0] < side:
+            raise ValueError(f"Expected the first resolution >= {side} for {self.net} (its "
+                             f"convolutions and pools leave nothing below), received {res[0]}; "
+                             f"start at --resolutions={side},...")
         for a, b in zip(res, res[1:]):
             if b % a or b // a < 2:
                 raise ValueError(f"Expected each resolution to be an integer factor >= 2 of "

@@ -11,6 +11,7 @@ from keras_transfer.experiments.compact_teacher import check_split_layer
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
 from keras_transfer.models.backbone import list_backbones
+from keras_transfer.models.backbone import min_input_side
 from keras_transfer.transfer.distillation import check_distillation_hyperparameters
 
 FINETUNE_MODES = ("cached", "full")
@@ -108,6 +109,11 @@ class CompactTransferConfig:
             raise ValueError(f"Expected a backbone name among {list_backbones()}, received "
                              f"{self.backbone!r}.")
         check_distillation_hyperparameters(self.alpha, self.temperature)
+        side = min_input_side(self.backbone)
+        if isinstance(self.teacher_image_size, int) and self.teacher_image_size < side:
+            raise ValueError(f"Expected teacher_image_size >= {side} for {self.backbone}, "
+                             f"received {self.teacher_image_size}; pass "
+                             f"--teacher_image_size={side} or more.")
         check_positive_ints(self, ("teacher_image_size", "head_steps", "finetune_steps",
                                    "batch_size", "student_depth", "student_steps",
                                    "student_batch_size", "repeats", "latency_runs"))

@@ -15,6 +15,7 @@ from keras_transfer.transfer import fusion
 # The paper's non-keras.applications nets; any keras.applications family name
 # (`keras_transfer.models.backbone.list_backbones`) works too.
 _OWN_NETS = {"custom": "residual_cnn", "squeezenet": "squeezenet"}
+CUSTOM_MIN_SIDE = 2 ** (16 // 4)  # the custom residual CNN max-pools in each of its 4 stages
 
 
 def check_net(name):
@@ -103,6 +104,10 @@ class FusionConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"Expected {name} to be an integer >= 0, received {value!r}.")
+        if "custom" in (self.model_1, self.model_2) and self.image_size < CUSTOM_MIN_SIDE:
+            raise ValueError(f"Expected image_size >= {CUSTOM_MIN_SIDE} for the custom CNN (a "
+                             f"max pool in each of its 4 stages), received {self.image_size}; "
+                             f"pass --image_size={CUSTOM_MIN_SIDE} or more.")
         for name in ("pretrain_lr", "retrain_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Expected {name} > 0, received {getattr(self, name)!r}.")

@@ -59,6 +59,16 @@ def list_backbones():
     return sorted(_FAMILIES)
 
 
+def min_input_side(name):
+    """The smallest image side backbone ``name`` builds on (keras.applications' own limit).
+
+    Example:
+    >>> min_input_side("MobileNetV2")
+    32
+    """
+    return _family(name)[2]
+
+
 def _family(name):
     if name not in _FAMILIES:
         raise ValueError(f"Expected a backbone name among {list_backbones()}, received {name!r}.")

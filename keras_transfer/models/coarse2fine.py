@@ -31,6 +31,28 @@ TABLE1 = {
 SCALED_ALEXNET_SIZES = (8, 16, 32)
 
 
+
+def min_input_side(spec_name):
+    """The smallest image side Table I network ``spec_name`` builds on (every output >= 1).
+
+    Example:
+    >>> min_input_side("net-1"), min_input_side("alexnet-8")
+    (2, 1)
+    """
+    convs, _, padding = TABLE1[spec_name]
+    for side in range(1, 4097):
+        size = side
+        for _, kernel, pool in convs:
+            if padding == "valid":
+                size -= max(1, round(kernel)) - 1
+            if size >= 1 and pool is not None and pool[0] > 1 and pool[1] > 0:
+                size = (size - pool[0]) // pool[1] + 1  # MaxPooling2D, padding "valid"
+            if size < 1:
+                break
+        else:
+            return side
+    raise ValueError(f"Expected a buildable Table I network, received {spec_name!r}.")
+
 def table1_model(row, input_shape, num_classes, dropout=0.0, name=None):
     """The network of any Table I row (``TABLE1`` key) for images of ``input_shape``.
 
