@@ -92,8 +92,8 @@ def per_class_indices(y, k, seed=0, classes=None):
         idx = np.flatnonzero(y == c)
         if len(idx) < k:
             raise ValueError(
-                f"Expected at least k={k} samples of class {c}, received only {len(idx)}."
-            )
+                f"Expected at least k={k} samples of class {c}, received only {len(idx)}; "
+                f"use k <= {len(idx)} or a larger training split")
         picked.append(rng.choice(idx, size=k, replace=False))
     return np.sort(np.concatenate(picked)).astype(np.int64)
 
