@@ -47,7 +47,7 @@ def check_output_dir(path, resume=False, settings=None):
             )
         if settings is not None:
             _check_same_settings(path, settings)
-    _check_writable(path)
+    check_writable(path)
 
 
 def _check_same_settings(path, settings):
@@ -78,8 +78,25 @@ def _flat(settings, prefix=""):
     return out
 
 
-def _check_writable(path):
-    """The nearest existing folder of ``path`` accepts a file and has room for a run."""
+def check_writable(path, flag="--output_dir"):
+    """Refuses ``path`` unless its nearest existing folder accepts a file and has room for a run.
+
+    Creates nothing but a temporary file it removes at once; used before any
+    training for every folder a run will write (``--output_dir``,
+    ``--export_dir``), so a run cannot train for hours and then fail to save.
+
+    Args:
+        path: a folder that may not exist yet.
+        flag: the flag that named it, for the error message.
+
+    Example:
+    >>> import tempfile
+    >>> check_writable(tempfile.mkdtemp() + "/new/run")
+    >>> check_writable("/proc/no_such_run", "--export_dir")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected a writable location for --export_dir '/proc/no_such_run', ...
+    """
     import shutil
     import tempfile
 
@@ -87,19 +104,19 @@ def _check_writable(path):
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
-        raise ValueError(f"Expected --output_dir {path!r} inside a folder, received a path "
+        raise ValueError(f"Expected {flag} {path!r} inside a folder, received a path "
                          f"through the file {parent!r}; choose another location.")
     try:
         with tempfile.NamedTemporaryFile(dir=parent, prefix=".write-check-"):
             pass
     except OSError as error:
-        raise ValueError(f"Expected a writable location for --output_dir {path!r}, received "
+        raise ValueError(f"Expected a writable location for {flag} {path!r}, received "
                          f"{parent!r} which refuses files ({error.strerror}); choose another "
                          f"location.") from None
     free = shutil.disk_usage(parent).free
     if free < MIN_FREE_BYTES:
         raise ValueError(f"Expected at least {MIN_FREE_BYTES // 2**20} MB free for "
-                         f"--output_dir {path!r}, received {free // 2**20} MB free; free "
+                         f"{flag} {path!r}, received {free // 2**20} MB free; free "
                          f"space or choose another location.")
 
 

@@ -97,6 +97,11 @@ SETTINGS = {
     "resolution_above_dataset": ("coarse2fine", ["--resolutions=8,16", "--stage_epochs=1,1",
                                                  "--widen_at=0"], "image size 8"),
     "unknown_dataset": ("htcnn", ["--dataset=no_such_dataset"], "not found"),
+    "missing_data_dir": ("htcnn", ["--dataset=cifar10", "--data_dir=/no/such/data_dir"],
+                         "does not exist"),
+    "negative_seed": ("htcnn", ["--seed=-1"], "--seed"),
+    "image_size_beyond_memory": ("htcnn", ["--image_size=100000"], "fit in memory"),
+    "seed_beyond_32_bits": ("fusion", ["--seed=4294967296"], "--seed"),
 }
 
 
@@ -167,6 +172,20 @@ def test_corrupt_npz_is_refused_in_one_line(tmp_path, capsys):
                    "Corrupt npz", tmp_path / "out", capsys)
 
 
+def test_unreadable_file_in_an_image_folder_is_refused_in_one_line(tmp_path, capsys):
+    from PIL import Image
+
+    for split in ("train", "test"):
+        for label in ("a", "b"):
+            folder = tmp_path / "data" / "pictures" / split / label
+            folder.mkdir(parents=True)
+            for i in range(3):
+                Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(folder / f"{i}.png")
+    (tmp_path / "data" / "pictures" / "train" / "b" / "broken.jpg").write_bytes(b"not a jpeg")
+    assert_refused("htcnn", ["--dataset=pictures", f"--data_dir={tmp_path / 'data'}"],
+                   "broken.jpg", tmp_path / "out", capsys)
+
+
 def test_float_pixels_in_unit_range_are_accepted(tmp_path):
     from keras_transfer import data
 
@@ -192,6 +211,21 @@ def test_output_dir_that_is_a_file_is_refused(tmp_path, capsys):
 def test_unwritable_location_is_refused(tmp_path, capsys):
     # /proc refuses new files even for root (tests may run as root, which ignores chmod).
     assert_refused("htcnn", [], "writable", "/proc/keras_transfer_test_run", capsys)
+
+
+def test_unwritable_export_location_is_refused_before_training(tmp_path, capsys):
+    # Exports are written last: without this check a run trained to the end, then failed.
+    from keras_transfer.experiments import runner
+
+    out = tmp_path / "out"
+    argv = [a for a in command("htcnn", [], out) if a != "--noexport"]
+    capsys.readouterr()
+    code = runner.run_command("htcnn", argv + ["--export_dir=/proc/keras_transfer_exports"],
+                              "digits", conftest.recipe_defaults("htcnn"))
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert err.startswith("error: Expected a writable location for --export_dir"), err
+    assert len(err.splitlines()) == 1 and not out.exists()
 
 
 def test_full_disk_is_refused(tmp_path, capsys, monkeypatch):

@@ -178,7 +178,13 @@ def _load_image_folder(folder, class_names=None):
             continue
         for fname in sorted(os.listdir(cdir)):
             if fname.lower().endswith(_IMAGE_EXTS):
-                xs.append(np.asarray(Image.open(os.path.join(cdir, fname)).convert("RGB")))
+                path = os.path.join(cdir, fname)
+                try:
+                    with Image.open(path) as image:
+                        xs.append(np.asarray(image.convert("RGB")))
+                except OSError as e:  # PIL's UnidentifiedImageError, truncated files
+                    raise DataError(f"Expected image files PIL can read under {folder}, "
+                                    f"received {path!r} ({e}); remove or replace it.") from None
                 ys.append(label)
     if not xs:
         raise ValueError(f"Expected image files under {folder}/<class>/, found none.")
@@ -310,6 +316,10 @@ def load_arrays(name, split="train", data_dir=None, download=False):
         x, y, classes = found
         return _checked(x, y, DatasetInfo(name, "tfds", classes, (), 0), split,
                         f"tensorflow-datasets {name!r}")
+    if root and not os.path.isdir(root):
+        raise ValueError(
+            f"Expected --data_dir (or ${DATA_ENV}) to be a folder holding {name}/, received "
+            f"{root!r}, which does not exist; fix the path.")
     raise ValueError(
         f"Dataset {name!r} not found. Expected one of {available(data_dir)} or a prepared "
         f"tensorflow-datasets name; looked in: {'; '.join(tried)}. Set --data_dir or "

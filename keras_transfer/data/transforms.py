@@ -16,6 +16,7 @@ arrays), so they compose and stay deterministic under a seed:
 import numpy as np
 import tensorflow as tf
 
+from keras_transfer.data.validation import check_fits_in_memory
 from keras_transfer.data.validation import check_images
 from keras_transfer.data.validation import check_labels
 
@@ -151,13 +152,19 @@ def prepare_images(x, image_size=None, color=None, batch=4096):
         raise ValueError(f"Expected image_size as an integer >= 1 or (height, width), received "
                          f"{image_size!r}; pass e.g. image_size=32.")
     if image_size is not None and tuple(image_size) != tuple(x.shape[1:3]):
+        channels = 3 if color == "rgb" else 1 if color == "grayscale" else x.shape[-1]
+        check_fits_in_memory(
+            len(x) * image_size[0] * image_size[1] * max(channels, x.shape[-1]),
+            f"{len(x)} images resized to {image_size[0]}x{image_size[1]}x{channels}",
+            "lower the image size or cap the number of examples")
         shrink = image_size[0] <= x.shape[1] and image_size[1] <= x.shape[2]
         method = "area" if shrink else "bilinear"
-        out = [
-            tf.image.resize(tf.cast(x[i:i + batch], tf.float32), image_size, method=method)
+        # Each batch back to uint8 at once: float32 for the whole set would take 4x the memory.
+        x = np.concatenate([
+            np.clip(np.round(tf.image.resize(tf.cast(x[i:i + batch], tf.float32), image_size,
+                                             method=method).numpy()), 0, 255).astype(np.uint8)
             for i in range(0, len(x), batch)
-        ]
-        x = np.clip(np.round(np.concatenate([o.numpy() for o in out])), 0, 255).astype(np.uint8)
+        ])
     if color == "rgb" and x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)
     elif color == "grayscale" and x.shape[-1] == 3:

@@ -151,3 +151,44 @@ def check_count(count, available, what, fix):
     """
     if count > available:
         raise DataError(f"Expected at most {available} {what}, received {count}; {fix}.")
+
+
+def available_memory_bytes():
+    """Memory the system can still give this process (Linux ``MemAvailable``; else all RAM).
+
+    Example:
+    >>> available_memory_bytes() > 0
+    True
+    """
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_fits_in_memory(num_bytes, what, fix, available=None):
+    """Refuses an array of ``num_bytes`` that would not fit in ``available`` memory (80 %).
+
+    Used before resizing a dataset in memory: a typo such as ``image_size=5000``
+    would otherwise fill the machine's memory and be killed minutes later.
+
+    Example:
+    >>> check_fits_in_memory(10**6, "the resized images", "lower image_size")
+    >>> check_fits_in_memory(10**12, "the resized images", "lower image_size",
+    ...                      available=10**9)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    keras_transfer.data.validation.DataError: Expected ... to fit in memory (at most 0.8 GB ...
+    """
+    available = available_memory_bytes() if available is None else available
+    limit = int(0.8 * available)
+    if num_bytes > limit:
+        raise DataError(f"Expected {what} to fit in memory (at most {limit / 1e9:.1f} GB of the "
+                        f"{available / 1e9:.1f} GB available), received {num_bytes / 1e9:.1f} GB;"
+                        f" {fix}.")

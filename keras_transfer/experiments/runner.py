@@ -39,6 +39,8 @@ from keras_transfer.export import export_and_check  # noqa: F401 (imported from 
 FLAGS = flags.FLAGS
 PRESET_NAMES = ("quick", "paper")
 STRATEGIES = ("default", "mirrored", "multi_worker")
+# NumPy seeds are 32-bit; repeat r uses seed + r, so leave room for the repeats.
+MAX_SEED = 2**31 - 1
 
 
 def _define_flags(experiment, default_dataset, flag_values=FLAGS):
@@ -54,7 +56,8 @@ def _define_flags(experiment, default_dataset, flag_values=FLAGS):
     flags.DEFINE_string("preset", "quick", f"Settings preset: one of {PRESET_NAMES}.", **fv)
     flags.DEFINE_string("output_dir", None, "Folder for this run's results; must be new or "
                         "empty (default: runs/<recipe>-<dataset>-<preset>-<time>).", **fv)
-    flags.DEFINE_integer("seed", 0, "Seed of everything random; same seed, same numbers.", **fv)
+    flags.DEFINE_integer("seed", 0, "Seed of everything random; same seed, same numbers.",
+                         lower_bound=0, upper_bound=MAX_SEED, **fv)
     flags.DEFINE_integer("repeats", None, "Independent repeats (default: the preset's).",
                          lower_bound=1, **fv)
     flags.DEFINE_string("data_dir", None, "Folder of <dataset>/ folders (default "
@@ -226,6 +229,8 @@ def _checked_settings(experiment, dataset_defaults=None, flag_values=FLAGS):
     if not _worker_index(flag_values):  # other workers write to a temporary folder
         report.check_output_dir(output_dir, flag_values.resume,
                                 _run_settings(experiment, config, flag_values))
+        if flag_values.export:  # exports come last: a run must not train, then fail to save
+            report.check_writable(flag_values.export_dir, "--export_dir")
     return config, output_dir
 
 
