@@ -16,6 +16,7 @@ are accepted here and mapped to 1/0/-1/-2/-3).
 """
 
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -46,12 +47,41 @@ def refusal_text(error):
     Example:
     >>> refusal_text(ValueError("Expected a folder, received a file; choose another."))
     'Expected a folder, received a file; choose another'
+    >>> refusal_text(ValueError("flag --seed=-1: -1 is not an integer in the range [0, 9]"))
+    'Expected --seed to be an integer in the range [0, 9], received -1; pass --seed=<value> \
+within it (--helpfull lists every flag)'
     """
     text = " ".join(str(error).split()) or type(error).__name__
-    text = text.rstrip(".")
+    text = _absl_flag_error(text.rstrip(".")) or text.rstrip(".")
     if "; " not in text:
         text += "; see --helpfull for every flag and its values"
     return text
+
+
+# absl.flags' messages: "flag --name=value: reason" and "Unknown command line flag 'name'...".
+_ABSL_BAD_VALUE = re.compile(r"^flag --([\w.-]+)=(.*?): (.*)$")
+_ABSL_NOT_A = re.compile(r"^.* is not (an? .*)$")
+_ABSL_UNKNOWN = re.compile(r"^Unknown command line flag '([\w.-]+)'(?:\. Did you mean: (.*?) \?)?")
+
+
+def _absl_flag_error(text):
+    """An absl flag error reworded as expected/received/fix, or ``None`` for other messages."""
+    bad = _ABSL_BAD_VALUE.match(text)
+    if bad:
+        name, value, reason = bad.groups()
+        kind = _ABSL_NOT_A.match(reason)
+        if kind:
+            return (f"Expected --{name} to be {kind.group(1)}, received {value}; pass "
+                    f"--{name}=<value> within it (--helpfull lists every flag)")
+        return (f"Expected a valid --{name} ({reason}), received {value}; see --helpfull for "
+                f"its values")
+    unknown = _ABSL_UNKNOWN.match(text)
+    if unknown:
+        name, hint = unknown.groups()
+        fix = f"did you mean --{hint.split(',')[0].strip()}?" if hint else "check its spelling"
+        return (f"Expected a flag of this recipe, received --{name}; {fix} (--helpfull lists "
+                f"every flag)")
+    return None
 
 
 def named_verbosity(argv):
