@@ -13,6 +13,8 @@ to 0..255 and rounded; anything else (NaN or infinite pixels, floats outside
 1-D integer array (integral floats too) with values in [0, num_classes).
 """
 
+import os
+
 import numpy as np
 
 
@@ -167,8 +169,6 @@ def available_memory_bytes():
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    import os
-
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
