@@ -6,6 +6,7 @@ import time
 import numpy as np
 
 from keras_transfer.files import atomic_path
+from keras_transfer.files import remove_stale_temporaries
 
 
 def unique_path(path):
@@ -24,7 +25,30 @@ def unique_path(path):
     return f"{root}_{i}{ext}"
 
 
-def export_model(model, directory, name, formats=("saved_model", "keras")):
+def plan_exports(names, directory):
+    """Free export paths for each name in ``directory``: ``{name: {format: path}}``.
+
+    Never an existing path (``name_2`` ... instead, `unique_path`) and never
+    one path for two names. A run records its plan before exporting, so a
+    resumed run finishes the same paths instead of adding ``name_2`` copies.
+
+    Example:
+    >>> plan_exports(["cloud"], "/nonexistent")["cloud"]["keras"]
+    '/nonexistent/cloud.keras'
+    """
+    plan, taken = {}, set()
+    for name in names:
+        plan[name] = {}
+        for fmt, suffix in (("saved_model", ""), ("keras", ".keras")):
+            path, i = os.path.join(directory, name + suffix), 2
+            while os.path.lexists(path) or path in taken:
+                path, i = os.path.join(directory, f"{name}_{i}{suffix}"), i + 1
+            taken.add(path)
+            plan[name][fmt] = path
+    return plan
+
+
+def export_model(model, directory, name, formats=("saved_model", "keras"), paths=None):
     """Exports ``model`` into ``directory`` without overwriting anything there.
 
     Args:
@@ -33,6 +57,9 @@ def export_model(model, directory, name, formats=("saved_model", "keras")):
         name: base name: ``<name>/`` for the SavedModel (serving endpoint
             ``serve``, via `keras.Model.export`) and ``<name>.keras``.
         formats: any of ``"saved_model"`` and ``"keras"``.
+        paths: ``{format: path}`` to write instead (`plan_exports`); a path
+            that exists already is kept as it is (a finished export: every
+            export appears whole under its name or not at all).
 
     Returns:
         Mapping format -> path written.
@@ -51,27 +78,31 @@ def export_model(model, directory, name, formats=("saved_model", "keras")):
             f"Expected formats among ('saved_model', 'keras'), received {sorted(unknown)}."
         )
     os.makedirs(directory, exist_ok=True)
-    paths = {}
-    if "saved_model" in formats:
-        path = unique_path(os.path.join(directory, name))
-        with atomic_path(path) as tmp:  # a killed export leaves no half SavedModel
-            model.export(tmp, format="tf_saved_model", verbose=False)
-        paths["saved_model"] = path
-    if "keras" in formats:
-        path = unique_path(os.path.join(directory, name + ".keras"))
-        with atomic_path(path) as tmp:
-            model.save(tmp)
-        paths["keras"] = path
-    return paths
+    written = {}
+    for fmt in ("saved_model", "keras"):
+        if fmt not in formats:
+            continue
+        suffix = ".keras" if fmt == "keras" else ""
+        path = paths[fmt] if paths else unique_path(os.path.join(directory, name + suffix))
+        if not os.path.exists(path):
+            remove_stale_temporaries(path)  # a killed export's half-written folder
+            with atomic_path(path) as tmp:  # a killed export leaves no half SavedModel
+                if fmt == "keras":
+                    model.save(tmp)
+                else:
+                    model.export(tmp, format="tf_saved_model", verbose=False)
+        written[fmt] = path
+    return written
 
 
-def export_and_check(named_models, directory, inputs):
+def export_and_check(named_models, directory, inputs, plan=None):
     """Exports each model (SavedModel + .keras) and checks the SavedModel reloads identically.
 
     Args:
         named_models: name -> Keras model.
         directory: export folder.
         inputs: a few inputs exactly as the models take them.
+        plan: the paths to write (`plan_exports`); default: free names.
 
     Returns:
         name -> ``{"saved_model": path, "keras": path, "max_abs_diff": float}``.
@@ -87,7 +118,7 @@ def export_and_check(named_models, directory, inputs):
 
     out = {}
     for name, model in named_models.items():
-        paths = export_model(model, directory, name)
+        paths = export_model(model, directory, name, paths=(plan or {}).get(name))
         reloaded = tf.saved_model.load(paths["saved_model"])
         diff = np.max(np.abs(reloaded.serve(tf.constant(inputs)).numpy()
                              - model.predict(inputs, verbose=0)))

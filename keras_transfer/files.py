@@ -111,3 +111,42 @@ def _remove(path):
         shutil.rmtree(path, ignore_errors=True)
     elif os.path.lexists(path):
         os.remove(path)
+
+
+def remove_stale_temporaries(path):
+    """Removes the temporaries of ``path`` (`atomic_path`'s) whose process has ended; their count.
+
+    For folders shared between runs (exports): a temporary of a process
+    still running is left alone.
+
+    Example:
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp(); _ = open(os.path.join(d, "m.tmp-999999999.keras"), "w")
+    >>> remove_stale_temporaries(os.path.join(d, "m.keras")), os.listdir(d)
+    (1, [])
+    """
+    folder, base = os.path.split(path)
+    stem, _, suffixes = base.partition(".")
+    prefix, removed = f"{stem}{TMP_MARK}", 0
+    if not os.path.isdir(folder or "."):
+        return 0
+    for name in os.listdir(folder or "."):
+        if not name.startswith(prefix):
+            continue
+        pid, _, rest = name[len(prefix):].partition(".")
+        if pid.isdigit() and rest == suffixes and not _alive(int(pid)):
+            _remove(os.path.join(folder, name))
+            removed += 1
+    return removed
+
+
+def _alive(pid):
+    if pid == os.getpid():
+        return False  # this process's own leftovers (an export it abandoned)
+    try:
+        os.kill(pid, 0)
+    except PermissionError:  # another user's live process
+        return True
+    except (ProcessLookupError, OverflowError):
+        return False
+    return True

@@ -4,9 +4,11 @@ import csv
 import io
 import json
 import os
+import shutil
 
 import numpy as np
 
+from keras_transfer import locks
 from keras_transfer.files import atomic_path
 from keras_transfer.files import remove_stale
 from keras_transfer.files import write_text
@@ -21,44 +23,63 @@ MIN_FREE_BYTES = 200 * 2**20  # a run's files and exports take tens of MB; refus
 def check_output_dir(path, resume=False, settings=None):
     """Refuses an output folder that would mix, overwrite or fail to hold a run; creates nothing.
 
-    A folder holding a finished run (``summary.json``) is always refused; one
-    holding an unfinished run is refused unless ``resume``, and then also if
-    ``settings`` differ from the ``run_settings.json`` the run started with
-    (naming the differing fields). A location that cannot be written, or with
-    less than `MIN_FREE_BYTES` free, is refused too.
+    A folder another process is running in (`locks.holder`) is refused; so is
+    one holding a finished run (``summary.json``), or files that are not a run
+    of this package (no ``run_settings.json``). One holding an unfinished run
+    is refused unless ``resume``, and then also if ``settings`` differ from
+    the ``run_settings.json`` the run started with (naming the differing
+    fields; the data's fingerprints under ``"data"`` are compared when both
+    have them, naming the dataset and split). A dangling symbolic link, a
+    location that cannot be written, or with less than `MIN_FREE_BYTES`
+    free, is refused too.
 
     Example:
     >>> import tempfile
     >>> check_output_dir(tempfile.mkdtemp() + "/run")
     """
+    if os.path.islink(path) and not os.path.exists(path):
+        raise ValueError(f"Expected --output_dir to be a folder or a new name, received "
+                         f"{path!r}, a symbolic link to the missing {os.readlink(path)!r}; "
+                         f"create its target or choose another folder.")
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"Expected --output_dir to be a folder, received the file {path!r}; "
                          f"choose a folder name.")
-    if os.path.isdir(path) and os.listdir(path):
-        if os.path.exists(os.path.join(path, "summary.json")):
-            raise ValueError(
-                f"Expected an empty or new --output_dir, received {path!r} which holds a finished "
-                "run (summary.json); choose another folder (nothing was overwritten)."
-            )
-        if not resume:
-            raise ValueError(
-                f"Expected an empty or new --output_dir, received {path!r} which holds an "
-                "unfinished run; pass --resume to continue it, or choose another folder."
-            )
-        if settings is not None:
-            _check_same_settings(path, settings)
+    if os.path.isdir(path):
+        pid = locks.holder(path)
+        if pid is not None:
+            raise locks.FolderInUse(str(locks._in_use(path, pid)))
+        _check_contents(path, resume, settings)
     check_writable(path)
 
 
+def _check_contents(path, resume, settings):
+    entries = sorted(e for e in os.listdir(path) if e != locks.LOCK_NAME)
+    if not entries:
+        return
+    if "summary.json" in entries:
+        raise ValueError(
+            f"Expected an empty or new --output_dir, received {path!r} which holds a finished "
+            "run (summary.json); choose another folder (nothing was overwritten).")
+    if RUN_SETTINGS not in entries:
+        shown = ", ".join(repr(e) for e in entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise ValueError(
+            f"Expected an empty or new --output_dir, received {path!r} which holds "
+            f"{len(entries)} entries that are not a run of this package ({shown}; no "
+            f"{RUN_SETTINGS}); choose an empty or new folder (nothing was touched).")
+    if not resume:
+        raise ValueError(
+            f"Expected an empty or new --output_dir, received {path!r} which holds an "
+            "unfinished run; pass --resume to continue it, or choose another folder.")
+    if settings is not None:
+        _check_same_settings(path, settings)
+
+
 def _check_same_settings(path, settings):
-    stored_path = os.path.join(path, RUN_SETTINGS)
-    if not os.path.exists(stored_path):
-        raise ValueError(f"Expected {stored_path} in the run to resume, received a folder "
-                         f"without it (not started by this version); start a new run in "
-                         f"another folder.")
-    with open(stored_path) as f:
-        stored = _flat(json.load(f))
-    given = _flat(json.loads(json.dumps(settings, default=str)))
+    with open(os.path.join(path, RUN_SETTINGS)) as f:
+        stored = json.load(f)
+    given = json.loads(json.dumps(settings, default=str))
+    stored_data, given_data = stored.pop("data", None), given.pop("data", None)
+    stored, given = _flat(stored), _flat(given)
     differ = sorted(k for k in set(stored) | set(given) if stored.get(k) != given.get(k))
     if differ:
         shown = ", ".join(f"{k} {stored.get(k)!r} -> {given.get(k)!r}" for k in differ[:6])
@@ -66,6 +87,24 @@ def _check_same_settings(path, settings):
             f"Expected --resume with the settings the run in {path!r} started with, received "
             f"different ones ({shown}); resume with the old values or start a new run in "
             f"another folder.")
+    if stored_data is not None and given_data is not None:
+        _check_same_data(path, stored_data, given_data)
+
+
+def _check_same_data(path, stored, given):
+    """Refuses ``--resume`` on data other than the run's (a mix of two datasets' trainings)."""
+    changed = sorted(k for k in set(stored) | set(given) if stored.get(k) != given.get(k))
+    if changed:
+        key = changed[0]
+        was, now = stored.get(key), given.get(key)
+        what = (f"{was['examples']} examples (sha256 {was['sha256'][:12]}) -> "
+                f"{now['examples']} examples (sha256 {now['sha256'][:12]})" if was and now
+                else ("not loaded before" if not was else "not loaded now"))
+        name, _, split = key.rpartition("/")
+        raise ValueError(
+            f"Expected --resume on the data the run in {path!r} started with, received changed "
+            f"data: dataset {name!r}, split {split!r} ({what}); restore the old files or start "
+            f"a new run in another folder.")
 
 
 def _flat(settings, prefix=""):
@@ -97,7 +136,6 @@ def check_writable(path, flag="--output_dir"):
     ...
     ValueError: Expected a writable location for --export_dir '/proc/no_such_run', ...
     """
-    import shutil
     import tempfile
 
     parent = os.path.abspath(path)
@@ -120,23 +158,52 @@ def check_writable(path, flag="--output_dir"):
                          f"space or choose another location.")
 
 
-def prepare_output_dir(path, resume=False, settings=None):
-    """Creates ``path`` for a new run after `check_output_dir`; returns it.
+def claim_output_dir(path, resume=False, settings=None):
+    """Creates ``path`` for a run after `check_output_dir` and locks it; returns the lock.
 
-    A new run stores ``settings`` there (``run_settings.json``); a resumed
-    one first drops the temporary files a killed run left (`files.remove_stale`).
+    The folder is locked (`locks.FolderLock`) before it is checked a second
+    time and changed: of two processes started together on one folder, one
+    runs and the other is refused. A new run stores ``settings`` (or ``{}``)
+    in ``run_settings.json``, which marks the folder as a run; a resumed one
+    first drops the temporary files a killed run left (`files.remove_stale`).
+    Release the lock (or end the process) when the run ends; a refused
+    claim leaves no folder it created.
+
+    Example:
+    >>> import tempfile
+    >>> with claim_output_dir(tempfile.mkdtemp() + "/run", settings={"seed": 0}) as lock:
+    ...     sorted(os.listdir(lock.folder))
+    ['.lock', 'run_settings.json']
+    """
+    check_output_dir(path, resume, settings)
+    created = not os.path.exists(path)
+    os.makedirs(path, exist_ok=True)
+    lock = None
+    try:
+        lock = locks.FolderLock(path)
+        _check_contents(path, resume, settings)  # again: another process may have finished
+        remove_stale(path)
+        stored = os.path.join(path, RUN_SETTINGS)
+        if not os.path.exists(stored):
+            write_json(stored, settings or {})
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        if created:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    return lock
+
+
+def prepare_output_dir(path, resume=False, settings=None):
+    """`claim_output_dir` without keeping the lock (a script that runs alone); returns ``path``.
 
     Example:
     >>> import tempfile
     >>> prepare_output_dir(tempfile.mkdtemp() + "/run", settings={"seed": 0})  # doctest: +ELLIPSIS
     '...run'
     """
-    check_output_dir(path, resume, settings)
-    os.makedirs(path, exist_ok=True)
-    remove_stale(path)
-    stored = os.path.join(path, RUN_SETTINGS)
-    if settings is not None and not os.path.exists(stored):
-        write_json(stored, settings)
+    claim_output_dir(path, resume, settings).release()
     return path
 
 

@@ -10,8 +10,8 @@ import keras_transfer
 ROOT = pathlib.Path(keras_transfer.__file__).parent
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS = [
-    ("callbacks", "checks", "files", "graph", "compat", "progress", "coding", "metrics", "report",
-     "export", "data"),
+    ("callbacks", "checks", "files", "locks", "graph", "compat", "progress", "coding", "metrics",
+     "report", "export", "data"),
     ("layers",),
     ("models",),
     ("transfer",),

@@ -14,9 +14,11 @@ from keras_transfer.export import export_model
 def test_prepare_output_dir_never_overwrites(tmp_path):
     fresh = tmp_path / "new"
     assert report.prepare_output_dir(str(fresh)) == str(fresh)
-    assert fresh.is_dir()
+    assert fresh.is_dir() and (fresh / "run_settings.json").exists()
     # An empty folder is fine.
-    assert report.prepare_output_dir(str(fresh)) == str(fresh)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert report.prepare_output_dir(str(empty)) == str(empty)
     (fresh / "history.csv").write_text("partial")
     with pytest.raises(ValueError, match="unfinished run"):
         report.prepare_output_dir(str(fresh))

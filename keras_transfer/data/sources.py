@@ -14,16 +14,20 @@ recipes use fit in memory, and the transforms (shards, k per class, class
 subsets) need random access by label, which `tf.data` does not give cheaply.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import io
 import os
+import re
+import warnings
 import zipfile
 
 import numpy as np
 
 from keras_transfer.data.validation import DataError
 from keras_transfer.data.validation import check_classes
+from keras_transfer.data.validation import check_fits_in_memory
 from keras_transfer.data.validation import check_images
 from keras_transfer.data.validation import check_labels
 
@@ -31,6 +35,11 @@ DATA_ENV = "KERAS_TRANSFER_DATA"
 CACHE_ENV = "KERAS_TRANSFER_CACHE"
 SPLITS = ("train", "test")
 _IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".webp")
+# A dataset name is a folder name or a tensorflow-datasets name (``name:version``), never a
+# path: no separators, no "..", so data is read only from inside the data folder.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]*$")
+# Split name -> fingerprint of what `load_arrays` returned, while `recording_loads` runs.
+_recorded = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +79,23 @@ def resolve_data_dir(data_dir=None):
     '/tmp/data'
     """
     return data_dir or os.environ.get(DATA_ENV) or None
+
+
+def check_dataset_name(name, what="--dataset"):
+    """Refuses a dataset name that is not a plain name (a path, ``..``, empty, not a string).
+
+    Example:
+    >>> check_dataset_name("cifar10")
+    >>> check_dataset_name("../../etc")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected --dataset to be a plain name (letters, digits, '_.:+-', no path), ...
+    """
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise ValueError(
+            f"Expected {what} to be a plain name (letters, digits, '_.:+-', no path), received "
+            f"{name!r}; put the dataset in a folder <data_dir>/<name>/ and pass its name with "
+            f"--data_dir=<data_dir>.")
 
 
 def _check_split(split):
@@ -117,11 +143,52 @@ def _cache_path(path):
     return os.path.join(root, key.hexdigest()[:16] + ".npz")
 
 
+def _npy_headers(path):
+    """``{key: (shape, dtype)}`` of an npz's arrays from their ``.npy`` headers, data unread.
+
+    Refuses a member whose header claims more bytes than the member holds, and
+    arrays that would not fit in memory, before NumPy allocates them (it
+    allocates the header's size first: a crafted header would end in a
+    MemoryError, or let the kernel's overcommit kill the process later).
+    """
+    headers, total = {}, 0
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read(f)
+            key = info.filename[:-len(".npy")]
+            count = int(np.prod(shape, dtype=object))
+            nbytes = count * dtype.itemsize
+            if nbytes > info.file_size:
+                raise DataError(
+                    f"Expected the array {key!r} of {path} to hold the {count:,} elements its "
+                    f"header claims ({nbytes:,} bytes), received {info.file_size:,} bytes; the "
+                    f"file is corrupt or crafted: write it again with np.savez.")
+            headers[key] = (shape, dtype)
+            total += nbytes
+    check_fits_in_memory(total, f"the arrays of {path}", "use a smaller dataset or a "
+                         "machine with more memory")
+    return headers
+
+
 def _load_npz(path):
     """Reads one split file; decodes and caches the JPEG-packed format."""
     # np.load raises ValueError (not BadZipFile) for bytes that are neither a zip
     # nor an .npy, and returns a bare array for an .npy renamed to .npz.
     unreadable = (zipfile.BadZipFile, OSError, EOFError, ValueError)
+    if zipfile.is_zipfile(path):
+        try:
+            _npy_headers(path)
+        except DataError:
+            raise
+        except unreadable as e:
+            raise ValueError(f"Corrupt npz {path}: cannot be read as an npz archive ({e}); "
+                             f"write it again with np.savez.") from e
     try:
         archive = np.load(path, allow_pickle=False)
     except unreadable as e:
@@ -165,35 +232,68 @@ def _load_npz(path):
         raise DataError(f"Corrupt npz {path}: {e}") from None
 
 
-def _load_image_folder(folder, class_names=None):
+def _image_files(folder, classes):
+    """``[(path, label)]`` of the image files under ``folder/<class>/``, sorted."""
+    files = []
+    for label, cls in enumerate(classes):
+        cdir = os.path.join(folder, cls)
+        if os.path.isdir(cdir):
+            files += [(os.path.join(cdir, f), label) for f in sorted(os.listdir(cdir))
+                      if f.lower().endswith(_IMAGE_EXTS)]
+    return files
+
+
+def _open_image(path, folder):
+    """``PIL.Image.open(path)`` (header only) with every failure a one-line `DataError`.
+
+    PIL refuses images above twice ``Image.MAX_IMAGE_PIXELS`` (a decompression
+    bomb: a small file that decodes to gigabytes) and only warns between one
+    and two times; both are refused here, before any pixel is decoded.
+    """
     from PIL import Image
 
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise DataError(f"Expected images of at most {Image.MAX_IMAGE_PIXELS:,} pixels under "
+                        f"{folder}, received {path!r} which claims more ({e}); resize or "
+                        f"remove it.") from None
+    except OSError as e:  # PIL's UnidentifiedImageError, truncated files
+        raise DataError(f"Expected image files PIL can read under {folder}, "
+                        f"received {path!r} ({e}); remove or replace it.") from None
+
+
+def _load_image_folder(folder, class_names=None):
     classes = class_names or sorted(
         d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d))
     )
-    xs, ys = [], []
-    for label, cls in enumerate(classes):
-        cdir = os.path.join(folder, cls)
-        if not os.path.isdir(cdir):
-            continue
-        for fname in sorted(os.listdir(cdir)):
-            if fname.lower().endswith(_IMAGE_EXTS):
-                path = os.path.join(cdir, fname)
-                try:
-                    with Image.open(path) as image:
-                        xs.append(np.asarray(image.convert("RGB")))
-                except OSError as e:  # PIL's UnidentifiedImageError, truncated files
-                    raise DataError(f"Expected image files PIL can read under {folder}, "
-                                    f"received {path!r} ({e}); remove or replace it.") from None
-                ys.append(label)
-    if not xs:
+    files = _image_files(folder, classes)
+    if not files:
         raise ValueError(f"Expected image files under {folder}/<class>/, found none.")
-    shapes = {a.shape for a in xs}
-    if len(shapes) != 1:
+    # First every header (sizes, bombs), then the memory check, then decoding.
+    sizes = set()
+    for path, _ in files:
+        with _open_image(path, folder) as image:
+            sizes.add(image.size)
+    if len(sizes) != 1:
         raise ValueError(
-            f"Expected images of one size in {folder}, received sizes {sorted(shapes)[:4]}; "
-            "resize them first."
+            f"Expected images of one size in {folder}, received sizes {sorted(sizes)[:4]} "
+            f"(width, height); resize them first."
         )
+    width, height = sizes.pop()
+    check_fits_in_memory(len(files) * width * height * 3, f"the images of {folder}",
+                         "use fewer or smaller images")
+    xs = []
+    for path, _ in files:
+        try:
+            with _open_image(path, folder) as image:
+                xs.append(np.asarray(image.convert("RGB")))
+        except OSError as e:  # truncated pixel data shows only when decoding
+            raise DataError(f"Expected image files PIL can read under {folder}, "
+                            f"received {path!r} ({e}); remove or replace it.") from None
+    ys = [label for _, label in files]
     return np.stack(xs), np.asarray(ys, np.int64), tuple(classes)
 
 
@@ -243,6 +343,57 @@ def _checked(x, y, info, split, where):
     return x, y, dataclasses.replace(info, image_shape=tuple(x.shape[1:]), size=len(y))
 
 
+def fingerprint(x, y, info):
+    """What a split's content is, in a few bytes: source, size, shape and a SHA-256 of the arrays.
+
+    Hashing the decoded arrays (about 1 GB/s: 0.2 s for CIFAR-10's 50,000
+    training images) catches any change a run's numbers depend on, which file
+    sizes and times would miss (or flag: a copy with new times, same data).
+
+    Example:
+    >>> x, y, info = load_arrays("digits", "test")
+    >>> fingerprint(x, y, info)["examples"]
+    360
+    """
+    digest = hashlib.sha256()
+    for array in (x, y):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    digest.update("\n".join(info.class_names).encode())
+    return {"source": info.source, "examples": int(len(y)),
+            "image_shape": list(x.shape[1:]), "sha256": digest.hexdigest()}
+
+
+@contextlib.contextmanager
+def recording_loads():
+    """Yields a dict filled with ``"<name>/<split>" -> fingerprint`` of every `load_arrays`.
+
+    The runner records what a run was trained on in its ``run_settings.json``,
+    so ``--resume`` on changed data is refused instead of mixing two datasets.
+
+    Example:
+    >>> with recording_loads() as loaded:
+    ...     _ = load_arrays("digits", "test")
+    >>> sorted(loaded)
+    ['digits/test']
+    """
+    global _recorded
+    outer, _recorded = _recorded, {}
+    try:
+        yield _recorded
+    finally:
+        if outer is not None:
+            outer.update(_recorded)
+        _recorded = outer
+
+
+def _returned(name, split, x, y, info):
+    if _recorded is not None:
+        _recorded[f"{name}/{split}"] = fingerprint(x, y, info)
+    return x, y, info
+
+
 def available(data_dir=None):
     """Names of the datasets found in the data folder, plus ``digits``.
 
@@ -283,6 +434,11 @@ def load_arrays(name, split="train", data_dir=None, download=False):
     (dtype('uint8'), (8, 8, 1), 'digits')
     """
     _check_split(split)
+    check_dataset_name(name, "the dataset name")
+    return _returned(name, split, *_load_arrays(name, split, data_dir, download))
+
+
+def _load_arrays(name, split, data_dir, download):
     root = resolve_data_dir(data_dir)
     tried = []
     if root:

@@ -8,7 +8,9 @@ Exit codes of every recipe:
   the output folder): one line on stderr, ``error: Expected <what>,
   received <what>; <how to fix>``, and no run folder content written;
 - 3: a training diverged (its loss became NaN or infinite): one line, and a
-  ``summary.json`` whose ``status`` is ``"diverged"`` instead of a result.
+  ``summary.json`` whose ``status`` is ``"diverged"`` instead of a result;
+- 130: interrupted (Ctrl-C): one line saying how to resume; the run folder
+  keeps every finished file, as after a kill.
 
 Refusals print a traceback too with ``--verbosity=debug`` (absl's
 ``--verbosity`` takes an integer; the names debug/info/warning/error/fatal
@@ -21,7 +23,7 @@ import sys
 import tempfile
 import traceback
 
-EXIT_OK, EXIT_ERROR, EXIT_REFUSED, EXIT_DIVERGED = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_REFUSED, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 VERBOSITY_NAMES = {"debug": 1, "info": 0, "warning": -1, "error": -2, "fatal": -3}
 
 

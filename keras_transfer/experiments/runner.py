@@ -34,7 +34,6 @@ from keras_transfer.experiments import config_flags
 from keras_transfer.experiments.cli import quiet_unless_verbose
 from keras_transfer.experiments.contract import RunContext
 from keras_transfer.experiments.contract import get_experiment
-from keras_transfer.export import export_and_check  # noqa: F401 (imported from here before)
 
 FLAGS = flags.FLAGS
 PRESET_NAMES = ("quick", "paper")
@@ -191,9 +190,14 @@ def _refusing(check, *args):
         raise cli.Refused(error) from error
 
 
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) ended a run; ``str()`` is the one line to print (exit code 130)."""
+
+
 def _run(experiment, dataset_defaults, fv, argv):
     """Runs ``experiment`` with the parsed flags ``fv``; returns the summary dict."""
     from keras_transfer import report
+    from keras_transfer.data import sources
 
     t0 = time.perf_counter()
     config, output_dir = _refusing(_checked_settings, experiment, dataset_defaults, fv)
@@ -210,19 +214,30 @@ def _run(experiment, dataset_defaults, fv, argv):
     if worker:  # every worker trains and exports (collectives); only the chief's files stay
         output_dir = tempfile.mkdtemp(prefix=f"keras_transfer-worker{worker}-")
         export_dir = os.path.join(output_dir, "saved_models")
-    data = _refusing(experiment.load_data, config, fv.data_dir, fv.seed)  # content checked
+    with sources.recording_loads() as loaded:  # what the run trains on: resume refuses others
+        data = _refusing(experiment.load_data, config, fv.data_dir, fv.seed)  # content checked
+    settings["data"] = loaded
     load_seconds = time.perf_counter() - t0
-    _refusing(report.prepare_output_dir, output_dir, fv.resume, settings)
-    if fv.tune:
-        return _tune(experiment, config, data, output_dir, strategy, fv)
-    return _compare(experiment, config, data, output_dir, t0, load_seconds, strategy,
-                    export_dir if fv.export else None, settings, fv)
+    lock = _refusing(report.claim_output_dir, output_dir, fv.resume, settings)
+    try:  # the folder is this process's until it ends: a second one is refused
+        if fv.tune:
+            return _tune(experiment, config, data, output_dir, strategy, fv)
+        return _compare(experiment, config, data, output_dir, t0, load_seconds, strategy,
+                        export_dir if fv.export else None, settings, fv)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; the run in {output_dir!r} is unfinished: resume it "
+                          f"with the same flags and --resume") from None
+    finally:
+        lock.release()
 
 
 def _checked_settings(experiment, dataset_defaults=None, flag_values=FLAGS):
     """The checks before anything is written: config, strategy, output folder."""
     from keras_transfer import report
 
+    from keras_transfer.data.sources import check_dataset_name
+
+    check_dataset_name(flag_values.dataset)  # before it names the default run folder
     config = _config_from_flags(experiment, dataset_defaults, flag_values)
     check_strategy(flag_values.strategy)
     output_dir = _output_dir_from_flags(experiment.name, flag_values)
@@ -352,14 +367,29 @@ def _compare(experiment, config, data, output_dir, t0, load_seconds, strategy, e
 
 
 def _exports(result, output_dir, directory):
-    """Exports the run's models once: a resumed run finds ``exports.json`` and reuses them."""
+    """Exports the run's models once: a resumed run reuses or finishes the recorded exports.
+
+    The export paths are planned and recorded in the run folder
+    (``exports_plan.json``) before the first export, so a run killed while
+    exporting finishes the same paths on resume (no ``name_2`` duplicates)
+    and clears its half-written temporaries; ``exports.json`` records the
+    finished exports.
+    """
+    from keras_transfer import export
     from keras_transfer import report
 
     record = os.path.join(output_dir, "exports.json")
     if os.path.exists(record):
         with open(record) as f:
             return json.load(f)
-    exports = export_and_check(result.models, directory, result.export_inputs)
+    plan_path = os.path.join(output_dir, "exports_plan.json")
+    if os.path.exists(plan_path):
+        with open(plan_path) as f:
+            plan = json.load(f)
+    else:
+        plan = export.plan_exports(result.models, directory)
+        report.write_json(plan_path, plan)
+    exports = export.export_and_check(result.models, directory, result.export_inputs, plan)
     report.write_json(record, exports)
     return exports
 
@@ -372,6 +402,10 @@ def _exit_code(run, argv):
         run()
     except cli.Refused as refused:
         return cli.report_refusal(refused, argv)
+    except (Interrupted, KeyboardInterrupt) as error:
+        line = str(error) or "interrupted before the run started; nothing was written"
+        print(f"error: {line}", file=sys.stderr, flush=True)
+        return cli.EXIT_INTERRUPTED
     except Diverged as error:
         print(f"error: Expected a finite training loss, received {error}; lower the learning "
               f"rate (summary.json has status 'diverged', no result)", file=sys.stderr,
@@ -392,8 +426,8 @@ def run_command(name, argv, default_dataset, dataset_defaults=None):
 
     What ``python recipes/<name>.py ...`` does (`main`), on fresh flags, so
     it can be called repeatedly from Python and tests: 0 finished, 2 an input
-    refused (one line on stderr, nothing written), 3 diverged; other errors
-    raise.
+    refused (one line on stderr, nothing written), 3 diverged, 130
+    interrupted (Ctrl-C); other errors raise.
 
     Example:
     >>> run_command("htcnn", ["htcnn", "--epochs=0"], "digits")  # doctest: +ELLIPSIS
@@ -419,7 +453,7 @@ def main(name, default_dataset, dataset_defaults=None):
     """A recipe's entry point: defines the flags of experiment ``name`` and runs it.
 
     Exits with the codes of `keras_transfer.experiments.cli` (0 finished, 1
-    internal error, 2 refused input, 3 diverged).
+    internal error, 2 refused input, 3 diverged, 130 interrupted).
 
     Example (a recipe file's whole logic)::
 
@@ -427,8 +461,13 @@ def main(name, default_dataset, dataset_defaults=None):
             runner.main("coarse2fine", default_dataset="tiny_imagenet50")
     """
     sys.argv = cli.named_verbosity(sys.argv)
-    quiet_unless_verbose()
-    experiment = get_experiment(name)
+    try:  # Ctrl-C while TensorFlow loads: one line, not an import traceback
+        quiet_unless_verbose()
+        experiment = get_experiment(name)
+    except KeyboardInterrupt:
+        print("error: interrupted before the run started; nothing was written",
+              file=sys.stderr, flush=True)
+        sys.exit(cli.EXIT_INTERRUPTED)
     _define_flags(experiment, default_dataset)
 
     def parse(argv):
