@@ -37,10 +37,6 @@ def check_output_dir(path, resume=False, settings=None):
     >>> import tempfile
     >>> check_output_dir(tempfile.mkdtemp() + "/run")
     """
-    if os.path.islink(path) and not os.path.exists(path):
-        raise ValueError(f"Expected --output_dir to be a folder or a new name, received "
-                         f"{path!r}, a symbolic link to the missing {os.readlink(path)!r}; "
-                         f"create its target or choose another folder.")
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"Expected --output_dir to be a folder, received the file {path!r}; "
                          f"choose a folder name.")
@@ -75,8 +71,16 @@ def _check_contents(path, resume, settings):
 
 
 def _check_same_settings(path, settings):
-    with open(os.path.join(path, RUN_SETTINGS)) as f:
-        stored = json.load(f)
+    stored_path = os.path.join(path, RUN_SETTINGS)
+    try:
+        with open(stored_path) as f:
+            stored = json.load(f)
+    except (ValueError, OSError) as error:
+        stored = error
+    if not isinstance(stored, dict):
+        raise ValueError(f"Expected {stored_path} to hold the settings the run started with "
+                         f"(a JSON object), received {str(stored)[:80]!r}; the file was changed "
+                         f"by hand: restore it or start a new run in another folder.")
     given = json.loads(json.dumps(settings, default=str))
     stored_data, given_data = stored.pop("data", None), given.pop("data", None)
     stored, given = _flat(stored), _flat(given)
@@ -138,8 +142,14 @@ def check_writable(path, flag="--output_dir"):
     """
     import tempfile
 
+    _check_path_names(path, flag)
     parent = os.path.abspath(path)
     while not os.path.exists(parent):
+        if os.path.islink(parent):
+            raise ValueError(f"Expected {flag} to be a folder or a new name, received "
+                             f"{path!r} through a symbolic link to the missing "
+                             f"{os.readlink(parent)!r}; create its target or choose another "
+                             f"location.")
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         raise ValueError(f"Expected {flag} {path!r} inside a folder, received a path "
@@ -193,6 +203,16 @@ def claim_output_dir(path, resume=False, settings=None):
             shutil.rmtree(path, ignore_errors=True)
         raise
     return lock
+
+
+def _check_path_names(path, flag):
+    """Refuses a path with a name longer than the file system takes (255 bytes on most)."""
+    limit = 255
+    longest = max((p for p in os.path.abspath(path).split(os.sep)), key=lambda p: len(p.encode()))
+    if len(longest.encode()) > limit:
+        raise ValueError(f"Expected {flag} with names of at most {limit} bytes, received a name "
+                         f"of {len(longest.encode())} ({longest[:24]!r}...); choose a shorter "
+                         f"one.")
 
 
 def prepare_output_dir(path, resume=False, settings=None):

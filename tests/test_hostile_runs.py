@@ -266,3 +266,70 @@ def test_a_kill_during_export_leaves_no_duplicate_or_temporary_after_resume(tmp_
     summary = json.loads((out / "summary.json").read_text())
     for name, paths in plan.items():
         assert {k: summary["exports"][name][k] for k in paths} == paths
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]"])
+def test_a_hand_edited_run_settings_file_is_refused_on_resume(content, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run_settings.json").write_text(content)
+    (out / "history.csv").write_text("run\n")
+    assert_refused("htcnn", ["--resume"], "to hold the settings the run started with", out,
+                   capsys, before=snapshot(out))
+
+
+def test_dangling_symlink_as_export_dir_is_refused_before_training(tmp_path, capsys):
+    # It used to train the whole run, then fail with FileNotFoundError at the export.
+    link = tmp_path / "exports"
+    link.symlink_to(tmp_path / "missing")
+    assert_refused("htcnn", ["--export", f"--export_dir={link}"], "symbolic link to the missing",
+                   tmp_path / "out", capsys)
+
+
+def test_names_longer_than_the_file_system_takes_are_refused(tmp_path, capsys):
+    assert_refused("htcnn", [], "names of at most 255 bytes", tmp_path / ("b" * 300), capsys)
+    assert_refused("htcnn", ["--dataset=" + "a" * 300], "at most 100 characters",
+                   tmp_path / "out", capsys)
+
+
+def test_data_dir_that_is_a_file_is_named_as_a_file(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.write_text("not a folder")
+    assert_refused("htcnn", ["--dataset=cifar10", f"--data_dir={data}"], "which is a file",
+                   tmp_path / "out", capsys)
+
+
+def test_binary_classes_txt_is_refused_in_one_line(tmp_path, capsys):
+    folder = _digits_dataset(tmp_path / "data")
+    (folder / "classes.txt").write_bytes(b"\xff\xfe\x00bad\n" * 10)
+    assert_refused("htcnn", ["--dataset=mine", f"--data_dir={tmp_path / 'data'}"], "UTF-8 text",
+                   tmp_path / "out", capsys)
+
+
+def test_a_damaged_decode_cache_is_decoded_again(tmp_path, cache_dir):
+    from PIL import Image
+
+    from keras_transfer.data import load_arrays
+    from keras_transfer.data import sources
+
+    x = np.random.RandomState(0).randint(0, 255, (6, 8, 8, 3)).astype(np.uint8)
+    blobs = []
+    for image in x:
+        out = io.BytesIO()
+        Image.fromarray(image).save(out, "JPEG", quality=95)
+        blobs.append(np.frombuffer(out.getvalue(), np.uint8))
+    folder = tmp_path / "packed"
+    folder.mkdir()
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])])
+    for split in ("train", "test"):
+        np.savez(folder / f"{split}.npz", jpeg=np.concatenate(blobs), offsets=offsets,
+                 y=np.arange(6) % 2)
+    first, _, _ = load_arrays("packed", "train", data_dir=str(tmp_path))
+    cache = sources._cache_path(str(folder / "train.npz"))
+    for damage in (b"garbage", None):
+        if damage:
+            open(cache, "wb").write(damage)  # truncated or overwritten
+        else:
+            np.savez(cache, x=np.zeros((2, 8, 8, 3), np.uint8))  # the wrong images
+        again, _, _ = load_arrays("packed", "train", data_dir=str(tmp_path))
+        np.testing.assert_array_equal(again, first)

@@ -38,6 +38,7 @@ _IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".webp")
 # A dataset name is a folder name or a tensorflow-datasets name (``name:version``), never a
 # path: no separators, no "..", so data is read only from inside the data folder.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]*$")
+_REWRITE = "write it again with np.savez(path, x=images, y=labels)"
 # Split name -> fingerprint of what `load_arrays` returned, while `recording_loads` runs.
 _recorded = None
 
@@ -89,13 +90,13 @@ def check_dataset_name(name, what="--dataset"):
     >>> check_dataset_name("../../etc")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Expected --dataset to be a plain name (letters, digits, '_.:+-', no path), ...
+    ValueError: Expected --dataset to be a plain name (letters, digits, '_.:+-', no path, ...
     """
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name or len(name) > 100:
         raise ValueError(
-            f"Expected {what} to be a plain name (letters, digits, '_.:+-', no path), received "
-            f"{name!r}; put the dataset in a folder <data_dir>/<name>/ and pass its name with "
-            f"--data_dir=<data_dir>.")
+            f"Expected {what} to be a plain name (letters, digits, '_.:+-', no path, at most "
+            f"100 characters), received {name[:120]!r}; put the dataset in a folder "
+            f"<data_dir>/<name>/ and pass its name with --data_dir=<data_dir>.")
 
 
 def _check_split(split):
@@ -106,8 +107,12 @@ def _check_split(split):
 def _read_classes(folder, num_labels):
     path = os.path.join(folder, "classes.txt")
     if os.path.exists(path):
-        with open(path) as f:
-            names = [line.strip() for line in f if line.strip()]
+        try:
+            with open(path, encoding="utf-8") as f:
+                names = [line.strip() for line in f if line.strip()]
+        except (UnicodeDecodeError, OSError) as e:
+            raise DataError(f"Expected {path} to be UTF-8 text, one class name a line, "
+                            f"received a file that is not ({e}); write it again.") from None
         return tuple(names)
     return tuple(str(i) for i in range(num_labels))
 
@@ -119,7 +124,7 @@ def _decode_jpeg_packed(buf, offsets, path):
             or offsets[0] != 0 or offsets[-1] != len(buf)):
         raise ValueError(
             f"Corrupt npz {path}: expected 'offsets' to run from 0 to len(jpeg)={len(buf)}, "
-            f"received offsets from {offsets[:1]} to {offsets[-1:]}."
+            f"received offsets from {offsets[:1]} to {offsets[-1:]}; {_REWRITE}."
         )
     images = []
     for i in range(len(offsets) - 1):
@@ -128,7 +133,7 @@ def _decode_jpeg_packed(buf, offsets, path):
             images.append(np.asarray(Image.open(io.BytesIO(raw)).convert("RGB")))
         except Exception as e:  # PIL raises several types for bad bytes.
             raise ValueError(
-                f"Corrupt npz {path}: image {i} is not a decodable JPEG ({e})."
+                f"Corrupt npz {path}: image {i} is not a decodable JPEG ({e}); replace it."
             ) from e
     return np.stack(images)
 
@@ -188,48 +193,64 @@ def _load_npz(path):
             raise
         except unreadable as e:
             raise ValueError(f"Corrupt npz {path}: cannot be read as an npz archive ({e}); "
-                             f"write it again with np.savez.") from e
+                             f"{_REWRITE}.") from e
     try:
         archive = np.load(path, allow_pickle=False)
     except unreadable as e:
-        raise ValueError(f"Corrupt npz {path}: cannot be read as an npz archive ({e}).") from e
+        raise ValueError(f"Corrupt npz {path}: cannot be read as an npz archive ({e}); "
+                         f"{_REWRITE}.") from e
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"Corrupt npz {path}: expected an npz archive, received a single array.")
+        raise ValueError(f"Corrupt npz {path}: expected an npz archive, received a single "
+                         f"array; {_REWRITE}.")
     with archive as d:
         files = set(d.files)
         if "y" not in files or not ({"x"} <= files or {"jpeg", "offsets"} <= files):
             raise ValueError(
                 f"Corrupt npz {path}: expected keys 'x','y' or 'jpeg','offsets','y', "
-                f"received {sorted(files)}."
+                f"received {sorted(files)}; {_REWRITE}."
             )
         try:
             y = np.asarray(d["y"])
             if "x" in files:
                 x = np.asarray(d["x"])
             else:
-                cache = _cache_path(path)
-                if not os.path.exists(cache):
-                    buf, offsets = np.asarray(d["jpeg"]), np.asarray(d["offsets"])
+                buf, offsets = np.asarray(d["jpeg"]), np.asarray(d["offsets"])
         except unreadable as e:
-            raise ValueError(f"Corrupt npz {path}: cannot read its arrays ({e}).") from e
+            raise ValueError(f"Corrupt npz {path}: cannot read its arrays ({e}); "
+                             f"{_REWRITE}.") from e
     if "x" not in files:
-        if os.path.exists(cache):
-            with np.load(cache) as c:
-                x = c["x"]
-        else:
-            x = _decode_jpeg_packed(buf, offsets, path)
-            try:
-                os.makedirs(os.path.dirname(cache), exist_ok=True)
-                tmp = cache + f".{os.getpid()}.tmp.npz"
-                np.savez(tmp, x=x)
-                os.replace(tmp, cache)
-            except OSError:  # the cache only saves decoding time; a read-only home is fine
-                pass
+        x = _decoded(buf, offsets, path)
     try:
         x = check_images(x, "the images")
         return x, check_labels(y, len(x), where="the labels")
     except DataError as e:
         raise DataError(f"Corrupt npz {path}: {e}") from None
+
+
+def _decoded(buf, offsets, path):
+    """The decoded images of a JPEG-packed npz, through the decode cache.
+
+    A cache file that cannot be read, or does not hold one uint8 image per
+    JPEG, is ignored and written again: the cache lives outside the data
+    folder, so it only ever saves time, never decides what the data is.
+    """
+    cache = _cache_path(path)
+    try:
+        with np.load(cache, allow_pickle=False) as c:
+            x = c["x"]
+        if x.dtype == np.uint8 and x.ndim == 4 and len(x) == len(offsets) - 1:
+            return x
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError, TypeError):
+        pass  # missing or damaged
+    x = _decode_jpeg_packed(buf, offsets, path)
+    try:
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        tmp = cache + f".{os.getpid()}.tmp.npz"
+        np.savez(tmp, x=x)
+        os.replace(tmp, cache)
+    except OSError:  # the cache only saves decoding time; a read-only home is fine
+        pass
+    return x
 
 
 def _image_files(folder, classes):
@@ -475,7 +496,8 @@ def _load_arrays(name, split, data_dir, download):
     if root and not os.path.isdir(root):
         raise ValueError(
             f"Expected --data_dir (or ${DATA_ENV}) to be a folder holding {name}/, received "
-            f"{root!r}, which does not exist; fix the path.")
+            f"{root!r}, which {'is a file' if os.path.exists(root) else 'does not exist'}; "
+            f"fix the path.")
     raise ValueError(
         f"Dataset {name!r} not found. Expected one of {available(data_dir)} or a prepared "
         f"tensorflow-datasets name; looked in: {'; '.join(tried)}. Set --data_dir or "
