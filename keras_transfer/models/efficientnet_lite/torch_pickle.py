@@ -12,10 +12,24 @@ admits only the globals a state dict needs (``collections.OrderedDict``,
 local stand-in) and refuses anything else with a clear error, so a tampered
 file cannot run code. Why not ``torch.load(weights_only=True)``: it needs
 PyTorch (a large dependency) for a few dozen lines of format.
+
+Nothing the file says is trusted before it is checked: each pickle is first
+scanned with `pickletools.genops` (reads clamped to the file's size, memo
+indices bounded), so a length field cannot make the unpickler allocate more
+than the file holds; every structure, persistent id and ``_rebuild_tensor_v2``
+argument is type-checked; storage element counts are compared with the bytes
+actually left in the file before anything is read; and each tensor's offset,
+sizes and strides are proven inside its storage before a single element is
+copied. Every refusal is a one-line `ValueError` naming the file (and the
+tensor where there is one).
 """
 
 import collections
+import io
+import os
 import pickle
+import pickletools
+import reprlib
 
 import numpy as np
 
@@ -27,48 +41,98 @@ _STORAGE_DTYPES = {
     "LongStorage": "<i8", "IntStorage": "<i4", "ShortStorage": "<i2",
     "CharStorage": "i1", "ByteStorage": "u1", "BoolStorage": "?",
 }
+_MAX_DIMS = 32  # NumPy 1.x's limit; real state dicts use at most 5 (Conv3d kernels)
+# The arrays built from one file may take at most this many times the file's size in bytes
+# (views can repeat storage elements, e.g. stride 0), or _MIN_BUDGET bytes if that is more:
+# a small crafted file cannot ask for gigabytes.
+_EXPANSION, _MIN_BUDGET = 4, 64 << 20
+_MAX_LINE = 1 << 16  # longest text-opcode line (a GLOBAL's module and name) in a pickle
+_FIX = ("the file is damaged or was not written by torch.save; re-download it (pip install "
+        "--force-reinstall <wheel>) or re-save the state dict with torch.save")
+_repr = reprlib.Repr()
+_repr.maxstring = _repr.maxother = 60
 
 
-class _Storage:
-    """A storage named by the pickle; its bytes are read after the pickles."""
+def _show(obj):
+    """A short repr of anything a pickle can build (huge ints and deep nesting included)."""
+    if type(obj) is int and obj.bit_length() > 64:
+        return f"an int of {obj.bit_length()} bits"
+    try:
+        return _repr.repr(obj)
+    except Exception:  # noqa: BLE001 - e.g. an int too long for str(); a message must not fail
+        return f"a {type(obj).__name__}"
 
-    def __init__(self, dtype):
-        self.dtype = np.dtype(dtype)
-        self.data = None
+
+class _Refused(Exception):
+    """Raised inside the unpickler; `_load_pickle` turns it into a plain ValueError."""
 
 
-class _StorageType:
+class _Frozen:
+    """Pickle stand-ins refuse BUILD (``__setstate__``), so a file cannot rewrite them."""
+
+    __slots__ = ()
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError(f"BUILD {_show(state)} on a {type(self).__name__[1:]}")
+
+
+class _StorageType(_Frozen):
+    __slots__ = ("name",)
+
     def __init__(self, name):
         self.name = name
 
-
-class _TensorRef:
-    """What ``_rebuild_tensor_v2`` returns here: a view into a storage, resolved at the end."""
-
-    def __init__(self, storage, offset, size, stride):
-        self.storage, self.offset = storage, int(offset)
-        self.size, self.stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
-
-    def to_numpy(self):
-        itemsize = self.storage.dtype.itemsize
-        view = np.lib.stride_tricks.as_strided(
-            self.storage.data[self.offset:], shape=self.size,
-            strides=tuple(s * itemsize for s in self.stride), writeable=False)
-        return np.array(view)  # a contiguous copy, independent of the storage buffer
+    def __repr__(self):
+        return f"torch.{self.name}"
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
-                       backward_hooks=None, metadata=None):
-    del requires_grad, backward_hooks, metadata
-    return _TensorRef(storage, storage_offset, size, stride)
+class _Storage(_Frozen):
+    """A storage named by a persistent id; its record (dtype, size, bytes) is the reader's."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key):
+        self.key = key
+
+    def __repr__(self):
+        return f"<storage {self.key!r}>"
+
+
+class _Record:
+    def __init__(self, key, type_name, numel):
+        self.key, self.type_name, self.numel = key, type_name, numel
+        self.dtype = np.dtype(_STORAGE_DTYPES[type_name])
+        self.listed, self.data = False, None
+
+
+class _TensorRef(_Frozen):
+    """What ``_rebuild_tensor_v2`` returns here: its arguments, checked once the name is known."""
+
+    __slots__ = ("args",)
+
+    def __init__(self, args):
+        self.args = args
+
+    def __repr__(self):
+        return "<tensor>"
+
+
+def _rebuild_tensor_v2(*args):
+    return _TensorRef(args)
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    """Admits only the globals of a PyTorch state dict; storages come through persistent ids."""
+    """Admits only the globals of a PyTorch state dict; storages come through persistent ids.
 
-    def __init__(self, file, storages):
+    ``records`` (key -> `_Record`) is given only for the state dict's pickle; the other
+    pickles hold no storages, and a persistent id there is refused by `pickle` itself.
+    """
+
+    def __init__(self, file, path, records=None):
         super().__init__(file)
-        self._storages = storages
+        self._path, self._records = path, records
+        if records is not None:
+            self.persistent_load = self._persistent_load
 
     def find_class(self, module, name):
         if (module, name) == ("collections", "OrderedDict"):
@@ -77,22 +141,138 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _rebuild_tensor_v2
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(name)
-        raise pickle.UnpicklingError(
+        shown = f"{module}.{name}"  # STACK_GLOBAL (protocol 4) takes any strings: keep one line
+        shown = shown if shown.isprintable() and len(shown) <= 200 else _show(shown)
+        raise _Refused(
             f"Expected only a PyTorch state dict's globals (collections.OrderedDict, "
-            f"torch._utils._rebuild_tensor_v2, torch.*Storage), received {module}.{name}; "
-            f"refusing to load it (the file is not a plain state dict or was tampered with).")
+            f"torch._utils._rebuild_tensor_v2, torch.*Storage), received {shown}; "
+            f"refusing to load it (the file {self._path!r} is not a plain state dict or was "
+            f"tampered with).")
 
-    def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType)):
-            raise pickle.UnpicklingError(f"Expected a storage reference, received {pid!r}.")
-        _, storage_type, key, _location, _size = pid[:5]
-        if len(pid) > 5 and pid[5] is not None:
-            raise pickle.UnpicklingError("Expected storages without views (PyTorch < 0.4 "
-                                         "format), received a view.")
-        if key not in self._storages:
-            self._storages[key] = _Storage(_STORAGE_DTYPES[storage_type.name])
-        return self._storages[key]
+    def _persistent_load(self, pid):
+        if not (type(pid) is tuple and len(pid) in (5, 6) and pid[0] == "storage"
+                and isinstance(pid[1], _StorageType) and pid[1].name in _STORAGE_DTYPES
+                and type(pid[2]) is str and type(pid[3]) is str
+                and type(pid[4]) is int and pid[4] >= 0):
+            raise _Refused(f"Expected storage references ('storage', torch.<Type>Storage, key, "
+                           f"location, size >= 0) in {self._path!r}, received {_show(pid)}; "
+                           f"{_FIX}.")
+        _, storage_type, key, _location, numel = pid[:5]
+        if len(pid) == 6 and pid[5] is not None:
+            raise _Refused(f"Expected storages without views in {self._path!r}, received a "
+                           f"view of storage {key!r} (PyTorch < 0.4 format); re-save the state "
+                           f"dict with a recent torch.save.")
+        record = self._records.get(key)
+        if record is None:
+            self._records[key] = _Record(key, storage_type.name, numel)
+        elif (record.type_name, record.numel) != (storage_type.name, numel):
+            raise _Refused(f"Expected every reference to storage {key!r} in {self._path!r} to "
+                           f"agree, received {record.type_name} of {record.numel} values and "
+                           f"{storage_type.name} of {numel}; {_FIX}.")
+        return _Storage(key)
+
+
+class _BoundedReader:
+    """The file as `pickletools.genops` reads it: no read past ``end``, short lines.
+
+    A length field read from the file then cannot make a read allocate more bytes than
+    the file holds (``f.read(2**60)`` would try), nor a text opcode read a whole file.
+    """
+
+    def __init__(self, f, end):
+        self._f, self._end = f, end
+
+    def read(self, n=-1):
+        left = max(self._end - self._f.tell(), 0)
+        return self._f.read(left if n is None or n < 0 or n > left else n)
+
+    def readline(self):
+        return self._f.readline(_MAX_LINE)
+
+    def tell(self):
+        return self._f.tell()
+
+
+def _load_pickle(f, size, path, what, records=None):
+    """The next pickle of ``f`` (``what`` names it in errors), scanned before it is loaded.
+
+    The scan finds where the pickle ends and checks each opcode's arguments are inside the
+    file and each memo index is no more than the opcodes so far (the C unpickler grows its
+    memo table to the largest index, 8 bytes per slot); only then are its bytes read and
+    unpickled from memory by the restricted unpickler.
+    """
+    start = f.tell()
+    try:
+        for count, (op, arg, _pos) in enumerate(pickletools.genops(_BoundedReader(f, size))):
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and arg > count:
+                raise ValueError(f"memo index {arg} at opcode {count}")
+            if op.name == "FRAME" and arg > size - f.tell():
+                raise ValueError(f"a frame of {arg} bytes with {size - f.tell()} left")
+        end = f.tell()
+        f.seek(start)
+        unpickler = _RestrictedUnpickler(io.BytesIO(f.read(end - start)), path, records)
+        obj = unpickler.load()
+        f.seek(end)
+        return obj
+    except _Refused as err:
+        raise ValueError(str(err)) from None
+    except Exception as err:  # noqa: BLE001 - any failure of a malformed pickle is refused
+        raise ValueError(f"Expected a legacy PyTorch .pth file, received {path!r} whose {what} "
+                         f"(pickle at byte {start}) does not load: {type(err).__name__}: "
+                         f"{_show(str(err))[1:-1]}; {_FIX}.") from None
+
+
+def _check_tensor(name, ref, records, path):
+    """``(record, offset, sizes, strides)`` of tensor ``name``, refused unless all is in bounds."""
+    where = f"tensor {_show(name)} in {path!r}"
+    args = ref.args
+    if not 4 <= len(args) <= 7:
+        raise ValueError(f"Expected _rebuild_tensor_v2(storage, offset, size, stride[, "
+                         f"requires_grad, hooks, metadata]) for {where}, received {len(args)} "
+                         f"arguments; {_FIX}.")
+    storage, offset, sizes, strides = args[:4]
+    extras_ok = ((len(args) < 5 or type(args[4]) is bool)
+                 and (len(args) < 6 or isinstance(args[5], dict))
+                 and (len(args) < 7 or args[6] is None or isinstance(args[6], dict)))
+    if not isinstance(storage, _Storage) or not extras_ok:
+        raise ValueError(f"Expected a storage, then requires_grad (bool), hooks (dict) and "
+                         f"metadata (dict or None) as _rebuild_tensor_v2 arguments for {where}, "
+                         f"received {_show(args)}; {_FIX}.")
+    if type(offset) is not int or offset < 0:
+        raise ValueError(f"Expected an int storage offset >= 0 for {where}, received "
+                         f"{_show(offset)}; {_FIX}.")
+    for what, values in (("sizes", sizes), ("strides", strides)):
+        if (type(values) is not tuple or len(values) > _MAX_DIMS
+                or not all(type(v) is int and v >= 0 for v in values)):
+            raise ValueError(f"Expected the {what} of {where} as a tuple of at most {_MAX_DIMS} "
+                             f"ints >= 0, received {_show(values)}; {_FIX}.")
+    if len(sizes) != len(strides):
+        raise ValueError(f"Expected as many strides as sizes for {where}, received sizes "
+                         f"{_show(sizes)} and strides {_show(strides)}; {_FIX}.")
+    record = records[storage.key]  # every _Storage was made by _persistent_load with a record
+    if 0 not in sizes:  # an empty view reads nothing, wherever it points
+        last = offset + sum((n - 1) * s for n, s in zip(sizes, strides))
+        if last >= record.numel:
+            raise ValueError(f"Expected {where} inside its storage {storage.key!r} of "
+                             f"{record.numel} values, received offset {offset}, sizes "
+                             f"{_show(sizes)} and strides {_show(strides)}, which reach value "
+                             f"{_show(last)}; {_FIX}.")
+    return record, offset, sizes, strides
+
+
+def _gather(record, offset, sizes, strides):
+    """The view as a new array, by explicit indices into the storage.
+
+    Not `np.lib.stride_tricks.as_strided`: the indices are computed from the checked offset,
+    sizes and strides, and `np.take` bounds-checks each one again, so even a mistake in the
+    checks above could not read outside the storage's buffer (as_strided would).
+    """
+    if 0 in sizes:
+        return np.zeros(sizes, record.dtype)
+    index = np.array(offset, np.int64)
+    for n, s in zip(sizes, strides):  # a size-1 dimension's stride is never used (may be huge)
+        index = index[..., None] + np.arange(n, dtype=np.int64) * (s if n > 1 else 0)
+    return np.take(record.data, index.reshape(-1)).reshape(sizes)
 
 
 def load_state_dict(path):
@@ -106,8 +286,10 @@ def load_state_dict(path):
         order and in PyTorch's layout (e.g. conv kernels ``(out, in, h, w)``).
 
     Raises:
-        ValueError: the file is not in this format, is truncated, or names
-            any global other than a state dict's.
+        ValueError: the file is not in this format, is truncated, names any
+            global other than a state dict's, or holds anything malformed
+            (a structure of another type, a tensor outside its storage, a
+            storage count larger than the bytes left ...).
 
     Example:
     >>> import os, tempfile
@@ -115,39 +297,92 @@ def load_state_dict(path):
     >>> with open(path, "wb") as f:  # a header, then a "state dict" that calls os.getcwd
     ...     for obj in (_MAGIC_NUMBER, _PROTOCOL_VERSION, {"little_endian": True}, os.getcwd):
     ...         pickle.dump(obj, f, protocol=2)
-    >>> load_state_dict(path)
+    >>> load_state_dict(path)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Expected only a PyTorch state dict's globals (collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch.*Storage), received posix.getcwd; refusing to load it (the file is not a plain state dict or was tampered with).
+    ValueError: Expected only a PyTorch state dict's globals (collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch.*Storage), received posix.getcwd; refusing to load it (the file '.../evil.pth' is not a plain state dict or was tampered with).
     """
-    storages = {}
+    path = os.fspath(path)
+    records = {}
     with open(path, "rb") as f:
-        try:
-            header = [_RestrictedUnpickler(f, storages).load() for _ in range(3)]
-        except Exception as err:
-            raise ValueError(f"Expected a legacy PyTorch .pth file, received {path!r} which "
-                             f"does not start like one: {err}") from None
+        size = os.fstat(f.fileno()).st_size
+        header = [_load_pickle(f, size, path, what) for what in
+                  ("magic number", "protocol version", "system info")]
         if header[0] != _MAGIC_NUMBER or header[1] != _PROTOCOL_VERSION:
             raise ValueError(f"Expected a legacy PyTorch .pth file (magic number, protocol "
                              f"{_PROTOCOL_VERSION}), received {path!r} with a different header; "
-                             f"a zip-format file (PyTorch >= 1.6) is not supported.")
-        if not header[2].get("little_endian", False):
-            raise ValueError(f"Expected a little-endian .pth file, received {path!r}.")
-        try:
-            state = _RestrictedUnpickler(f, storages).load()
-            keys = _RestrictedUnpickler(f, storages).load()
-        except pickle.UnpicklingError as err:
-            raise ValueError(str(err)) from None
+                             f"a zip-format file (PyTorch >= 1.6) is not supported, load it "
+                             f"with torch and re-save it with "
+                             f"_use_new_zipfile_serialization=False.")
+        # dict.get, dict.items: a pickled OrderedDict may carry instance attributes (BUILD)
+        # named like its methods.
+        if not isinstance(header[2], dict) or dict.get(header[2], "little_endian") is not True:
+            raise ValueError(f"Expected system info {{'little_endian': True, ...}} in {path!r}, "
+                             f"received {_show(header[2])}; big-endian or damaged files are not "
+                             f"supported, re-save it with torch.save on a little-endian machine.")
+        state = _load_pickle(f, size, path, "state dict", records)
+        if not isinstance(state, dict):
+            raise ValueError(  # noqa: TRY004 - every refusal of a malformed file is a ValueError
+                f"Expected a state dict (OrderedDict of name -> tensor) in {path!r}, received "
+                f"{type(state).__name__}; save model.state_dict(), not the model or another "
+                f"object.")
+        items = list(dict.items(state))
+        for name, ref in items:
+            if type(name) is not str or not isinstance(ref, _TensorRef):
+                raise ValueError(f"Expected a state dict of name (str) -> tensor in {path!r}, "
+                                 f"received {_show(name)} -> {_show(ref)}; save "
+                                 f"model.state_dict() and nothing else.")
+        views = [(name, _check_tensor(name, ref, records, path)) for name, ref in items]
+        keys = _load_pickle(f, size, path, "storage key list")
+        if type(keys) is not list:
+            raise ValueError(f"Expected a list of storage keys after the state dict in "
+                             f"{path!r}, received {type(keys).__name__}; {_FIX}.")
         for key in keys:
-            storage = storages[key]
-            count = int(np.frombuffer(f.read(8), "<i8")[0])
-            raw = f.read(count * storage.dtype.itemsize)
-            if len(raw) != count * storage.dtype.itemsize:
-                raise ValueError(f"Expected {count} values of storage {key} in {path!r}, "
-                                 f"received a truncated file.")
-            storage.data = np.frombuffer(raw, storage.dtype)
-    if not isinstance(state, collections.OrderedDict):
-        raise ValueError(f"Expected a state dict (OrderedDict) in {path!r}, received "
-                         f"{type(state).__name__}.")
-    return collections.OrderedDict(
-        (name, t.to_numpy() if isinstance(t, _TensorRef) else t) for name, t in state.items())
+            record = records.get(key) if type(key) is str else None
+            if record is None or record.listed:
+                raise ValueError(f"Expected each storage key listed once and used by the state "
+                                 f"dict in {path!r}, received "
+                                 f"{'a repeated' if record else 'an unknown'} key {_show(key)}; "
+                                 f"{_FIX}.")
+            record.listed = True
+        budget = left = max(_EXPANSION * size, _MIN_BUDGET)
+        for name, (record, _, sizes, _) in views:
+            if not record.listed:
+                raise ValueError(f"Expected storage {record.key!r} of tensor {_show(name)} in "
+                                 f"the list of storages of {path!r}, received a list without it "
+                                 f"(its data is missing); {_FIX}.")
+            nbytes = int(np.prod(sizes, dtype=object)) * record.dtype.itemsize
+            # Also an empty view's other sizes: NumPy refuses shapes whose strides overflow.
+            span = int(np.prod([max(n, 1) for n in sizes], dtype=object)) * record.dtype.itemsize
+            if span > left:
+                raise ValueError(f"Expected arrays of at most {budget} bytes in all from "
+                                 f"{path!r} ({_EXPANSION} times its size, at least "
+                                 f"{_MIN_BUDGET >> 20} MiB), received tensor {_show(name)} of "
+                                 f"sizes {_show(sizes)} with {left} bytes left; {_FIX}.")
+            left -= nbytes
+        for key in keys:
+            record = records[key]
+            head = f.read(8)
+            if len(head) != 8:
+                raise ValueError(f"Expected the element count of storage {key!r} at byte "
+                                 f"{f.tell() - len(head)} of {path!r}, received a truncated "
+                                 f"file ({len(head)} bytes left); {_FIX}.")
+            count, left = int.from_bytes(head, "little", signed=True), size - f.tell()
+            if count < 0:
+                raise ValueError(f"Expected an element count >= 0 for storage {key!r} in "
+                                 f"{path!r}, received {count}; {_FIX}.")
+            if count * record.dtype.itemsize > left:
+                raise ValueError(f"Expected {count} values of storage {key!r} in {path!r} "
+                                 f"({count * record.dtype.itemsize} bytes), received a truncated "
+                                 f"file with {left} bytes left; {_FIX}.")
+            if count != record.numel:
+                raise ValueError(f"Expected {record.numel} values of storage {key!r} in "
+                                 f"{path!r} (as the state dict says), received a count of "
+                                 f"{count}; {_FIX}.")
+            raw = f.read(count * record.dtype.itemsize)
+            if len(raw) != count * record.dtype.itemsize:  # the file shrank while being read
+                raise ValueError(f"Expected {count} values of storage {key!r} in {path!r}, "
+                                 f"received {len(raw)} bytes (a truncated file); {_FIX}.")
+            data = np.frombuffer(raw, record.dtype)
+            record.data = data.view("u1") != 0 if record.dtype == np.bool_ else data
+    return collections.OrderedDict((name, _gather(*view)) for name, view in views)
