@@ -186,21 +186,23 @@ def claim_output_dir(path, resume=False, settings=None):
     ['.lock', 'run_settings.json']
     """
     check_output_dir(path, resume, settings)
-    created = not os.path.exists(path)
-    os.makedirs(path, exist_ok=True)
-    lock = None
+    try:  # one process creates the folder; a refusal removes only what this one made
+        os.makedirs(path)
+        created = True
+    except FileExistsError:
+        created = False
+    lock = locks.FolderLock(path)  # FolderInUse: another process has it; touch nothing
     try:
-        lock = locks.FolderLock(path)
         _check_contents(path, resume, settings)  # again: another process may have finished
         remove_stale(path)
         stored = os.path.join(path, RUN_SETTINGS)
         if not os.path.exists(stored):
             write_json(stored, settings or {})
     except BaseException:
-        if lock is not None:
-            lock.release()
-        if created:
-            shutil.rmtree(path, ignore_errors=True)
+        if created and os.listdir(path) == [locks.LOCK_NAME]:
+            os.remove(os.path.join(path, locks.LOCK_NAME))
+            os.rmdir(path)
+        lock.release()
         raise
     return lock
 

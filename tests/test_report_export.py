@@ -1,6 +1,7 @@
 """Reports (output folders, plots, tables) and model export."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -67,3 +68,18 @@ def test_export_saved_model_and_keras_same_predictions(tmp_path):
     assert second["keras"] != paths["keras"] and second["keras"].endswith("cloud_2.keras")
     with pytest.raises(ValueError, match="formats"):
         export_model(model, str(tmp_path), "cloud", formats=("onnx",))
+
+
+def test_a_claim_refused_by_the_lock_leaves_the_holders_folder(tmp_path, monkeypatch):
+    from keras_transfer import locks
+
+    out = tmp_path / "run"
+    lock = report.claim_output_dir(str(out), settings={"seed": 0})
+    # As if a second process had checked the folder in the same instant as the first.
+    monkeypatch.setattr(report, "check_output_dir", lambda *args, **kwargs: None)
+    with pytest.raises(locks.FolderInUse, match=f"process {os.getpid()} is running in now"):
+        report.claim_output_dir(str(out), settings={"seed": 1})
+    assert sorted(os.listdir(out)) == [".lock", "run_settings.json"]
+    assert json.loads((out / "run_settings.json").read_text()) == {"seed": 0}
+    lock.release()
+    assert report.claim_output_dir(str(tmp_path / "other")).folder == str(tmp_path / "other")
