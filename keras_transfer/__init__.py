@@ -9,6 +9,10 @@ names starting with ``_``) is internal and may change between releases.
 Names are imported on first use (PEP 562 ``__getattr__``), so ``import
 keras_transfer`` does not load TensorFlow: the recipes import it later with
 TensorFlow's start-up log held back (`keras_transfer.experiments.runner`).
+The package's custom Keras objects (layers, the code loss, `Distiller`, ...)
+are registered as soon as Keras is imported, before or after this package,
+so ``keras.models.load_model`` loads the models it saved in any process
+(`keras_transfer._registration`).
 
 Example:
 >>> import keras_transfer as kt
@@ -65,3 +69,9 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(__all__))
+
+
+# Last: registering may import submodules, which may use the names above.
+from keras_transfer import _registration
+
+_registration.install()

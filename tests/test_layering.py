@@ -15,6 +15,7 @@ LAYERS = [
     ("layers",),
     ("models",),
     ("transfer",),
+    ("_registration",),  # imports (by name) the modules that register Keras objects
     ("training",),
     ("incremental", "shallow_cnns"),
     ("experiments",),
