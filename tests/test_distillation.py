@@ -288,3 +288,31 @@ def test_keras_distillation_loss_object_as_the_soft_term():
         distillation.Distiller(teacher=teacher, student=student, distillation_loss="kl")
     with pytest.raises(ValueError, match="at least one teacher"):
         distillation.Distiller(teacher=[], student=student)
+
+
+@pytest.mark.parametrize("case", ["bad_second_teacher", "wrong_input_shape", "bad_loss",
+                                  "not_a_model", "bad_hyperparameters"])
+def test_refused_distiller_leaves_every_model_as_it_was(case):
+    good, student = _pair()
+    bad, _ = _pair(classes=4)
+    teachers, kwargs = [good, bad], {}
+    if case == "wrong_input_shape":
+        teachers = [good, compact_cnn((16, 16, 1), 3, width=4, depth=1, name="big")]
+    elif case == "bad_loss":
+        teachers, kwargs = [good, _pair(seed=1)[0]], {"distillation_loss": "kl"}
+    elif case == "not_a_model":
+        teachers = [good, np.zeros((8, 8, 1))]
+    elif case == "bad_hyperparameters":
+        teachers, kwargs = [good], {"alpha": 2.0}
+    models = [m for m in teachers + [student] if isinstance(m, keras.Model)]
+    student.trainable = False  # a flag the distiller must not touch either
+    before = [m.trainable for m in models]
+    with pytest.raises((ValueError, TypeError)) as error:
+        distillation.Distiller(teacher=teachers, student=student, **kwargs)
+    assert "\n" not in str(error.value)
+    assert [m.trainable for m in models] == before
+    assert all(m.trainable for m in teachers[:1])  # the good teacher was not frozen
+    # accepted: the teachers are frozen, the student is left as given
+    student.trainable = True
+    distillation.Distiller(teacher=[good, _pair(seed=2)[0]], student=student)
+    assert not good.trainable and student.trainable

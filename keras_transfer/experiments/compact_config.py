@@ -5,8 +5,8 @@ compact_transfer`); nothing here reads data or trains.
 """
 
 import dataclasses
-import os
 
+from keras_transfer.checks import check_weights_path
 from keras_transfer.experiments.compact_teacher import check_split_layer
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
@@ -15,6 +15,9 @@ from keras_transfer.models.backbone import min_input_side
 from keras_transfer.transfer.distillation import check_distillation_hyperparameters
 
 FINETUNE_MODES = ("cached", "full")
+BACKBONE_WEIGHTS_FIX = ("pass a .weights.h5 file of the backbone without its top (an earlier run's "
+                        "source_backbone.weights.h5 with the same --backbone and "
+                        "--backbone_alpha), or --backbone_weights=imagenet or source")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,10 +147,10 @@ class CompactTransferConfig:
         if not 0 <= self.source_bn_momentum < 1:
             raise ValueError(f"Expected source_bn_momentum in [0, 1), received "
                              f"{self.source_bn_momentum!r}.")
-        weights = self.backbone_weights
-        if weights not in ("imagenet", "source") and not os.path.isfile(str(weights)):
-            raise ValueError(f"Expected backbone_weights 'imagenet', 'source' or an existing "
-                             f"file, received {weights!r}.")
+        if self.backbone_weights not in ("imagenet", "source"):  # opened by `load_data`
+            check_weights_path(self.backbone_weights, expected="backbone_weights 'imagenet', "
+                               "'source' or an existing file of backbone weights",
+                               fix=BACKBONE_WEIGHTS_FIX)
         return self
 
 

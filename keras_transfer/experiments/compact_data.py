@@ -6,8 +6,9 @@ balanced (`keras_transfer.data.per_class_indices`).
 
 import dataclasses
 
-
 from keras_transfer import data as kt_data
+from keras_transfer.experiments.compact_config import BACKBONE_WEIGHTS_FIX
+from keras_transfer.models.backbone import check_backbone_weights
 
 
 @dataclasses.dataclass
@@ -30,7 +31,16 @@ class CompactTransferData:
 
 
 def load_data(config, data_dir=None, seed=0):
-    """Loads the source (if pre-training) and target data as RGB, checking sizes first."""
+    """Loads the source (if pre-training) and target data as RGB, checking sizes first.
+
+    A ``backbone_weights`` file is opened and matched against the backbone
+    first (`check_backbone_weights`), so a file of another architecture or a
+    truncated one is refused before the run's folder exists.
+    """
+    if config.backbone_weights not in ("imagenet", "source"):
+        size = config.teacher_image_size
+        check_backbone_weights(config.backbone_weights, config.backbone, (size, size, 3),
+                               config.backbone_alpha, "backbone_weights", BACKBONE_WEIGHTS_FIX)
     source_train = source_test = None
     if config.pretrains:
         size = config.teacher_image_size

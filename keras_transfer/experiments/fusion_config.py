@@ -4,8 +4,8 @@ Paper: transferred-fusion-skipped-networks.txt, Tables 2 and 3.
 """
 
 import dataclasses
-import os
 
+from keras_transfer.checks import check_weights_path
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
 from keras_transfer.models import backbone as bb
@@ -29,6 +29,18 @@ def check_net(name):
         raise ValueError(f"Expected a network among {sorted(_OWN_NETS)} or "
                          f"{bb.list_backbones()}, received {name!r}.")
     return name
+
+
+def weights_fix(key):
+    """What to pass instead of a ``weights_<key>`` file that is refused.
+
+    Example:
+    >>> weights_fix("1")[:40]
+    'pass pretrained_1.weights.h5 of an earli'
+    """
+    return (f"pass pretrained_{key}.weights.h5 of an earlier run with the same --model_{key}, "
+            f"--custom_width, --image_size and --imagenet_image_size, or leave --weights_{key} "
+            f"unset to pre-train model {key}")
 
 
 SINGLE_PROTOCOLS = ("frozen", "finetuned")
@@ -111,11 +123,17 @@ class FusionConfig:
         for name in ("pretrain_lr", "retrain_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Expected {name} > 0, received {getattr(self, name)!r}.")
-        for name in ("weights_1", "weights_2"):
-            value = getattr(self, name)
-            if value not in (None, "imagenet") and not os.path.isfile(value):
-                raise ValueError(f"Expected {name} None, 'imagenet' or an existing weights "
-                                 f"file, received {value!r}.")
+        for key in ("1", "2"):  # a file is opened and matched by `load_data`
+            value, net = getattr(self, f"weights_{key}"), getattr(self, f"model_{key}")
+            if value == "imagenet" and net in _OWN_NETS:
+                raise ValueError(f"Expected weights_{key} None or a weights file for "
+                                 f"model_{key}={net!r} (ImageNet weights exist for the "
+                                 f"keras.applications and EfficientNet-Lite families only), "
+                                 f"received 'imagenet'; leave --weights_{key} unset to "
+                                 f"pre-train it or pick an ImageNet family.")
+            if value not in (None, "imagenet"):
+                check_weights_path(value, expected=f"weights_{key} None, 'imagenet' or an "
+                                   f"existing weights file", fix=weights_fix(key))
         if self.pairs != "auto" and not all(len(p) == 2 for p in self.pairs):
             raise ValueError(f"Expected pairs 'auto' or (layer of model 1, layer of model 2) "
                              f"pairs, received {self.pairs!r}.")

@@ -5,13 +5,20 @@ Everything is loaded and checked by `load_data` before any training.
 
 
 from keras_transfer import data as kt_data
-from keras_transfer.experiments.fusion_config import get_preset  # noqa: F401 (examples)
+from keras_transfer.experiments.fusion_config import (
+    get_preset,  # noqa: F401 (examples)
+    weights_fix,
+)
+from keras_transfer.experiments.fusion_runs import check_feature_weights
 
 
 def load_data(config, data_dir=None, seed=0):
     """``{"1": (train, test), "2": ..., "retrain": ...}`` as RGB at ``image_size``.
 
-    A dataset named twice is read once.
+    A dataset named twice is read once. A ``weights_<k>`` file is opened
+    and matched against model k first (`check_feature_weights`), so a file
+    of another architecture or a truncated one is refused before the run's
+    folder exists.
 
     Example:
     >>> cfg = get_preset("quick", dataset_1="digits", dataset_2="digits",
@@ -20,6 +27,13 @@ def load_data(config, data_dir=None, seed=0):
     >>> d["1"][0].x.shape, d["retrain"][0].info.num_classes
     ((100, 32, 32, 3), 10)
     """
+    for key in ("1", "2"):
+        weights = getattr(config, f"weights_{key}")
+        if weights not in (None, "imagenet"):
+            check_feature_weights(weights, getattr(config, f"model_{key}"),
+                                  (config.image_size, config.image_size, 3),
+                                  config.custom_width, config.imagenet_image_size,
+                                  f"weights_{key}", weights_fix(key))
     out, cache = {}, {}
     for key, name in (("1", config.dataset_1), ("2", config.dataset_2),
                       ("retrain", config.retrain_dataset)):

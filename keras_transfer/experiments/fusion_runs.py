@@ -23,6 +23,7 @@ import numpy as np
 
 from keras_transfer import data as kt_data
 from keras_transfer import training
+from keras_transfer.checks import check_weights_file
 from keras_transfer.experiments.contract import run_path
 from keras_transfer.experiments.fusion_config import check_net
 from keras_transfer.files import save_weights
@@ -55,6 +56,43 @@ def build_features(name, input_shape, custom_width=16, weights=None, imagenet_im
     clf = bb.backbone_classifier(name, input_shape, 2, weights=weights, dropout=0.0,
                                  image_size=imagenet_image_size or None)
     return keras.Model(clf.input, clf.get_layer("dropout").output, name=name.lower())
+
+
+def check_feature_weights(path, name, input_shape, custom_width=16, imagenet_image_size=0,
+                          setting="weights", fix=None):
+    """Refuses (ValueError, one line) a weights file `build_features` could not load whole.
+
+    Opens ``path`` and matches its layers and every weight's shape against
+    the model `build_features` loads it into (`keras_transfer.checks.
+    check_weights_file`): the custom CNN or SqueezeNet without its top, or an
+    ImageNet family's backbone without its top. The model is a throwaway one,
+    built with the global random state restored afterwards.
+
+    Example:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "pretrained_1.weights.h5")
+    >>> build_features("custom", (32, 32, 3), custom_width=4).save_weights(path)
+    >>> check_feature_weights(path, "custom", (32, 32, 3), custom_width=4) == path
+    True
+    >>> check_feature_weights(path, "custom", (32, 32, 3), custom_width=8)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected weights to be a weights file of the custom residual CNN (width 8, \
+no top), received '...pretrained_1.weights.h5' which does not fit it: ...
+    """
+    check_net(name)
+    input_shape = tuple(input_shape)
+    if name == "custom":
+        return check_weights_file(
+            path, lambda: residual_cnn(input_shape, include_top=False, width=custom_width,
+                                       name="custom"),
+            f"the custom residual CNN (width {custom_width}, no top)", setting, fix)
+    if name == "squeezenet":
+        return check_weights_file(
+            path, lambda: squeezenet(input_shape, include_top=False, name="squeezenet"),
+            "SqueezeNet v1.1 without its top", setting, fix)
+    side = (imagenet_image_size,) * 2 if imagenet_image_size else input_shape[:2]
+    return bb.check_backbone_weights(path, name, side + (3,), None, setting, fix)
 
 
 def classifier(features, num_classes, name, head_units=0, dropout=0.0):
@@ -143,8 +181,9 @@ def _pretrain(config, data, shape, seed, root, log):
                      "seconds": curve[-1]["wall_seconds"], "weights": None}
         if root:  # reusable with weights_<key>=... (never overwritten)
             path = run_path(root, f"pretrained_{key}.weights.h5")
-            if not os.path.exists(path):
-                save_weights(feats, path)
+            if not os.path.exists(path):  # an ImageNet family: its backbone, what loads it
+                save_weights(feats if net in ("custom", "squeezenet")
+                             else feats.get_layer("backbone"), path)
         log(f"model {key} ({net}) pre-trained on {getattr(config, 'dataset_' + key)}: "
             f"test accuracy {info[key]['accuracy']:.4f} ({time.perf_counter() - t0:.0f} s)")
     return pretrained, info

@@ -17,6 +17,7 @@ import os
 
 import keras
 
+from keras_transfer.checks import check_weights_file, check_weights_path
 from keras_transfer.files import save_weights
 from keras_transfer.graph import all_layers
 from keras_transfer.layers.resize import ResizeImages
@@ -152,18 +153,49 @@ def backbone(name, input_shape=(224, 224, 3), weights=None, pooling="avg", alpha
     if name.startswith("MobileNetV3"):
         kwargs["include_preprocessing"] = False  # ImagenetPreprocessing does it, 0-255 in
     file_weights = weights not in (None, "imagenet")
-    if file_weights and not os.path.isfile(str(weights)):
-        raise ValueError(f"Expected weights 'imagenet', None or an existing weights file, "
-                         f"received {weights!r}.")
-    model = constructor(weights=None if file_weights else weights, **kwargs)
     if file_weights:
-        try:
-            model.load_weights(weights)
-        except Exception as err:  # Keras raises ValueError or KeyError depending on format
-            raise ValueError(f"Expected a weights file of {name} (no top, input {input_shape}, "
-                             f"alpha {alpha}), received {weights!r} which does not fit: "
-                             f"{err}") from err
+        check_weights_path(weights, expected="weights 'imagenet', None or an existing weights "
+                                             "file")
+    model = constructor(weights=None if file_weights else weights, **kwargs)
+    if file_weights:  # opened and matched layer by layer first: Keras may load a file partly
+        model.load_weights(check_weights_file(
+            weights, model, backbone_description(name, input_shape, alpha)))
     return model
+
+
+def backbone_description(name, input_shape, alpha=None):
+    """Backbone ``name`` in words, as weights-file messages name it.
+
+    Example:
+    >>> backbone_description("MobileNetV2", (32, 32, 3), 0.35)
+    'MobileNetV2 without its top (input (32, 32, 3), alpha 0.35)'
+    """
+    return f"{name} without its top (input {tuple(input_shape)}, alpha {alpha})"
+
+
+def check_backbone_weights(path, name, input_shape, alpha=None, setting="weights", fix=None):
+    """Refuses (ValueError, one line) a weights file that `backbone` could not load whole.
+
+    Opens ``path`` and matches its layers and every weight's shape against
+    backbone ``name`` without its top (`check_weights_file`), before anything
+    is trained; ``setting`` names the option that gave the file. The
+    backbone is a throwaway one built with Python's and NumPy's global random
+    state restored afterwards, so a seeded run draws the same numbers with or
+    without the check.
+
+    Example:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "b.weights.h5")
+    >>> backbone("MobileNetV2", (32, 32, 3), alpha=0.35).save_weights(path)
+    >>> check_backbone_weights(path, "MobileNetV2", (32, 32, 3), 0.5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected weights to be a weights file of MobileNetV2 without its top (input \
+(32, 32, 3), alpha 0.5), received '...b.weights.h5' which does not fit it: ...
+    """
+    return check_weights_file(
+        path, lambda: backbone(name, input_shape, alpha=alpha),
+        backbone_description(name, input_shape, alpha), setting, fix)
 
 
 @register_model

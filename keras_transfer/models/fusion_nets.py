@@ -10,11 +10,9 @@ fire-module network with the 3x3 first convolution) here. Both accept
 name their block outputs so fusion can pair them.
 """
 
-import os
-
 import keras
 
-from keras_transfer.checks import check_image_classifier
+from keras_transfer.checks import check_image_classifier, check_weights_file, check_weights_path
 from keras_transfer.models.registry import register_model
 
 # SqueezeNet v1.1 fire modules (squeeze, expand) in order, with the max pools
@@ -24,17 +22,16 @@ _SQUEEZENET_V11_FIRES = ((16, 64), (16, 64), (32, 128), (32, 128), (48, 192), (4
 _POOL_AFTER = (3, 5)
 
 
+def _check_path(weights):
+    """Before building: ``None`` or a weights file that exists (`check_weights_path`)."""
+    if weights is not None:
+        check_weights_path(weights, expected="weights None or an existing weights file")
+
+
 def _load(model, weights, what):
-    if weights is None:
-        return model
-    if not os.path.isfile(str(weights)):
-        raise ValueError(f"Expected weights None or an existing weights file, received "
-                         f"{weights!r}.")
-    try:
-        model.load_weights(weights)
-    except Exception as err:  # Keras raises ValueError or KeyError depending on the mismatch
-        raise ValueError(f"Expected a weights file of {what}, received {weights!r} which does "
-                         f"not fit: {err}") from err
+    """Loads ``weights`` into ``model`` once the file matched it layer by layer."""
+    if weights is not None:  # Keras may load a file partly (with warnings): matched first
+        model.load_weights(check_weights_file(weights, model, what))
     return model
 
 
@@ -75,6 +72,7 @@ def squeezenet(input_shape=(224, 224, 3), num_classes=1000, include_top=True, we
     if len(tuple(input_shape)) != 3 or min(input_shape[:2]) < 32:
         raise ValueError(f"Expected input_shape (height, width, channels) with sides >= 32, "
                          f"received {input_shape!r}.")
+    _check_path(weights)
     inputs = keras.Input(tuple(input_shape), name="image")
     x = keras.layers.Conv2D(64, 3, strides=2, activation="relu", name="conv1")(inputs)
     x = keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)
@@ -132,6 +130,7 @@ def residual_cnn(input_shape=(100, 100, 3), num_classes=8, include_top=True, wei
     if len(tuple(input_shape)) != 3 or min(input_shape[:2]) < 2 ** stages:
         raise ValueError(f"Expected input_shape (height, width, channels) with sides >= "
                          f"2**stages = {2 ** stages}, received {input_shape!r}.")
+    _check_path(weights)
     inputs = keras.Input(tuple(input_shape), name="image")
     x = inputs
     block = 0

@@ -177,16 +177,21 @@ class Distiller(_KeywordOnlyModel):
         teachers = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
         if not teachers:
             raise ValueError("Expected at least one teacher, received an empty list.")
+        # Every check before any change: a refused Distiller leaves its models as they were.
+        for role, m in [("student", student)] + [("teacher", t) for t in teachers]:
+            if not isinstance(m, keras.Model):
+                raise TypeError(f"Expected the {role} to be a keras.Model returning logits, "
+                                f"received {type(m).__name__}; pass Keras models.")
         for t in teachers:
             s_out, t_out = student.output_shape[-1], t.output_shape[-1]
             if s_out != t_out:
                 raise ValueError(f"Expected teacher and student with the same number of "
-                                 f"classes, received teacher {t_out} and student {s_out}.")
+                                 f"classes, received teacher {t_out} and student {s_out}; "
+                                 f"give the student a classifier of the teacher's classes.")
             if tuple(student.input_shape[1:]) != tuple(t.input_shape[1:]):
                 raise ValueError(f"Expected teacher and student with the same input shape, "
                                  f"received teacher {t.input_shape[1:]} and student "
-                                 f"{student.input_shape[1:]}.")
-            t.trainable = False
+                                 f"{student.input_shape[1:]}; resize inside one of them.")
         if distillation_loss is not None:
             if not isinstance(distillation_loss, keras.distillation.DistillationLoss):
                 raise ValueError(f"Expected distillation_loss None or a keras.distillation."
@@ -196,6 +201,8 @@ class Distiller(_KeywordOnlyModel):
                 raise ValueError(f"Expected the distillation loss's temperature to equal "
                                  f"temperature={temperature}, received {own}; pass the same "
                                  f"value to both.")
+        for t in teachers:  # frozen once all of them are accepted
+            t.trainable = False
         self.student = student
         self.teachers = teachers
         self.alpha = float(alpha)

@@ -18,6 +18,7 @@ import os
 
 import keras
 
+from keras_transfer.checks import check_weights_file, check_weights_path
 from keras_transfer.models.efficientnet_lite.torch_weights import load_torch_weights
 from keras_transfer.models.registry import register_model
 
@@ -159,9 +160,9 @@ def efficientnet_lite(variant="lite0", input_shape=(224, 224, 3), num_classes=10
         raise ValueError(f"Expected num_classes=1000 with weights='imagenet' and the ImageNet "
                          f"top, received num_classes={num_classes}; use include_top=False and "
                          f"a new classifier (e.g. models.backbone_classifier).")
-    if weights not in (None, "imagenet") and not os.path.isfile(str(weights)):
-        raise ValueError(f"Expected weights None, 'imagenet' or an existing .weights.h5 file, "
-                         f"received {weights!r}.")
+    if weights not in (None, "imagenet"):
+        check_weights_path(weights, expected="weights None, 'imagenet' or an existing "
+                                             ".weights.h5 file")
     if pooling not in ("avg", "max", None):
         raise ValueError(f"Expected pooling 'avg', 'max' or None, received {pooling!r}.")
     path = imagenet_weights_path(variant) if weights == "imagenet" else None  # fails fast
@@ -198,13 +199,10 @@ def efficientnet_lite(variant="lite0", input_shape=(224, 224, 3), num_classes=10
     model = keras.Model(inputs, x, name=name or f"efficientnet_{variant}")
     if path is not None:
         load_torch_weights(model, path)
-    elif weights is not None:
-        try:
-            model.load_weights(weights)
-        except Exception as err:  # Keras raises ValueError or KeyError depending on the mismatch
-            raise ValueError(f"Expected a weights file of efficientnet_{variant} (include_top="
-                             f"{include_top}, {num_classes} classes), received {weights!r} "
-                             f"which does not fit: {err}") from err
+    elif weights is not None:  # matched layer by layer first: Keras may load a file partly
+        model.load_weights(check_weights_file(
+            weights, model, f"efficientnet_{variant} (include_top={include_top}, "
+                            f"{num_classes} classes)"))
     return model
 
 
