@@ -316,3 +316,14 @@ def test_refused_distiller_leaves_every_model_as_it_was(case):
     student.trainable = True
     distillation.Distiller(teacher=[good, _pair(seed=2)[0]], student=student)
     assert not good.trainable and student.trainable
+
+
+def test_teacher_logits_refuses_what_is_not_a_model_and_a_dataset():
+    import keras
+    import pytest
+
+    from keras_transfer.transfer.distillation import teacher_logits
+
+    teacher = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+    with pytest.raises(TypeError, match="received Sequential and int; batch the data"):
+        teacher_logits(teacher, 5)

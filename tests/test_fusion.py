@@ -232,3 +232,14 @@ def test_pairs_inside_a_nested_sequential_model():
     with pytest.raises(ValueError, match="'s_relu' is inside 'seq', a model called more "
                                          "than once"):
         fusion.fuse(twin, other, 5, pairs=[("s_relu", "block2")])
+
+
+def test_fuse_refuses_what_is_not_a_model():
+    import keras
+    import pytest
+
+    from keras_transfer.transfer.fusion import fuse
+
+    a = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)], name="a")
+    with pytest.raises(TypeError, match="Expected model_b to be a Keras model, received NoneType"):
+        fuse(a, None, 10)

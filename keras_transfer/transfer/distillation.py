@@ -320,7 +320,11 @@ def teacher_logits(teacher, dataset):
     >>> teacher_logits(t, ds).shape
     (5, 3)
     """
-    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:  # tf.data's: a Dataset is given
+    if not isinstance(teacher, keras.Model) or not isinstance(dataset, tf.data.Dataset):
+        raise TypeError(f"Expected a Keras model and a tf.data.Dataset of (x, y) batches, "
+                        f"received {type(teacher).__name__} and {type(dataset).__name__}; "
+                        f"batch the data with tf.data (keras_transfer.data.make_dataset).")
+    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
         raise ValueError("Expected a finite dataset for the teacher's logits, received a "
                          "repeated (infinite) one.")
     return np.asarray(teacher.predict(dataset.map(lambda x, *_: x), verbose=0), np.float32)

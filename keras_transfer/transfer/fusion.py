@@ -241,6 +241,10 @@ def fuse(model_a, model_b, num_classes, pairs="auto", exchange="paper", train="a
     >>> gated.get_layer("exchange_1").gates()
     {'b_to_a': 0.0, 'a_to_b': 0.0}
     """
+    for which, model in (("model_a", model_a), ("model_b", model_b)):
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"Expected {which} to be a Keras model, received "
+                            f"{type(model).__name__}; pass two built Keras models.")
     shape_a, shape_b = tuple(model_a.input_shape[1:]), tuple(model_b.input_shape[1:])
     if shape_a != shape_b:
         raise ValueError(f"Expected two models with the same input shape, received {shape_a} "
