@@ -123,8 +123,7 @@ def as_functional(model, what, nested=False):
     >>> is_functional(as_functional(seq, "rebuild"))
     True
     """
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"Expected a Keras model to {what}, received {type(model).__name__}.")
+    check_model(model, what)
     if isinstance(model, keras.Sequential):
         if not model.built or not model.inputs:
             raise ValueError(f"Expected a built model to {what} (give the Sequential model an "
@@ -211,6 +210,20 @@ def rebuild(model, visit, make_input=None, name=None):
                        outputs[0] if len(outputs) == 1 else outputs, name=name or model.name)
 
 
+def check_model(model, what):
+    """Refuses anything but a Keras model in one line (``what``: what is done with it).
+
+    Example:
+    >>> check_model("model.keras", "transfer from")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected a Keras model to transfer from, received str; ...
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"Expected a Keras model to {what}, received {type(model).__name__}; "
+                         f"pass the model object (keras.models.load_model loads a saved one).")
+
+
 def all_layers(model):
     """Every layer of ``model`` and, right after each nested model, that model's layers.
 
@@ -220,10 +233,15 @@ def all_layers(model):
     >>> [layer.name for layer in all_layers(outer)]
     ['in', 'd']
     """
+    check_model(model, "list the layers of")
+    return list(_all_layers(model))
+
+
+def _all_layers(model):
     for layer in model.layers:
         yield layer
         if hasattr(layer, "layers"):  # a nested model
-            yield from all_layers(layer)
+            yield from _all_layers(layer)
 
 
 def _contains(model, names):

@@ -33,6 +33,16 @@ class Stage:
     epochs: int
     transform: object = None
 
+    def __post_init__(self):
+        for name, low in (("resolution", 1), ("epochs", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"Expected Stage {name} to be an integer >= {low}, received "
+                                 f"{value!r}; e.g. Stage(16, 5, lambda m: upscale(m, 2)).")
+        if self.transform is not None and not callable(self.transform):
+            raise ValueError(f"Expected Stage transform to be None or model -> model, received "
+                             f"{type(self.transform).__name__}; e.g. lambda m: upscale(m, 2).")
+
 
 def train_incremental(model, stages, datasets, *, steps_per_epoch, compile_fn, run_dir=None,
                       check=None, verbose=0, deadline_seconds=None, fit=None, callbacks=(),

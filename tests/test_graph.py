@@ -137,3 +137,15 @@ def test_all_layers_lists_nested_layers_after_their_model():
 def test_a_missing_internal_is_named():
     with pytest.raises(RuntimeError, match=r"internal object\._nodes_by_depth, which Keras 3"):
         graph._internal(object(), "_nodes_by_depth")
+
+
+@pytest.mark.parametrize("call", ["transfer_layers", "parameter_report", "auto_pairs"])
+def test_a_model_path_instead_of_a_model_is_refused_in_one_line(call):
+    import keras_transfer as kt
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)])
+    args = {"transfer_layers": ("model.keras", model), "parameter_report": ("model.keras",),
+            "auto_pairs": ("model.keras", model)}[call]
+    with pytest.raises(ValueError, match="Expected a Keras model to list the layers of, "
+                                         "received str; pass the model object"):
+        getattr(kt, call)(*args)

@@ -1,5 +1,7 @@
 """keras_transfer.incremental: the coarse-to-fine schedule with our loop or a user's own fit."""
 
+import re
+
 import pytest
 
 import keras
@@ -71,3 +73,16 @@ def test_the_schedule_is_checked():
     with pytest.raises(ValueError, match="for 16x16 images"):
         train_incremental(model, [Stage(16, 1)], datasets, steps_per_epoch=1,
                           compile_fn=training.compile_classifier)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    ((0, 1), "resolution to be an integer >= 1, received 0"),
+    ((8, -1), "epochs to be an integer >= 0, received -1"),
+    ((8.5, 1), "resolution to be an integer >= 1, received 8.5"),
+    ((16, 1, "upscale"), "transform to be None or model -> model, received str"),
+])
+def test_stage_refuses_bad_values_in_one_line(args, fragment):
+    from keras_transfer.incremental import Stage
+
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        Stage(*args)
