@@ -72,6 +72,6 @@ def __dir__():
 
 
 # Last: registering may import submodules, which may use the names above.
-from keras_transfer import _registration
+from keras_transfer import _registration  # noqa: E402
 
 _registration.install()

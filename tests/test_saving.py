@@ -1,4 +1,4 @@
-"""Saved models load in a fresh process after ``import keras_transfer``, computing the same function.
+"""Saved models load in a new process after ``import keras_transfer``, computing the same function.
 
 Every kind of model the package builds is saved here as ``.keras``, then loaded
 by ``keras.models.load_model`` in a new Python process that imports only

@@ -427,7 +427,8 @@ def available(data_dir=None):
     if root and os.path.isdir(root):
         for d in os.listdir(root):
             p = os.path.join(root, d)
-            if os.path.exists(os.path.join(p, "train.npz")) or os.path.isdir(os.path.join(p, "train")):
+            if (os.path.exists(os.path.join(p, "train.npz"))
+                    or os.path.isdir(os.path.join(p, "train"))):
                 names.add(d)
     return sorted(names)
 
@@ -488,7 +489,8 @@ def _load_arrays(name, split, data_dir, download):
         x, y, classes = _load_digits(split)
         return x, y, DatasetInfo(name, "digits", classes, tuple(x.shape[1:]), len(y))
     found = _load_tfds(name, split, root, download)
-    tried.append(f"tensorflow-datasets '{name}' (prepared{'' if not download else ' or downloaded'})")
+    how = "prepared or downloaded" if download else "prepared"
+    tried.append(f"tensorflow-datasets '{name}' ({how})")
     if found is not None:
         x, y, classes = found
         return _checked(x, y, DatasetInfo(name, "tfds", classes, (), 0), split,
