@@ -235,7 +235,7 @@ def test_a_second_process_on_a_running_folder_is_refused_and_the_first_finishes(
 
 def test_ctrl_c_then_a_kill_during_export_then_resume_leaves_one_clean_run(tmp_path):
     out, exports = tmp_path / "out", tmp_path / "exports"
-    args = ["--export", f"--export_dir={exports}"]
+    args = ["--export", f"--export_dir={exports}", "--epochs=3"]
     # Ctrl-C while training: one line, exit code 130, the run folder kept for --resume.
     proc = _start(out, *args)
     _wait_for(proc, lambda: _curve_rows(out) >= 1)
