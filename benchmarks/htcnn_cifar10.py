@@ -246,8 +246,9 @@ def main(argv):
     # Everything that can be wrong with the input is checked before training.
     configs = make_configs()
     from keras_transfer import report
+    from keras_transfer import run_folder
 
-    output_dir = report.prepare_output_dir(FLAGS.output_dir, FLAGS.resume)
+    output_dir = run_folder.prepare_output_dir(FLAGS.output_dir, FLAGS.resume)
 
     import keras
     import tensorflow as tf

@@ -66,6 +66,18 @@ def holder(folder):
     return None
 
 
+def check_free(folder):
+    """Refuses (`FolderInUse`) a folder whose lock another process holds; changes nothing.
+
+    Example:
+    >>> import tempfile
+    >>> check_free(tempfile.mkdtemp())
+    """
+    pid = holder(folder)
+    if pid is not None:
+        raise _in_use(folder, pid)
+
+
 class FolderLock:
     """Holds ``folder``'s lock (the folder must exist) until `release` or the process ends.
 

@@ -11,7 +11,7 @@ ROOT = pathlib.Path(keras_transfer.__file__).parent
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS = [
     ("callbacks", "checks", "files", "locks", "graph", "compat", "progress", "coding", "metrics",
-     "report", "export", "data"),
+     "report", "run_folder", "export", "data"),
     ("layers",),
     ("models",),
     ("transfer",),

@@ -9,29 +9,30 @@ import tensorflow as tf
 
 from keras_transfer import models
 from keras_transfer import report
+from keras_transfer import run_folder
 from keras_transfer.export import export_model
 
 
 def test_prepare_output_dir_never_overwrites(tmp_path):
     fresh = tmp_path / "new"
-    assert report.prepare_output_dir(str(fresh)) == str(fresh)
+    assert run_folder.prepare_output_dir(str(fresh)) == str(fresh)
     assert fresh.is_dir() and (fresh / "run_settings.json").exists()
     # An empty folder is fine.
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert report.prepare_output_dir(str(empty)) == str(empty)
+    assert run_folder.prepare_output_dir(str(empty)) == str(empty)
     (fresh / "history.csv").write_text("partial")
     with pytest.raises(ValueError, match="unfinished run"):
-        report.prepare_output_dir(str(fresh))
-    assert report.prepare_output_dir(str(fresh), resume=True) == str(fresh)
+        run_folder.prepare_output_dir(str(fresh))
+    assert run_folder.prepare_output_dir(str(fresh), resume=True) == str(fresh)
     (fresh / "summary.json").write_text("{}")
     with pytest.raises(ValueError, match="finished run"):
-        report.prepare_output_dir(str(fresh), resume=True)
+        run_folder.prepare_output_dir(str(fresh), resume=True)
     assert (fresh / "summary.json").read_text() == "{}"
     afile = tmp_path / "file"
     afile.write_text("x")
     with pytest.raises(ValueError, match="folder"):
-        report.prepare_output_dir(str(afile))
+        run_folder.prepare_output_dir(str(afile))
 
 
 def test_write_json_turns_nan_into_null(tmp_path):
@@ -74,12 +75,12 @@ def test_a_claim_refused_by_the_lock_leaves_the_holders_folder(tmp_path, monkeyp
     from keras_transfer import locks
 
     out = tmp_path / "run"
-    lock = report.claim_output_dir(str(out), settings={"seed": 0})
+    lock = run_folder.claim_output_dir(str(out), settings={"seed": 0})
     # As if a second process had checked the folder in the same instant as the first.
-    monkeypatch.setattr(report, "check_output_dir", lambda *args, **kwargs: None)
+    monkeypatch.setattr(run_folder, "check_output_dir", lambda *args, **kwargs: None)
     with pytest.raises(locks.FolderInUse, match=f"process {os.getpid()} is running in now"):
-        report.claim_output_dir(str(out), settings={"seed": 1})
+        run_folder.claim_output_dir(str(out), settings={"seed": 1})
     assert sorted(os.listdir(out)) == [".lock", "run_settings.json"]
     assert json.loads((out / "run_settings.json").read_text()) == {"seed": 0}
     lock.release()
-    assert report.claim_output_dir(str(tmp_path / "other")).folder == str(tmp_path / "other")
+    assert run_folder.claim_output_dir(str(tmp_path / "other")).folder == str(tmp_path / "other")

@@ -196,7 +196,7 @@ class Interrupted(Exception):
 
 def _run(experiment, dataset_defaults, fv, argv):
     """Runs ``experiment`` with the parsed flags ``fv``; returns the summary dict."""
-    from keras_transfer import report
+    from keras_transfer import run_folder
     from keras_transfer.data import sources
 
     t0 = time.perf_counter()
@@ -218,7 +218,7 @@ def _run(experiment, dataset_defaults, fv, argv):
         data = _refusing(experiment.load_data, config, fv.data_dir, fv.seed)  # content checked
     settings["data"] = loaded
     load_seconds = time.perf_counter() - t0
-    lock = _refusing(report.claim_output_dir, output_dir, fv.resume, settings)
+    lock = _refusing(run_folder.claim_output_dir, output_dir, fv.resume, settings)
     try:  # the folder is this process's until it ends: a second one is refused
         if fv.tune:
             return _tune(experiment, config, data, output_dir, strategy, fv)
@@ -233,8 +233,7 @@ def _run(experiment, dataset_defaults, fv, argv):
 
 def _checked_settings(experiment, dataset_defaults=None, flag_values=FLAGS):
     """The checks before anything is written: config, strategy, output folder."""
-    from keras_transfer import report
-
+    from keras_transfer import run_folder
     from keras_transfer.data.sources import check_dataset_name
 
     check_dataset_name(flag_values.dataset)  # before it names the default run folder
@@ -242,10 +241,10 @@ def _checked_settings(experiment, dataset_defaults=None, flag_values=FLAGS):
     check_strategy(flag_values.strategy)
     output_dir = _output_dir_from_flags(experiment.name, flag_values)
     if not _worker_index(flag_values):  # other workers write to a temporary folder
-        report.check_output_dir(output_dir, flag_values.resume,
+        run_folder.check_output_dir(output_dir, flag_values.resume,
                                 _run_settings(experiment, config, flag_values))
         if flag_values.export:  # exports come last: a run must not train, then fail to save
-            report.check_writable(flag_values.export_dir, "--export_dir")
+            run_folder.check_writable(flag_values.export_dir, "--export_dir")
     return config, output_dir
 
 
