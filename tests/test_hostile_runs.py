@@ -310,7 +310,7 @@ def test_a_damaged_decode_cache_is_decoded_again(tmp_path, cache_dir):
     from PIL import Image
 
     from keras_transfer.data import load_arrays
-    from keras_transfer.data import sources
+    from keras_transfer.data import readers
 
     x = np.random.RandomState(0).randint(0, 255, (6, 8, 8, 3)).astype(np.uint8)
     blobs = []
@@ -325,7 +325,7 @@ def test_a_damaged_decode_cache_is_decoded_again(tmp_path, cache_dir):
         np.savez(folder / f"{split}.npz", jpeg=np.concatenate(blobs), offsets=offsets,
                  y=np.arange(6) % 2)
     first, _, _ = load_arrays("packed", "train", data_dir=str(tmp_path))
-    cache = sources._cache_path(str(folder / "train.npz"))
+    cache = readers._cache_path(str(folder / "train.npz"))
     for damage in (b"garbage", None):
         if damage:
             open(cache, "wb").write(damage)  # truncated or overwritten
