@@ -7,7 +7,7 @@ from absl import flags
 
 from keras_transfer.experiments import config_flags
 from keras_transfer.experiments import contract
-from keras_transfer.experiments import runner
+from keras_transfer.experiments import recipe_flags
 from keras_transfer.progress import ProgressLog
 from keras_transfer.report import text_table
 
@@ -21,7 +21,7 @@ def test_every_config_field_gets_a_flag_with_its_documented_help(name):
     fields = [f.name for f in dataclasses.fields(experiment.config_class)]
     assert set(fields) <= set(helps), set(fields) - set(helps)  # every field documented
     fv = flags.FlagValues()
-    skip = runner._flagless_fields(experiment)
+    skip = recipe_flags.flagless_fields(experiment)
     config_flags.define_config_flags(experiment.config_class, experiment.presets, skip=skip,
                                      flag_values=fv)
     assert set(fv) == set(fields) - set(skip)

@@ -6,7 +6,7 @@ A recipe is a registered `Experiment` plus its per-dataset defaults::
     runner.main("htcnn", default_dataset="digits",
                 dataset_defaults={"digits": {"quick": {"steps_per_epoch": 50}}})
 
-`main` defines the recipe contract's flags (DESIGN.md: ``--dataset --preset
+`main` defines the recipe contract's flags (`recipe_flags`: ``--dataset --preset
 --output_dir --seed --repeats --data_dir --strategy --export --resume ...``)
 and one flag per config field, then: checks every setting and the output
 folder, loads the data (checked too), and only then seeds, enters the
@@ -30,101 +30,13 @@ from absl import app
 from absl import flags
 
 from keras_transfer.experiments import cli
-from keras_transfer.experiments import config_flags
+from keras_transfer.experiments.recipe_flags import config_from_flags
+from keras_transfer.experiments.recipe_flags import define_recipe_flags
 from keras_transfer.experiments.cli import quiet_unless_verbose
 from keras_transfer.experiments.contract import RunContext
 from keras_transfer.experiments.contract import get_experiment
 
 FLAGS = flags.FLAGS
-PRESET_NAMES = ("quick", "paper")
-STRATEGIES = ("default", "mirrored", "multi_worker")
-# NumPy seeds are 32-bit; repeat r uses seed + r, so leave room for the repeats.
-MAX_SEED = 2**31 - 1
-
-
-def _define_flags(experiment, default_dataset, flag_values=FLAGS):
-    """The contract's flags plus one flag per config field (`config_flags`).
-
-    On the global ``FLAGS`` they are listed by the recipe's ``--help``
-    (registered for the main module); `check_inputs` uses a fresh `FlagValues`.
-    """
-    before = set(flag_values)
-    fv = {"flag_values": flag_values}
-    flags.DEFINE_string("dataset", default_dataset, "Dataset name (folder in --data_dir, a "
-                        "tensorflow-datasets name, or 'digits' which needs no files).", **fv)
-    flags.DEFINE_string("preset", "quick", f"Settings preset: one of {PRESET_NAMES}.", **fv)
-    flags.DEFINE_string("output_dir", None, "Folder for this run's results; must be new or "
-                        "empty (default: runs/<recipe>-<dataset>-<preset>-<time>).", **fv)
-    flags.DEFINE_integer("seed", 0, "Seed of everything random; same seed, same numbers.",
-                         lower_bound=0, upper_bound=MAX_SEED, **fv)
-    flags.DEFINE_integer("repeats", None, "Independent repeats (default: the preset's).",
-                         lower_bound=1, **fv)
-    flags.DEFINE_string("data_dir", None, "Folder of <dataset>/ folders (default "
-                        "$KERAS_TRANSFER_DATA).", **fv)
-    flags.DEFINE_enum("strategy", "default", STRATEGIES, "tf.distribute strategy; "
-                      "multi_worker needs TF_CONFIG naming >= 2 workers (README).", **fv)
-    flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical devices (0: "
-                         "no split), so --strategy=mirrored runs replicas without GPUs.",
-                         lower_bound=0, **fv)
-    flags.DEFINE_boolean("export", True, "Export the final models (--noexport to skip).", **fv)
-    flags.DEFINE_string("export_dir", "saved_models", "Root folder of the exports.", **fv)
-    flags.DEFINE_boolean("resume", False, "Continue the unfinished run in --output_dir.", **fv)
-    flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
-                      "Keras dtype policy. mixed_bfloat16 about halves CNN training time on "
-                      "CPUs with AMX/AVX512-BF16; the papers' numbers are float32.", **fv)
-    flags.DEFINE_boolean("deterministic", True, "Deterministic TensorFlow ops (same seed, "
-                         "same numbers).", **fv)
-    flags.DEFINE_float("deadline_seconds", None, "Training wall-time budget of every compared "
-                       "model; the model reached by then is kept and reported.", **fv)
-    flags.DEFINE_string("steps_per_execution", "auto", "Optimizer steps per tf.function call: "
-                        "'auto' (up to 32, dividing each epoch) or an integer (1: plain fit).",
-                        **fv)
-    flags.DEFINE_boolean("tune", False, "Run a keras-tuner search of the experiment's search "
-                         "space (objective on a validation split) instead of the comparison.",
-                         **fv)
-    flags.DEFINE_integer("tune_trials", 6, "Trials of the --tune search.", lower_bound=1, **fv)
-    skip = _flagless_fields(experiment)
-    config_flags.define_config_flags(experiment.config_class, experiment.presets, skip=skip,
-                                     **fv)
-    flags.register_validator("preset", lambda v: v in PRESET_NAMES,
-                             message=f"--preset must be one of {PRESET_NAMES}", **fv)
-    flags.register_validator("deadline_seconds", lambda v: v is None or v > 0,
-                             message="--deadline_seconds must be > 0", **fv)
-    flags.register_validator("steps_per_execution",
-                             lambda v: v == "auto" or (v.isdigit() and int(v) >= 1),
-                             message="--steps_per_execution must be 'auto' or an integer >= 1",
-                             **fv)
-    if flag_values is FLAGS:
-        for name in sorted(set(FLAGS) - before):
-            FLAGS.register_flag_by_module(sys.argv[0], FLAGS[name])
-
-
-def _flagless_fields(experiment):
-    """Fields set by contract flags: the dataset (``--dataset``) and a field called repeats."""
-    return (experiment.dataset_field,) + (("repeats",) if experiment.repeats_field == "repeats"
-                                          else ())
-
-
-def _config_from_flags(experiment, dataset_defaults=None, flag_values=FLAGS):
-    """The validated config: preset, then per-dataset defaults, then the flags given.
-
-    ``dataset_defaults``: ``{dataset: {"all" | preset: {field: value}}}``,
-    what a preset needs to run sensibly on that dataset.
-    """
-    fv = flag_values
-    base = experiment.presets[fv.preset]
-    skip = _flagless_fields(experiment)
-    overrides = config_flags.config_overrides(experiment.config_class, base, fv, skip=skip)
-    overrides[experiment.dataset_field] = fv.dataset
-    if fv.repeats is not None:
-        overrides[experiment.repeats_field] = fv.repeats
-    per_dataset = (dataset_defaults or {}).get(fv.dataset, {})
-    for key in ("all", fv.preset):
-        for name, value in per_dataset.get(key, {}).items():
-            overrides.setdefault(name, value)
-    return experiment.get_preset(fv.preset, **overrides)
-
-
 def check_strategy(name, environ=os.environ):
     """Refuses ``multi_worker`` without a ``TF_CONFIG`` naming at least two workers.
 
@@ -237,7 +149,7 @@ def _checked_settings(experiment, dataset_defaults=None, flag_values=FLAGS):
     from keras_transfer.data.sources import check_dataset_name
 
     check_dataset_name(flag_values.dataset)  # before it names the default run folder
-    config = _config_from_flags(experiment, dataset_defaults, flag_values)
+    config = config_from_flags(experiment, dataset_defaults, flag_values)
     check_strategy(flag_values.strategy)
     output_dir = _output_dir_from_flags(experiment.name, flag_values)
     if not _worker_index(flag_values):  # other workers write to a temporary folder
@@ -292,7 +204,7 @@ def check_inputs(name, argv, default_dataset, dataset_defaults=None):
     """
     experiment = get_experiment(name)
     flag_values = flags.FlagValues()
-    _define_flags(experiment, default_dataset, flag_values)
+    define_recipe_flags(experiment, default_dataset, flag_values)
     flag_values(list(argv))
     config, _ = _checked_settings(experiment, dataset_defaults, flag_values)
     return config, experiment.load_data(config, flag_values.data_dir, flag_values.seed)
@@ -435,7 +347,7 @@ def run_command(name, argv, default_dataset, dataset_defaults=None):
     argv = cli.named_verbosity(list(argv))
     experiment = get_experiment(name)
     fv = flags.FlagValues()
-    _define_flags(experiment, default_dataset, fv)
+    define_recipe_flags(experiment, default_dataset, fv)
     try:  # absl's --verbosity lives in the global flags; this run reads it from argv
         positional = fv([a for a in argv if a.partition("=")[0] not in ("--verbosity", "-v")])
     except flags.Error as error:
@@ -467,7 +379,7 @@ def main(name, default_dataset, dataset_defaults=None):
         print("error: interrupted before the run started; nothing was written",
               file=sys.stderr, flush=True)
         sys.exit(cli.EXIT_INTERRUPTED)
-    _define_flags(experiment, default_dataset)
+    define_recipe_flags(experiment, default_dataset)
 
     def parse(argv):
         try:
