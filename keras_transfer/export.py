@@ -9,20 +9,22 @@ from keras_transfer.files import atomic_path
 from keras_transfer.files import remove_stale_temporaries
 
 
-def unique_path(path):
+def unique_path(path, taken=()):
     """``path`` if free, else ``path_2``, ``path_3``, ... (never overwrite an export).
+
+    ``taken``: paths to avoid too (planned, not written yet).
 
     Example:
     >>> unique_path("/nonexistent/model")
     '/nonexistent/model'
+    >>> unique_path("/nonexistent/m.keras", taken={"/nonexistent/m.keras"})
+    '/nonexistent/m_2.keras'
     """
-    if not os.path.exists(path):
-        return path
     root, ext = os.path.splitext(path)
-    i = 2
-    while os.path.exists(f"{root}_{i}{ext}"):
-        i += 1
-    return f"{root}_{i}{ext}"
+    candidate, i = path, 2
+    while os.path.lexists(candidate) or candidate in taken:
+        candidate, i = f"{root}_{i}{ext}", i + 1
+    return candidate
 
 
 def plan_exports(names, directory):
@@ -38,13 +40,9 @@ def plan_exports(names, directory):
     """
     plan, taken = {}, set()
     for name in names:
-        plan[name] = {}
-        for fmt, suffix in (("saved_model", ""), ("keras", ".keras")):
-            path, i = os.path.join(directory, name + suffix), 2
-            while os.path.lexists(path) or path in taken:
-                path, i = os.path.join(directory, f"{name}_{i}{suffix}"), i + 1
-            taken.add(path)
-            plan[name][fmt] = path
+        plan[name] = {fmt: unique_path(os.path.join(directory, name + suffix), taken)
+                      for fmt, suffix in (("saved_model", ""), ("keras", ".keras"))}
+        taken.update(plan[name].values())
     return plan
 
 
