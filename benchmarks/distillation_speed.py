@@ -73,9 +73,10 @@ class Bench:
 
         from keras_transfer import data as kt_data
         from keras_transfer.experiments import compact_transfer as ct
+        from keras_transfer.experiments.compact_transfer.students import build_student
         from keras_transfer.models.backbone import backbone_classifier
 
-        self.config = ct.get_preset(FLAGS.preset, target_dataset=FLAGS.dataset)
+        self.config = ct.get_preset(FLAGS.preset, dataset=FLAGS.dataset)
         train = kt_data.load_image_data(FLAGS.dataset, "train", data_dir=FLAGS.data_dir,
                                         color="rgb")
         if FLAGS.examples > len(train):
@@ -89,7 +90,7 @@ class Bench:
         self.teacher = backbone_classifier(
             self.config.backbone, self.shape, self.classes, alpha=self.config.backbone_alpha,
             image_size=self.config.teacher_image_size, model_name="teacher")
-        self.initial = ct.build_student(self.config, self.shape, self.classes).get_weights()
+        self.initial = build_student(self.config, self.shape, self.classes).get_weights()
         self.logits = None
 
     def dataset(self, targets=None):
@@ -99,9 +100,9 @@ class Bench:
                                     shuffle=True, repeat=True, seed=FLAGS.seed)
 
     def student(self):
-        from keras_transfer.experiments import compact_transfer as ct
+        from keras_transfer.experiments.compact_transfer.students import build_student
 
-        s = ct.build_student(self.config, self.shape, self.classes)
+        s = build_student(self.config, self.shape, self.classes)
         s.set_weights(self.initial)
         return s
 

@@ -63,7 +63,7 @@ def row_section(title, summary, paper, command):
     from keras_transfer.report import markdown_table
 
     from keras_transfer.experiments.fusion import FusionConfig
-    from keras_transfer.experiments.fusion_report import headline
+    from keras_transfer.experiments.fusion.report import headline
 
     cfg, wall = summary["settings"], summary["wall_seconds"]
     # Rendered again from the runs (not the stored headline), so a finished
@@ -86,7 +86,7 @@ def row_section(title, summary, paper, command):
         f"{cfg['batch_size']} ({cfg['pretrain_examples'] or 'all'} examples) per pre-trained "
         f"net. Images {size}x{size} RGB"
         + (f" (ImageNet nets resize to {inner}x{inner} inside)" if inner else "")
-        + f". Retraining on {cfg['retrain_dataset']}: {cfg['retrain_steps']} steps per run "
+        + f". Retraining on {cfg['dataset']}: {cfg['retrain_steps']} steps per run "
         f"(SGD lr {cfg['retrain_lr']}, momentum 0.9), head {cfg['head_units']} units + dropout "
         f"0.5 for every model, pairs {cfg['pairs']}; {summary['repeats']} repeats (seeds).",
         "", head["table"], "", paper, "",

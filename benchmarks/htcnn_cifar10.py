@@ -78,11 +78,12 @@ PAPER = {
 def make_configs():
     """One validated `HTCNNConfig` per --settings entry (checked before any training)."""
     from keras_transfer.experiments import htcnn
+    from keras_transfer.experiments.htcnn.config import SETTINGS
 
     settings = [s.strip() for s in FLAGS.settings if s.strip()]
-    unknown = [s for s in settings if s not in htcnn.SETTINGS]
+    unknown = [s for s in settings if s not in SETTINGS]
     if not settings or unknown or len(set(settings)) != len(settings):
-        raise app.UsageError(f"--settings must be distinct names among {htcnn.SETTINGS}, "
+        raise app.UsageError(f"--settings must be distinct names among {SETTINGS}, "
                              f"received {FLAGS.settings}.")
     for name in ("max_train_examples", "max_test_examples"):
         if getattr(FLAGS, name) is not None and getattr(FLAGS, name) < 1:
@@ -103,27 +104,32 @@ def load_data(config):
     n = FLAGS.max_test_examples
     if n and n < len(data.test):
         keep = kt_data.shard_indices(data.test.y, max(1, len(data.test) // n), seed=FLAGS.seed)[0]
-        data.test = data.test.take(keep)
+        data = dataclasses.replace(data, test=data.test.take(keep))
     return data
 
 
 def run_setting(setting, config, data, output_dir):
     """All repeats of one setting; writes curves.png, history.csv and summary.json."""
     from keras_transfer import report
-    from keras_transfer.experiments import htcnn
+    from keras_transfer.experiments.contract import RunContext
+    from keras_transfer.experiments.htcnn import run as htcnn_run
+    from keras_transfer.experiments.htcnn.data import split_training_sets
 
     folder = os.path.join(output_dir, setting)
     os.makedirs(folder, exist_ok=True)
-    experiment = htcnn.run_experiment(config, data, folder, seed=FLAGS.seed,
-                                      log=lambda line: print(f"{setting} {line}", flush=True))
-    series, results = experiment["curves"], experiment["runs"]
-    report.write_history(os.path.join(folder, "history.csv"), experiment["history"])
-    htcnn.plot_curves(os.path.join(folder, "curves.png"), config, series)
+    result = htcnn_run.run(config, data, RunContext(
+        folder, seed=FLAGS.seed, log=lambda line: print(f"{setting} {line}", flush=True)))
+    results = result.runs
+    series = {name.upper(): [[row for row in result.history
+                              if row["run"] == name and row["repeat"] == r]
+                             for r in range(config.repeats)] for name in ("htcnn", "ccnn")}
+    report.write_history(os.path.join(folder, "history.csv"), result.history)
+    result.plot(os.path.join(folder, "curves.png"))
     epochs, h_acc = report.curve_matrix(series["HTCNN"])
     _, c_acc = report.curve_matrix(series["CCNN"])
     n = min(h_acc.shape[1], c_acc.shape[1])
 
-    cloud_idx, shallow_idx = htcnn.split_training_sets(config, data.train, FLAGS.seed)
+    cloud_idx, shallow_idx = split_training_sets(config, data.train, FLAGS.seed)
     summary = {
         "benchmark": SECTION, "setting": setting, "seed": FLAGS.seed, "repeats": config.repeats,
         "config": dataclasses.asdict(config),
@@ -137,9 +143,9 @@ def run_setting(setting, config, data, output_dir):
             "ccnn_accuracy_mean": [float(v) for v in c_acc[:, :n].mean(axis=0)],
             "gain_mean": [float(v) for v in (h_acc[:, :n] - c_acc[:, :n]).mean(axis=0)],
         },
-        "headline": experiment["headline"],
+        "headline": result.headline,
         "runs": results,
-        "process_wall_seconds": experiment["phase_seconds"],  # this invocation only
+        "process_wall_seconds": result.phase_seconds,  # this invocation only
         "curves_png": _publish_figure(os.path.join(folder, "curves.png"), setting),
     }
     report.write_json(os.path.join(folder, "summary.json"), summary)

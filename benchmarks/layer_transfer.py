@@ -121,13 +121,13 @@ def load_summary(summary):
 
 
 def section(results):
-    from keras_transfer.experiments import layer_transfer as lt
+    from keras_transfer.experiments.layer_transfer.config import target_budget
     from keras_transfer.report import markdown_table
 
     lines = []
     for (dataset, setting), r in results.items():
         cfg, head = r["config"], r["headline"]
-        steps = ", ".join(f"{k}: {lt.target_budget(cfg, k * len(cfg.target_classes))}"
+        steps = ", ".join(f"{k}: {target_budget(cfg, k * len(cfg.target_classes))}"
                           for k in cfg.ks)
         lines += [
             f"### {dataset}, {setting or 'preset'} (output {cfg.output})",

@@ -41,18 +41,19 @@ def main(argv):
 
     from benchmarks.results import publish
     from keras_transfer.experiments import compact_transfer as ct
+    from keras_transfer.experiments.compact_transfer.teacher import fine_tune
     from keras_transfer.report import markdown_table
 
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
     sizes = [int(s) for s in FLAGS.sizes]
-    configs = [ct.get_preset(FLAGS.preset, target_dataset=FLAGS.dataset, teacher_image_size=s)
+    configs = [ct.get_preset(FLAGS.preset, dataset=FLAGS.dataset, teacher_image_size=s)
                for s in sizes]  # every setting checked before anything runs
     data = ct.load_data(configs[0], FLAGS.data_dir, seed=FLAGS.seed)
     rows = []
     for size, config in zip(sizes, configs):
         t0 = time.perf_counter()
-        _, acc, cache = ct.fine_tune(config, data, config.backbone_weights, seed=FLAGS.seed,
-                                     log=None)
+        _, acc, cache = fine_tune(config, data, config.backbone_weights, seed=FLAGS.seed,
+                                  log=None)
         seconds = time.perf_counter() - t0
         rows.append([size, f"{acc['head']:.4f}", f"{acc['finetune']:.4f}",
                      f"{cache['seconds']:.0f}", f"{seconds:.0f}"])
@@ -60,7 +61,7 @@ def main(argv):
     cfg = configs[0]
     markdown = "\n".join([
         f"Teacher phase of the compact-transfer {FLAGS.preset} preset on {FLAGS.dataset} "
-        f"({len(data.target_train):,} training, {len(data.target_test):,} test images): "
+        f"({len(data.train):,} training, {len(data.test):,} test images): "
         f"{cfg.backbone} ({cfg.backbone_weights}), fine-tuning mode {cfg.finetune_mode} (from "
         f"{cfg.finetune_from}), {cfg.head_steps} head + {cfg.finetune_steps} fine-tuning steps "
         f"of {cfg.batch_size}; one seed, run one after another in one process.",

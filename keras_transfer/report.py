@@ -162,50 +162,6 @@ def plot_time_curves(path, series, markers=(), title="", xlabel="Training wall t
     _save(fig, ax, path, title, xlabel, ylabel)
 
 
-def plot_layer_transfer(path, table, title="", detail_ks=(1, 10, 40)):
-    """Layer-transfer plots: accuracy vs retained levels per k (paper Fig. 2) and min/mean/max
-    for a few k (Figs. 3-5), side by side.
-
-    Args:
-        path: PNG file to write.
-        table: ``{k: {n: {"mean", "min", "max"}}}`` (see `metrics.summarize_runs`).
-        detail_ks: the k shown with their min/mean/max band (those present).
-
-    Example:
-    >>> import tempfile
-    >>> t = {1: {0: {"mean": .3, "min": .2, "max": .4}, 1: {"mean": .5, "min": .4, "max": .6}}}
-    >>> plot_layer_transfer(tempfile.mkdtemp() + "/c.png", t)
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    details = [k for k in detail_ks if k in table]
-    fig, axes = plt.subplots(1, 1 + len(details), figsize=(5 * (1 + len(details)), 4),
-                             squeeze=False)
-    ax = axes[0, 0]
-    for k in sorted(table, reverse=True):
-        levels = sorted(table[k])
-        ax.plot(levels, [table[k][n]["mean"] for n in levels], marker="o", label=f"k={k}")
-    ax.set_title(title or "Accuracy vs retained levels")
-    ax.set_xlabel("Retained levels n")
-    ax.set_ylabel("Testing accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    for ax, k in zip(axes[0, 1:], details):
-        levels = sorted(table[k])
-        for stat, style in (("max", "--"), ("mean", "-"), ("min", ":")):
-            ax.plot(levels, [table[k][n][stat] for n in levels], style, marker="o", label=stat)
-        ax.set_title(f"{k} sample(s) per class")
-        ax.set_xlabel("Retained levels n")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110)
-    plt.close(fig)
-
-
 def plot_bars(path, groups, title="", ylabel="Testing accuracy"):
     """Bar chart of the mean per group with min-max error bars and every run as a dot.
 

@@ -29,4 +29,4 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from keras_transfer.experiments import runner  # noqa: E402
 
 if __name__ == "__main__":
-    runner.main("coarse2fine", default_dataset="tiny_imagenet50")
+    runner.main("coarse2fine")

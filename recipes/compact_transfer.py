@@ -31,4 +31,4 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from keras_transfer.experiments import runner  # noqa: E402
 
 if __name__ == "__main__":
-    runner.main("compact_transfer", default_dataset="cifar10")
+    runner.main("compact_transfer")

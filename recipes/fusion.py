@@ -30,4 +30,4 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from keras_transfer.experiments import runner  # noqa: E402
 
 if __name__ == "__main__":
-    runner.main("fusion", default_dataset="natural_images")
+    runner.main("fusion")

@@ -25,14 +25,5 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from keras_transfer.experiments import runner  # noqa: E402
 
-DATASET_DEFAULTS = {
-    # AlexNet's ImageNet stand-in: 64x64 Tiny ImageNet with the training-mean
-    # subtraction of section IV-C1.
-    "tiny_imagenet50": {"all": {"subtract_mean": True}},
-    # 1,437 training images (the paper's batch 100 is for 50,000): batch 32, 30-step
-    # epochs, 300 shallow steps, so the README's main job takes under two minutes.
-    "digits": {"quick": {"batch_size": 32, "steps_per_epoch": 30, "shallow_steps": 300}},
-}
-
 if __name__ == "__main__":
-    runner.main("htcnn", default_dataset="digits", dataset_defaults=DATASET_DEFAULTS)
+    runner.main("htcnn")

@@ -27,11 +27,5 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from keras_transfer.experiments import runner  # noqa: E402
 
-# Datasets with more than 10 classes: 20 source and 20 target classes, as the
-# paper's 20 -> 20 NIST characters (10-class datasets: digits 0-4 -> 5-9).
-TWENTY_TO_TWENTY = {"all": {"source_classes": tuple(range(20)),
-                            "target_classes": tuple(range(20, 40))}}
-DATASET_DEFAULTS = {"cifar100": TWENTY_TO_TWENTY, "tiny_imagenet50": TWENTY_TO_TWENTY}
-
 if __name__ == "__main__":
-    runner.main("layer_transfer", default_dataset="mnist", dataset_defaults=DATASET_DEFAULTS)
+    runner.main("layer_transfer")

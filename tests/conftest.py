@@ -1,12 +1,13 @@
-"""Shared pytest setup: quiet TensorFlow, an isolated decode cache, the shared data folder."""
+"""Shared pytest setup and harnesses: quiet TensorFlow, an isolated decode cache, the shared
+data folder, every recipe's tiny settings (`TINY`), running a recipe and asserting a refusal."""
 
 import os
 import pathlib
-import runpy
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 # Before anything imports TensorFlow (the package modules import it at load time).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -32,12 +33,6 @@ def run_recipe(name, *args, env=None, timeout=300):
                           env=dict(os.environ, **(env or {})), cwd=str(REPO))
 
 
-def recipe_defaults(name):
-    """``DATASET_DEFAULTS`` of ``recipes/<name>.py`` (``None`` when it has none)."""
-    return runpy.run_path(str(REPO / "recipes" / f"{name}.py"),
-                          run_name="recipe_defaults").get("DATASET_DEFAULTS")
-
-
 def assert_refused_before_training(name, tiny, args, message, out):
     """Recipe ``name``'s checks, in this process, refuse ``tiny`` overridden by ``args``.
 
@@ -53,7 +48,7 @@ def assert_refused_before_training(name, tiny, args, message, out):
     argv = [a for a in tiny if not any(a.split("=")[0] == b.split("=")[0] for b in args)]
     with pytest.raises((ValueError, flags.Error)) as refused:
         runner.check_inputs(name, [name, *argv, *args, f"--output_dir={out}", "--noexport"],
-                            "digits", recipe_defaults(name))
+                            "digits")
     assert message in str(refused.value)
     assert "\n" not in str(refused.value).strip(), str(refused.value)
     assert not out.exists()
@@ -95,3 +90,72 @@ def shared_data():
             return path
     pytest.skip("shared datasets not found: set $KERAS_TRANSFER_DATA or provide "
                 f"<repo>/../shared/data (looked in {[str(c) for c in candidates]})")
+
+
+# Every recipe's tiny settings: seconds per run on 2 CPU cores.
+TINY = {
+    "htcnn": ["--dataset=digits", "--preset=quick", "--epochs=2", "--steps_per_epoch=10",
+        "--shallow_steps=20", "--repeats=2"],
+    "layer_transfer": ["--dataset=digits", "--preset=quick", "--source_per_class=30", "--ks=1,5",
+        "--levels=0,3,5", "--trials=1", "--source_steps=20", "--target_epochs=0",
+        "--target_steps=5",
+        "--test_examples=100"],
+    "compact_transfer": ["--dataset=digits", "--preset=quick", "--teacher_image_size=32", "--head_steps=5",
+        "--finetune_steps=5", "--student_steps=20", "--student_widths=2,4", "--student_depth=2",
+        "--repeats=2", "--target_train_examples=0", "--test_examples=200", "--latency_runs=20"],
+    "fusion": ["--dataset=digits", "--dataset_1=digits", "--dataset_2=digits", "--preset=quick",
+        "--custom_width=4", "--pretrain_steps=10", "--retrain_steps=10", "--repeats=1",
+        "--pretrain_examples=200", "--head_units=16"],
+    "coarse2fine": ["--dataset=digits", "--preset=quick", "--resolutions=2,4,8", "--widen_at=4",
+        "--stage_epochs=2,2,2", "--steps_per_epoch=25", "--repeats=1", "--dropout=0"],
+}
+
+
+REFUSAL_SECONDS = 30
+
+
+def command(recipe, args, out):
+    """``TINY[recipe]`` with ``args`` replacing flags of the same name, into ``out``.
+
+    No exports unless ``args`` ask for them (``--export``).
+    """
+    names = {a.split("=")[0] for a in args}
+    base = [a for a in TINY[recipe] if a.split("=")[0] not in names]
+    export = [] if "--export" in args else ["--noexport"]
+    return [recipe, *base, *args, f"--output_dir={out}", *export]
+
+
+def assert_refused(recipe, args, fragment, out, capsys, before=None):
+    """The recipe exits 2 within 30 s with one ``error: ...`` line naming ``fragment``.
+
+    ``out`` must not exist afterwards (or, given ``before``, hold exactly the
+    files it held before).
+    """
+    from keras_transfer.experiments import runner
+
+    capsys.readouterr()
+    start = time.perf_counter()
+    code = runner.run_command(recipe, command(recipe, args, out), "digits")
+    seconds = time.perf_counter() - start
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert seconds < REFUSAL_SECONDS
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert fragment in lines[0], lines[0]
+    assert "; " in lines[0], f"no fix given: {lines[0]}"
+    if before is None:
+        assert not os.path.exists(out), os.listdir(out)
+    else:
+        assert snapshot(out) == before
+
+
+def snapshot(folder):
+    """Every file below ``folder`` with its bytes."""
+    out = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, folder)] = f.read()
+    return out

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from keras_transfer import metrics
-from keras_transfer.experiments.htcnn import compare_curves
+from keras_transfer.experiments.htcnn.report import compare_curves
 
 
 def test_aag_pbp_hand_computed():

@@ -51,18 +51,29 @@ def check_field_types(config):
                                  f"{value!r}; pass a finite --{field.name}.")
 
 
-def select_preset(presets, name, overrides):
-    """``presets[name]`` with ``overrides`` applied (``None`` values ignored), validated.
+def select_preset(presets, name, overrides, defaults=()):
+    """``presets[name]``, the defaults its settings call for, then ``overrides``, validated.
+
+    The one place a run's settings come from (the recipes' flags are the
+    ``overrides``), so a config built in Python is the config a recipe runs.
 
     Args:
         presets: mapping name -> config dataclass with a ``validate()`` method.
         name: preset name.
-        overrides: field -> value; unknown fields are an error.
+        overrides: field -> value (``None`` values ignored); unknown fields
+            are an error. They win over every default.
+        defaults: ``((field, {value: {"all" | preset: {field: value}}}), ...)``:
+            settings a preset needs when ``field`` (as overridden) has
+            ``value``, e.g. per-dataset defaults. Later entries win over
+            earlier ones, a preset's entry over ``"all"``.
 
     Example:
-    >>> from keras_transfer.experiments.htcnn import PRESETS
+    >>> from keras_transfer.experiments.htcnn.config import PRESETS
     >>> select_preset(PRESETS, "quick", {"epochs": 3, "dataset": None}).epochs
     3
+    >>> by_dataset = ("dataset", {"digits": {"quick": {"batch_size": 32}}})
+    >>> select_preset(PRESETS, "quick", {"dataset": "digits"}, [by_dataset]).batch_size
+    32
     """
     if name not in presets:
         raise ValueError(f"Expected preset in {sorted(presets)}, received {name!r}.")
@@ -72,6 +83,11 @@ def select_preset(presets, name, overrides):
     unknown = set(overrides) - fields
     if unknown:
         raise ValueError(f"Expected settings among {sorted(fields)}, received {sorted(unknown)}.")
-    config = dataclasses.replace(base, **overrides)
+    chosen = {}
+    for field, table in defaults:
+        by_preset = table.get(overrides.get(field, getattr(base, field)), {})
+        for key in ("all", name):
+            chosen.update(by_preset.get(key, {}))
+    config = dataclasses.replace(base, **{**chosen, **overrides})
     check_field_types(config)
     return config.validate()

@@ -5,11 +5,15 @@ An experiment (one per paper) is
 - a frozen config dataclass with named fields only (its docstring's
   ``Attributes:`` section documents every field; the runner turns each field
   into a command-line flag with that text as help) and named presets;
-- ``load_data(config, data_dir, seed)``: reads and checks everything the run
-  needs before any training;
+- ``load_data(config, data_dir, seed) -> Splits``: reads and checks
+  everything the run needs before any training;
 - ``run(config, data, context) -> Result``: trains and measures. It keeps its
   per-training files under ``context.run_dir`` (so a killed run resumes) and
   returns what the runner writes and prints.
+
+An experiment is a package ``keras_transfer/experiments/<name>/`` whose
+``__init__.py`` registers it (`register_experiment`); `get_experiment` imports
+that package by name, so no list of experiments exists anywhere.
 
 `keras_transfer.experiments.runner` does everything else, once for every
 experiment: flags, seeding and determinism, the output folder and resume,
@@ -19,12 +23,70 @@ the strategy scope, progress, ``summary.json`` / ``history.csv`` /
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
+import pkgutil
 from typing import Any
 from typing import Callable
 
 EXPERIMENTS = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Splits:
+    """The data of one run, as named splits (what ``load_data`` returns).
+
+    Attributes:
+        train: the training split of the compared models (an
+            `keras_transfer.data.ImageData`).
+        test: the split they are evaluated on.
+        extra: further named splits or values the run needs (a source
+            task's data, a training mean, ...); validation carving leaves
+            them as they are.
+        variants: name -> `Splits` holding the same examples in another form
+            (coarse-to-fine: each stage's resolution); carved exactly like
+            ``train`` and ``test``.
+
+    Example:
+    >>> from keras_transfer import data
+    >>> splits = Splits(*data.load_splits("digits"))
+    >>> len(splits.train), len(splits.test), splits.input_shape, splits.num_classes
+    (1437, 360, (8, 8, 1), 10)
+    >>> tuned = splits.with_validation(0.1, seed=0)
+    >>> len(tuned.train), len(tuned.test)
+    (1293, 144)
+    """
+
+    train: Any
+    test: Any
+    extra: dict = dataclasses.field(default_factory=dict)
+    variants: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def input_shape(self):
+        """The training images' shape without the batch axis."""
+        return tuple(self.train.x.shape[1:])
+
+    @property
+    def num_classes(self):
+        """The training split's number of classes."""
+        return self.train.info.num_classes
+
+    def with_validation(self, fraction, seed):
+        """These splits with ``test`` replaced by a validation split carved from ``train``.
+
+        The one way every experiment's tuning holds out data
+        (`keras_transfer.data.split_validation`, stratified by label): the
+        test split is never seen while searching. Variants share the train
+        split's labels, so they are carved at the same indices.
+        """
+        from keras_transfer.data import split_validation
+
+        train, val = split_validation(self.train, fraction, seed)
+        variants = {name: variant.with_validation(fraction, seed)
+                    for name, variant in self.variants.items()}
+        return dataclasses.replace(self, train=train, test=val, variants=variants)
 
 
 @dataclasses.dataclass
@@ -122,9 +184,10 @@ class Experiment:
         config_class: the frozen config dataclass.
         get_preset: ``get_preset(name, **overrides) -> config`` (validated).
         presets: preset name -> config.
-        load_data: ``load_data(config, data_dir, seed) -> data``.
+        load_data: ``load_data(config, data_dir, seed) -> Splits``.
         run: ``run(config, data, context) -> Result``.
-        dataset_field: the config field ``--dataset`` sets.
+        default_dataset: ``--dataset`` when the flag is not given (the
+            config field ``dataset``).
         repeats_field: the config field ``--repeats`` sets.
         planned_steps: ``planned_steps(config) -> int``, every optimizer step
             the run takes (pre-training included), for the progress ETA.
@@ -143,7 +206,7 @@ class Experiment:
     presets: dict
     load_data: Callable
     run: Callable
-    dataset_field: str = "dataset"
+    default_dataset: str = "digits"
     repeats_field: str = "repeats"
     planned_steps: Callable = None
     tuning: Any = None
@@ -161,8 +224,8 @@ class SearchSpace:
             config fields (default: the names are fields).
         shared: phase name -> the config fields that phase depends on
             (documentation; the experiment passes them to `RunContext.phase_dir`).
-        validation: ``(data, seed) -> data`` with the test split replaced by
-            a validation split carved from the training data.
+        validation_fraction: the share of the training split held out to
+            score trials (`Splits.with_validation`).
         objective: ``Result -> float`` to maximise (read on validation data).
         trial_config: ``config -> config`` applied to every trial (e.g. one
             repeat, no baselines).
@@ -170,15 +233,15 @@ class SearchSpace:
 
     Example:
     >>> space = SearchSpace(choices=lambda c: {"dropout": (False, True)}, shared={},
-    ...                     validation=lambda d, s: d, objective=lambda r: 0.0)
+    ...                     objective=lambda r: 0.0)
     >>> space.trial_config("config"), space.apply(None, {"dropout": True})
     ('config', {'dropout': True})
     """
 
     choices: Callable
     shared: dict
-    validation: Callable
     objective: Callable
+    validation_fraction: float = 0.1
     apply: Callable = lambda config, values: values
     trial_config: Callable = lambda config: config
     phase_seconds: Callable = lambda result: result.phase_seconds
@@ -217,18 +280,30 @@ def register_experiment(experiment):
 
 
 def get_experiment(name):
-    """The registered `Experiment` called ``name`` (importing the experiment modules).
+    """The registered `Experiment` called ``name``.
+
+    An experiment not registered yet is imported as the package
+    ``keras_transfer.experiments.<name>`` (its ``__init__`` registers it).
 
     Example:
-    >>> get_experiment("coarse2fine").dataset_field
-    'dataset'
+    >>> get_experiment("coarse2fine").default_dataset
+    'tiny_imagenet50'
     """
-    import importlib
-
+    if name not in EXPERIMENTS and name in experiment_names():
+        importlib.import_module(f"{__package__}.{name}")
     if name not in EXPERIMENTS:
-        for module in ("htcnn", "layer_transfer", "compact_transfer", "fusion", "coarse2fine"):
-            importlib.import_module(f"keras_transfer.experiments.{module}")
-    if name not in EXPERIMENTS:
-        raise ValueError(f"Expected an experiment among {sorted(EXPERIMENTS)}, received "
+        raise ValueError(f"Expected an experiment among {experiment_names()}, received "
                          f"{name!r}.")
     return EXPERIMENTS[name]
+
+
+def experiment_names():
+    """The packaged experiments (subpackages of `keras_transfer.experiments`) and any registered.
+
+    Example:
+    >>> experiment_names()
+    ['coarse2fine', 'compact_transfer', 'fusion', 'htcnn', 'layer_transfer']
+    """
+    package = importlib.import_module(__package__)
+    packaged = {m.name for m in pkgutil.iter_modules(package.__path__) if m.ispkg}
+    return sorted(packaged | set(EXPERIMENTS))

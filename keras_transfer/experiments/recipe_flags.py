@@ -19,23 +19,24 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 MAX_SEED = 2**31 - 1
 
 
-def define_recipe_flags(experiment, default_dataset, flag_values=FLAGS):
+def define_recipe_flags(experiment, flag_values=FLAGS, default_dataset=None):
     """The contract's flags plus one flag per config field (`config_flags`).
 
     On the global ``FLAGS`` they are listed by the recipe's ``--help``
     (registered for the main module); `runner.check_inputs` uses a fresh
-    `FlagValues`.
+    `FlagValues`. ``--dataset`` defaults to ``default_dataset`` or else the
+    experiment's.
 
     Example:
     >>> from keras_transfer.experiments.contract import get_experiment
     >>> fv = flags.FlagValues()
-    >>> define_recipe_flags(get_experiment("htcnn"), "digits", fv)
+    >>> define_recipe_flags(get_experiment("htcnn"), fv)
     >>> _ = fv(["htcnn", "--seed=3"]); fv.seed, fv.dataset, "epochs" in fv
     (3, 'digits', True)
     """
     before = set(flag_values)
     fv = {"flag_values": flag_values}
-    flags.DEFINE_string("dataset", default_dataset, "Dataset name (folder in --data_dir, a "
+    flags.DEFINE_string("dataset", default_dataset or experiment.default_dataset, "Dataset name (folder in --data_dir, a "
                         "tensorflow-datasets name, or 'digits' which needs no files).", **fv)
     flags.DEFINE_string("preset", "quick", f"Settings preset: one of {PRESET_NAMES}.", **fv)
     flags.DEFINE_string("output_dir", None, "Folder for this run's results; must be new or "
@@ -92,33 +93,26 @@ def flagless_fields(experiment):
     >>> flagless_fields(get_experiment("htcnn"))
     ('dataset', 'repeats')
     """
-    return (experiment.dataset_field,) + (("repeats",) if experiment.repeats_field == "repeats"
-                                          else ())
+    return ("dataset",) + (("repeats",) if experiment.repeats_field == "repeats" else ())
 
 
-def config_from_flags(experiment, dataset_defaults=None, flag_values=FLAGS):
-    """The validated config: preset, then per-dataset defaults, then the flags given.
-
-    ``dataset_defaults``: ``{dataset: {"all" | preset: {field: value}}}``,
-    what a preset needs to run sensibly on that dataset.
+def config_from_flags(experiment, flag_values=FLAGS):
+    """The validated config: the preset with its defaults (`select_preset`), then the flags given.
 
     Example:
     >>> from keras_transfer.experiments.contract import get_experiment
     >>> experiment, fv = get_experiment("htcnn"), flags.FlagValues()
-    >>> define_recipe_flags(experiment, "digits", fv)
+    >>> define_recipe_flags(experiment, fv)
     >>> _ = fv(["htcnn", "--epochs=3"])
-    >>> config_from_flags(experiment, {"digits": {"quick": {"batch_size": 32}}}, fv).epochs
-    3
+    >>> config = config_from_flags(experiment, fv)
+    >>> config.epochs, config.batch_size  # digits' quick default batch size
+    (3, 32)
     """
     fv = flag_values
     base = experiment.presets[fv.preset]
     skip = flagless_fields(experiment)
     overrides = config_flags.config_overrides(experiment.config_class, base, fv, skip=skip)
-    overrides[experiment.dataset_field] = fv.dataset
+    overrides["dataset"] = fv.dataset
     if fv.repeats is not None:
         overrides[experiment.repeats_field] = fv.repeats
-    per_dataset = (dataset_defaults or {}).get(fv.dataset, {})
-    for key in ("all", fv.preset):
-        for name, value in per_dataset.get(key, {}).items():
-            overrides.setdefault(name, value)
     return experiment.get_preset(fv.preset, **overrides)

@@ -1,10 +1,10 @@
 r"""The one runner every recipe uses: flags, seeding, output folder, strategy, progress, files.
 
-A recipe is a registered `Experiment` plus its per-dataset defaults::
+A recipe is the name of a registered `Experiment` (its presets, per-dataset
+defaults and default dataset live in the experiment's ``config.py``)::
 
     from keras_transfer.experiments import runner
-    runner.main("htcnn", default_dataset="digits",
-                dataset_defaults={"digits": {"quick": {"steps_per_epoch": 50}}})
+    runner.main("htcnn")
 
 `main` defines the recipe contract's flags (`recipe_flags`: ``--dataset --preset
 --output_dir --seed --repeats --data_dir --strategy --export --resume ...``)
@@ -106,13 +106,13 @@ class Interrupted(Exception):
     """Ctrl-C (SIGINT) ended a run; ``str()`` is the one line to print (exit code 130)."""
 
 
-def _run(experiment, dataset_defaults, fv, argv):
+def _run(experiment, fv, argv):
     """Runs ``experiment`` with the parsed flags ``fv``; returns the summary dict."""
     from keras_transfer import run_folder
     from keras_transfer.data import sources
 
     t0 = time.perf_counter()
-    config, output_dir = _refusing(_checked_settings, experiment, dataset_defaults, fv)
+    config, output_dir = _refusing(_checked_settings, experiment, fv)
     settings = _run_settings(experiment, config, fv)
     if cli.verbosity(argv) is None:
         _silence_python_noise()
@@ -143,13 +143,13 @@ def _run(experiment, dataset_defaults, fv, argv):
         lock.release()
 
 
-def _checked_settings(experiment, dataset_defaults=None, flag_values=FLAGS):
+def _checked_settings(experiment, flag_values=FLAGS):
     """The checks before anything is written: config, strategy, output folder."""
     from keras_transfer import run_folder
     from keras_transfer.data.sources import check_dataset_name
 
     check_dataset_name(flag_values.dataset)  # before it names the default run folder
-    config = config_from_flags(experiment, dataset_defaults, flag_values)
+    config = config_from_flags(experiment, flag_values)
     check_strategy(flag_values.strategy)
     output_dir = _output_dir_from_flags(experiment.name, flag_values)
     if not _worker_index(flag_values):  # other workers write to a temporary folder
@@ -177,7 +177,7 @@ def _run_settings(experiment, config, fv):
     }
 
 
-def check_inputs(name, argv, default_dataset, dataset_defaults=None):
+def check_inputs(name, argv, default_dataset=None):
     """What recipe ``name`` checks before it trains, in this process: flags, settings, data.
 
     Parses ``argv`` (a recipe command line) into fresh flags, builds and
@@ -193,20 +193,19 @@ def check_inputs(name, argv, default_dataset, dataset_defaults=None):
         absl.flags.Error: a flag does not parse.
 
     Example:
-    >>> config, data = check_inputs("htcnn", ["htcnn", "--dataset=digits", "--epochs=3"],
-    ...                             "digits")
+    >>> config, data = check_inputs("htcnn", ["htcnn", "--dataset=digits", "--epochs=3"])
     >>> config.epochs, len(data.train)
     (3, 1437)
-    >>> check_inputs("htcnn", ["htcnn", "--num_shallow=3"], "digits")  # doctest: +ELLIPSIS
+    >>> check_inputs("htcnn", ["htcnn", "--num_shallow=3"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: ...divide...
     """
     experiment = get_experiment(name)
     flag_values = flags.FlagValues()
-    define_recipe_flags(experiment, default_dataset, flag_values)
+    define_recipe_flags(experiment, flag_values, default_dataset)
     flag_values(list(argv))
-    config, _ = _checked_settings(experiment, dataset_defaults, flag_values)
+    config, _ = _checked_settings(experiment, flag_values)
     return config, experiment.load_data(config, flag_values.data_dir, flag_values.seed)
 
 
@@ -332,7 +331,7 @@ def _no_positional(argv):
             f"every setting as a flag (--help lists them)"))
 
 
-def run_command(name, argv, default_dataset, dataset_defaults=None):
+def run_command(name, argv, default_dataset=None):
     """Runs recipe ``name`` on the command line ``argv`` in this process; its exit code.
 
     What ``python recipes/<name>.py ...`` does (`main`), on fresh flags, so
@@ -341,13 +340,13 @@ def run_command(name, argv, default_dataset, dataset_defaults=None):
     interrupted (Ctrl-C); other errors raise.
 
     Example:
-    >>> run_command("htcnn", ["htcnn", "--epochs=0"], "digits")  # doctest: +ELLIPSIS
+    >>> run_command("htcnn", ["htcnn", "--epochs=0"])
     2
     """
     argv = cli.named_verbosity(list(argv))
     experiment = get_experiment(name)
     fv = flags.FlagValues()
-    define_recipe_flags(experiment, default_dataset, fv)
+    define_recipe_flags(experiment, fv, default_dataset)
     try:  # absl's --verbosity lives in the global flags; this run reads it from argv
         positional = fv([a for a in argv if a.partition("=")[0] not in ("--verbosity", "-v")])
     except flags.Error as error:
@@ -355,12 +354,12 @@ def run_command(name, argv, default_dataset, dataset_defaults=None):
 
     def run():
         _no_positional(positional)
-        _run(experiment, dataset_defaults, fv, argv)
+        _run(experiment, fv, argv)
 
     return _exit_code(run, argv)
 
 
-def main(name, default_dataset, dataset_defaults=None):
+def main(name):
     """A recipe's entry point: defines the flags of experiment ``name`` and runs it.
 
     Exits with the codes of `keras_transfer.experiments.cli` (0 finished, 1
@@ -369,7 +368,7 @@ def main(name, default_dataset, dataset_defaults=None):
     Example (a recipe file's whole logic)::
 
         if __name__ == "__main__":
-            runner.main("coarse2fine", default_dataset="tiny_imagenet50")
+            runner.main("coarse2fine")
     """
     sys.argv = cli.named_verbosity(sys.argv)
     try:  # Ctrl-C while TensorFlow loads: one line, not an import traceback
@@ -379,7 +378,7 @@ def main(name, default_dataset, dataset_defaults=None):
         print("error: interrupted before the run started; nothing was written",
               file=sys.stderr, flush=True)
         sys.exit(cli.EXIT_INTERRUPTED)
-    define_recipe_flags(experiment, default_dataset)
+    define_recipe_flags(experiment)
 
     def parse(argv):
         try:
@@ -389,6 +388,6 @@ def main(name, default_dataset, dataset_defaults=None):
 
     def run(argv):
         return _exit_code(lambda: (_no_positional(argv),
-                                   _run(experiment, dataset_defaults, FLAGS, argv)), argv)
+                                   _run(experiment, FLAGS, argv)), argv)
 
     app.run(run, flags_parser=parse)

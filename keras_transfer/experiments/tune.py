@@ -28,8 +28,6 @@ import time
 
 import keras_tuner as kt
 
-from keras_transfer.data import split_validation  # noqa: F401 (part of this module's API)
-from keras_transfer.experiments.contract import SearchSpace  # noqa: F401
 from keras_transfer.files import write_text
 
 OBJECTIVE = "objective"
@@ -63,7 +61,7 @@ class ExperimentTuner(kt.GridSearch):
         self.experiment = experiment
         self.space = experiment.tuning
         self.base = self.space.trial_config(config)
-        self.val_data = self.space.validation(data, seed)
+        self.val_data = data.with_validation(self.space.validation_fraction, seed)
         self.root = directory
         self.tune_seed = seed
         self.strategy = strategy
@@ -168,9 +166,9 @@ def run_search(experiment, config, data, output_dir, max_trials, seed=0, preset=
     flags = " ".join(f"--{k}={_flag_value(v)}" for k, v in best.items())
     trials = trial_table(tuner)
     command = (f"python recipes/{experiment.name}.py "
-               f"--dataset={getattr(config, experiment.dataset_field)} --preset={preset} {flags}")
+               f"--dataset={config.dataset} --preset={preset} {flags}")
     summary = {"recipe": experiment.name, "mode": "tune",
-               "dataset": getattr(config, experiment.dataset_field), "preset": preset,
+               "dataset": config.dataset, "preset": preset,
                "seed": seed, "settings": dataclasses.asdict(config),
                "best_hyperparameters": best, "trials": trials, "best_command": command}
     write_json(os.path.join(output_dir, "summary.json"), summary)
@@ -184,15 +182,3 @@ def run_search(experiment, config, data, output_dir, max_trials, seed=0, preset=
 
 def _flag_value(value):
     return ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
-
-
-def htcnn_tuner(config, data, directory, max_trials=6, seed=0):
-    """The HTCNN search (learning rate, m, shallow steps, dropout) as an `ExperimentTuner`.
-
-    Example:
-    >>> tuner = htcnn_tuner(cfg, data, "runs/tune", max_trials=4)  # doctest: +SKIP
-    """
-    from keras_transfer.experiments.contract import get_experiment
-
-    return ExperimentTuner(get_experiment("htcnn"), config, data, directory,
-                           max_trials=max_trials, seed=seed)
