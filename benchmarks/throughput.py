@@ -66,7 +66,7 @@ from benchmarks.results import epoch_timer  # noqa: E402
 from benchmarks.results import machine_info  # noqa: E402
 from benchmarks.results import publish  # noqa: E402
 from benchmarks.results import section_header  # noqa: E402
-from keras_transfer import coding  # noqa: E402
+from keras_transfer.models import coding  # noqa: E402
 from keras_transfer import data as kt_data  # noqa: E402
 from keras_transfer import models  # noqa: E402
 from keras_transfer import training  # noqa: E402

@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 # public name -> module defining it, one line per technique (README, API)
 _NAMES = {
     # Hierarchical transfer (HTCNN): shallow CNNs initialise a cloud CNN's first layer.
-    "train_shallow_cnns": "keras_transfer.shallow_cnns",
+    "train_shallow_cnns": "keras_transfer.schedules.shallow_cnns",
     "transfer_first_layer": "keras_transfer.transfer.hierarchical",
     # Layer transfer between nets (LeNet-5 paper).
     "transfer_layers": "keras_transfer.transfer.layer_transfer",
@@ -48,8 +48,8 @@ _NAMES = {
     "upscale": "keras_transfer.transfer.upscaling",
     "widen": "keras_transfer.transfer.net2net",
     "deepen": "keras_transfer.transfer.net2net",
-    "Stage": "keras_transfer.incremental",
-    "train_incremental": "keras_transfer.incremental",
+    "Stage": "keras_transfer.schedules.incremental",
+    "train_incremental": "keras_transfer.schedules.incremental",
 }
 _MODULES = ("data", "export", "layers", "metrics", "models", "training")
 

@@ -43,7 +43,7 @@ import warnings
 # Every module that runs keras.saving.register_keras_serializable (tests/test_saving.py
 # checks that this list is complete).
 MODULES = (
-    "keras_transfer.coding",
+    "keras_transfer.models.coding",
     "keras_transfer.layers.grouped_conv",
     "keras_transfer.layers.lenet",
     "keras_transfer.layers.resize",

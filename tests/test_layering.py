@@ -10,14 +10,14 @@ import keras_transfer
 ROOT = pathlib.Path(keras_transfer.__file__).parent
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS = [
-    ("callbacks", "checks", "files", "locks", "graph", "compat", "progress", "coding", "metrics",
+    ("callbacks", "checks", "files", "locks", "graph", "compat", "progress", "metrics",
      "report", "run_folder", "export", "data"),
     ("layers",),
     ("models",),
     ("transfer",),
     ("_registration",),  # imports (by name) the modules that register Keras objects
     ("training",),
-    ("incremental", "shallow_cnns"),
+    ("schedules",),
     ("experiments",),
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

@@ -33,7 +33,7 @@ def test_namespace():
     assert set(kt.__all__) <= set(dir(kt))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         kt.nope  # noqa: B018
-    assert kt.fuse is kt.transfer.fusion.fuse and kt.Stage is kt.incremental.Stage
+    assert kt.fuse is kt.transfer.fusion.fuse and kt.Stage is kt.schedules.incremental.Stage
 
 
 def test_importing_the_package_does_not_load_tensorflow():

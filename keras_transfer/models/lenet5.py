@@ -30,7 +30,7 @@ def lenet5(input_shape=(32, 32, 1), num_outputs=20, output="code", name="lenet5"
             least 1x1 works.
         num_outputs: F6 units: the code length (paper: 20) or the class count.
         output: ``"code"`` (F6 squashed, trained against random codes, see
-            `keras_transfer.coding`) or ``"softmax"`` (F6 are logits for a
+            `keras_transfer.models.coding`) or ``"softmax"`` (F6 are logits for a
             one-hot cross-entropy; the usual modern choice).
 
     Example:

@@ -2,7 +2,7 @@
 
 Paper: coarse2fine-incremental-training.txt (Liu et al.), sections III-A/B. A
 CNN trained on 8x8 images is mapped to 16x16 and 32x32 and trained on at each
-step (the schedule: `keras_transfer.incremental`; more filters and layers:
+step (the schedule: `keras_transfer.schedules.incremental`; more filters and layers:
 `keras_transfer.transfer.net2net`). `upscale(model, factor)` returns a new
 model for inputs ``factor`` times larger, with ``upscaled(replicate(x)) ==
 model(x)`` (eqs. 1, 5-8) in exact mode; the input model is left untouched.

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_transfer import coding
+from keras_transfer.models import coding
 from keras_transfer.layers.lenet import LENET5_C3_TABLE
 from keras_transfer.layers.lenet import ConnectionTableConv2D
 from keras_transfer.layers.lenet import Subsampling2D

@@ -1,4 +1,4 @@
-"""keras_transfer.incremental: the coarse-to-fine schedule with our loop or a user's own fit."""
+"""keras_transfer.schedules.incremental: the coarse-to-fine schedule with our loop or a user's own fit."""
 
 import re
 
@@ -7,8 +7,8 @@ import pytest
 import keras
 from keras_transfer import data
 from keras_transfer import training
-from keras_transfer.incremental import Stage
-from keras_transfer.incremental import train_incremental
+from keras_transfer.schedules.incremental import Stage
+from keras_transfer.schedules.incremental import train_incremental
 from keras_transfer.models import table1_net
 from keras_transfer.transfer import upscale
 
@@ -82,7 +82,7 @@ def test_the_schedule_is_checked():
     ((16, 1, "upscale"), "transform to be None or model -> model, received str"),
 ])
 def test_stage_refuses_bad_values_in_one_line(args, fragment):
-    from keras_transfer.incremental import Stage
+    from keras_transfer.schedules.incremental import Stage
 
     with pytest.raises(ValueError, match=re.escape(fragment)):
         Stage(*args)

@@ -86,11 +86,10 @@ def table(h, config):
     >>> print(table(h, Coarse2FineConfig()).splitlines()[-1])
     | accuracy dip at the transform to 16px | +0.5000 (+0.4000 to +0.6000) |
     """
-    def acc(s):
-        return f"{s['mean']:.4f} ({s['min']:.4f}-{s['max']:.4f})"
+    from keras_transfer.report import mean_range as acc
 
     ratio = h["time_ratio"]
-    reached = (f"{ratio['mean']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f}), reached in "
+    reached = (f"{acc(ratio, 2)}, reached in "
                f"{h['incremental_reached_baseline']} of {config.repeats}"
                if ratio["n"] else f"never reached (0 of {config.repeats})")
     steps = " -> ".join(f"{r}px" for r in config.resolutions)
@@ -108,8 +107,8 @@ def table(h, config):
         ("wall seconds (incremental / baseline)",
          f"{h['incremental_seconds']['mean']:.0f} / {h['baseline_seconds']['mean']:.0f}"),
         ("incremental time to the baseline's final accuracy / baseline time", reached),
-    ] + [(f"accuracy dip at the transform to {k}", f"{v['mean']:+.4f} ({v['min']:+.4f} to "
-          f"{v['max']:+.4f})") for k, v in h["dip_at_transform"].items()]
+    ] + [(f"accuracy dip at the transform to {k}", acc(v, signed=True))
+         for k, v in h["dip_at_transform"].items()]
     lines = ["| measure | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
     return "\n".join(lines)
 

@@ -3,7 +3,7 @@
 A Table I network (net-2) is trained on 8x8 images, upscaled (paper section
 III-A/B) to 16x16, given the filters and units of net-3 (section III-C,
 IV-D), trained on, upscaled to 32x32 and trained on
-(`keras_transfer.incremental.train_incremental`). The baseline is the same
+(`keras_transfer.schedules.incremental.train_incremental`). The baseline is the same
 final network trained on 32x32 images from scratch for the same number of
 optimizer steps.
 """
@@ -22,8 +22,8 @@ from keras_transfer.experiments.contract import Result
 from keras_transfer.experiments.contract import RunContext  # noqa: F401 (examples)
 from keras_transfer.experiments.contract import fields_of
 from keras_transfer.experiments.contract import run_path
-from keras_transfer.incremental import Stage
-from keras_transfer.incremental import train_incremental
+from keras_transfer.schedules.incremental import Stage
+from keras_transfer.schedules.incremental import train_incremental
 from keras_transfer.models.coarse2fine import TABLE1
 from keras_transfer.models.coarse2fine import table1_model
 from keras_transfer.transfer import net2net

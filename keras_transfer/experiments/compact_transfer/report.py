@@ -89,10 +89,11 @@ def headline_table(config, head, deployment):
     >>> table.splitlines()[3].split("|")[1:5]
     [' student w4 ', ' 0.600 (0.600-0.600) ', ' 0.650 (0.650-0.650) ', ' +0.25      ']
     """
+    from keras_transfer.report import mean_range
     from keras_transfer.report import text_table
 
     def stat(s):
-        return f"{s['mean']:.3f} ({s['min']:.3f}-{s['max']:.3f})"
+        return mean_range(s, 3)
 
     rows = [["teacher", f"{head['teacher_accuracy']:.3f}", "", "",
              f"{deployment['teacher']['parameters']:,}",

@@ -5,6 +5,7 @@ Reads `keras_transfer.experiments.fusion.run_experiment`'s result; no training.
 
 from keras_transfer import metrics
 from keras_transfer.report import markdown_table
+from keras_transfer.report import mean_range
 
 _TRAIN_OF = {"frozen": "new", "finetuned": "all"}  # single-model protocol -> fuse(train=...)
 
@@ -28,13 +29,6 @@ def describe(run):
     return {"frozen": f"model {first} alone, frozen (new head only)",
             "finetuned": f"model {first} alone, fine-tuned",
             "matched": f"model {first} alone, fine-tuned for the hybrid's time"}[second]
-
-
-def _cell(summary):
-    if summary["mean"] is None:
-        return "-"
-    return (f"{100 * summary['mean']:.2f}% ({100 * summary['min']:.2f}-"
-            f"{100 * summary['max']:.2f})")
 
 
 def _total_seconds(run, rows, pretrain):
@@ -94,7 +88,7 @@ def headline(out, config):
                           for k, v in refs.items()}
 
     def acc(run):
-        return _cell(summary[run]["accuracy"]) if run in summary else "-"
+        return mean_range(summary[run]["accuracy"], 2, percent=True) if run in summary else "-"
 
     def dataset(k):  # what the net was pre-trained on, as the paper's "-" for loaded ones
         weights = getattr(config, f"weights_{k}")
@@ -118,7 +112,7 @@ def headline(out, config):
     cost_table = markdown_table(
         ["run", "accuracy, mean (min-max)", "trainable / total params", "MFLOPs / image",
          "retrain s", "s incl. pre-training"],
-        [[describe(run), _cell(s["accuracy"]),
+        [[describe(run), mean_range(s["accuracy"], 2, percent=True),
           f"{s['trainable_params']:,} / {s['total_params']:,}",
           "-" if s["flops"] is None else f"{s['flops'] / 1e6:.1f}",
           f"{s['train_seconds']:.0f}", f"{s['total_seconds']:.0f}"]

@@ -81,21 +81,22 @@ def headline_table(head):
     >>> print(headline_table(headline([compare_curves(h, c, 1.0)])).splitlines()[2])
     | AAG (eq. 2)                      | 0.200 (0.200-0.200) |
     """
-    def stat(s, fmt=".3f"):
+    from keras_transfer.report import mean_range
+    from keras_transfer.report import text_table
+
+    def stat(s, digits=3):
         if not s or s.get("n", 0) == 0:
             return "not reached"
-        return f"{s['mean']:{fmt}} ({s['min']:{fmt}}-{s['max']:{fmt}})"
+        return mean_range(s, digits)
 
-    rows = [("AAG (eq. 2)", stat(head["aag"])), ("PBP (eq. 3)", stat(head["pbp"], ".2f")),
+    rows = [("AAG (eq. 2)", stat(head["aag"])), ("PBP (eq. 3)", stat(head["pbp"], 2)),
             ("epoch-1 gain", stat(head["epoch1_gain"])),
             ("final accuracy HTCNN", stat(head["htcnn_final_accuracy"])),
             ("final accuracy CCNN", stat(head["ccnn_final_accuracy"])),
-            ("s to CCNN final: HTCNN", stat(head["htcnn_seconds_to_ccnn_final"], ".1f")),
+            ("s to CCNN final: HTCNN", stat(head["htcnn_seconds_to_ccnn_final"], 1)),
             ("s to CCNN final: HTCNN + shallow",
-             stat(head["htcnn_seconds_to_ccnn_final_with_shallow"], ".1f")),
-            ("s to CCNN final: CCNN", stat(head["ccnn_seconds_to_ccnn_final"], ".1f"))]
-    from keras_transfer.report import text_table
-
+             stat(head["htcnn_seconds_to_ccnn_final_with_shallow"], 1)),
+            ("s to CCNN final: CCNN", stat(head["ccnn_seconds_to_ccnn_final"], 1))]
     return text_table(["measure", "mean (min-max)"], rows)
 
 

@@ -4,7 +4,7 @@ One repeat (paper section IV):
 
 1. train m shallow CNNs (identical setting: all on the whole training set;
    locality setting: shallow j on Table I subset j+1, the cloud on subset 1)
-   with `keras_transfer.shallow_cnns.train_shallow_cnns`;
+   with `keras_transfer.schedules.shallow_cnns.train_shallow_cnns`;
 2. build the cloud CNN once from the repeat's seed and copy it, so HTCNN and
    CCNN start from the same weights except the first layer, which HTCNN takes
    from the shallow CNNs (`transfer_first_layer`);
@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from keras_transfer import models
-from keras_transfer import shallow_cnns
+from keras_transfer.schedules import shallow_cnns
 from keras_transfer import training
 from keras_transfer.experiments.contract import Result
 from keras_transfer.experiments.contract import RunContext  # noqa: F401 (examples)
@@ -71,7 +71,7 @@ def build_shallow(config, data, index=0):
 
 
 def train_shallow_cnns(config, data, seed, runs_dir=None, tensorboard_dir=None, strategy=None):
-    """Trains the m shallow CNNs of one repeat (`keras_transfer.shallow_cnns.train_shallow_cnns`).
+    """Trains the m shallow CNNs of one repeat (`keras_transfer.schedules.shallow_cnns.train_shallow_cnns`).
 
     Shallow CNN j trains on its `split_training_sets` shard with the config's
     SGD settings, evaluated on the test split every ``steps_per_epoch`` steps

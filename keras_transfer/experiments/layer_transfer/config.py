@@ -5,7 +5,7 @@ Paper: lenet5-knowledge-transfer-nist.txt, "Experiments".
 
 import dataclasses
 
-from keras_transfer import coding
+from keras_transfer.models import coding
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
 from keras_transfer.models.lenet5 import LENET5_LEVELS

@@ -14,7 +14,7 @@ import time
 import keras
 import numpy as np
 
-from keras_transfer import coding
+from keras_transfer.models import coding
 from keras_transfer import data as kt_data
 from keras_transfer import metrics
 from keras_transfer import training

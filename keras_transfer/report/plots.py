@@ -1,55 +1,13 @@
-"""Reports: paper-style learning-curve plots, markdown tables and summary files.
+"""Plots: learning curves (mean and min-max band), accuracy against time, bars; atomic saves.
 
-Run folders (checks, claiming, resume) are `keras_transfer.run_folder`.
+Matplotlib is imported when a plot is drawn, on the non-interactive Agg backend.
 """
 
-import csv
-import io
-import json
 import os
 
 import numpy as np
 
 from keras_transfer.files import atomic_path
-from keras_transfer.files import write_text
-
-HISTORY_FIELDS = ("run", "repeat", "epoch", "step", "wall_seconds", "train_loss", "test_accuracy")
-
-
-def write_json(path, obj):
-    """Writes JSON atomically (NaN becomes null).
-
-    Example:
-    >>> import tempfile
-    >>> write_json(tempfile.mkdtemp() + "/a.json", {"x": float("nan")})
-    """
-
-    def clean(o):
-        if isinstance(o, dict):
-            return {str(k): clean(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [clean(v) for v in o]
-        if isinstance(o, (np.floating, float)):
-            return None if not np.isfinite(o) else float(o)
-        if isinstance(o, np.integer):
-            return int(o)
-        return o
-
-    write_text(path, json.dumps(clean(obj), indent=2))
-
-
-def write_history(path, rows):
-    """Writes the recipe's ``history.csv`` (one row per evaluation of every run).
-
-    Example:
-    >>> import tempfile
-    >>> write_history(tempfile.mkdtemp() + "/h.csv", [])
-    """
-    out = io.StringIO(newline="")
-    writer = csv.DictWriter(out, HISTORY_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, out.getvalue())
 
 
 def curve_matrix(curves):
@@ -195,52 +153,3 @@ def plot_bars(path, groups, title="", ylabel="Testing accuracy"):
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
     plt.close(fig)
-
-
-def text_table(header, rows):
-    """A table for the console and markdown alike: columns padded, numbers right-aligned.
-
-    Floats are rounded to 4 decimals (use strings for other formats).
-
-    Example:
-    >>> print(text_table(["run", "accuracy"], [["htcnn", 0.98765], ["ccnn", 0.9]]))
-    | run   | accuracy |
-    |-------|---------:|
-    | htcnn |   0.9877 |
-    | ccnn  |   0.9000 |
-    """
-    cells = [[f"{c:.4f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
-    header = [str(h) for h in header]
-    widths = [max(len(r[i]) for r in [header] + cells) for i in range(len(header))]
-    numeric = [all(_is_number(r[i]) for r in cells) and cells for i in range(len(header))]
-
-    def line(row):
-        return "| " + " | ".join(c.rjust(w) if num else c.ljust(w)
-                                 for c, w, num in zip(row, widths, numeric)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 1) + (":" if num else "-")
-                          for w, num in zip(widths, numeric)) + "|"
-    return "\n".join([line(header), rule] + [line(r) for r in cells])
-
-
-def _is_number(text):
-    try:
-        float(text.replace(",", "").replace("%", "").replace("+", "").split(" ")[0])
-        return True
-    except ValueError:
-        return False
-
-
-def markdown_table(header, rows):
-    """A GitHub-markdown table.
-
-    Example:
-    >>> print(markdown_table(["a", "b"], [[1, 2]]))
-    | a | b |
-    |---|---|
-    | 1 | 2 |
-    """
-    lines = ["| " + " | ".join(str(h) for h in header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
