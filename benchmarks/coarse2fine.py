@@ -21,27 +21,33 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
+from absl import app
+from absl import flags
 
-from benchmarks.results import REPO_ROOT  # noqa: E402
-from benchmarks.results import define_recipe_flags  # noqa: E402
-from benchmarks.results import ran_on  # noqa: E402
-from benchmarks.results import run_folder  # noqa: E402
-from benchmarks.results import run_preset_recipe  # noqa: E402
+from benchmarks.results import REPO_ROOT
+from benchmarks.results import define_recipe_flags
+from benchmarks.results import ran_on
+from benchmarks.results import run_folder
+from benchmarks.results import run_preset_recipe
 
 FLAGS = flags.FLAGS
 define_recipe_flags("coarse2fine")
-flags.DEFINE_string("ablations", "", "';'-separated extra recipe flags, one run each on top of "
-                    "--setting (same preset and seed), compared in one table.")
+flags.DEFINE_string(
+    "ablations",
+    "",
+    "';'-separated extra recipe flags, one run each on top of "
+    "--setting (same preset and seed), compared in one table.",
+)
 
 SECTION = "coarse2fine"
 RESULTS = os.path.join(REPO_ROOT, "benchmarks", "RESULTS.md")
 TIME_LIMIT_SECONDS = 40 * 60  # the issue's budget for the quick preset on 2 cores
-PAPER = ("Paper (ImageNet, 1,000 classes, single thread, Figs. 5-6 and 10; no numbers in the "
-         "text): incremental 8 -> 16 -> 32 training reaches a higher accuracy clearly faster "
-         "than training at 32x32 from scratch, with an accuracy dip at each re-mapping that "
-         "grows with more upscaling steps.")
+PAPER = (
+    "Paper (ImageNet, 1,000 classes, single thread, Figs. 5-6 and 10; no numbers in the "
+    "text): incremental 8 -> 16 -> 32 training reaches a higher accuracy clearly faster "
+    "than training at 32x32 from scratch, with an accuracy dip at each re-mapping that "
+    "grows with more upscaling steps."
+)
 
 
 def _fmt(value, spec=".4f"):
@@ -59,12 +65,14 @@ def peaks(folder):
     with open(os.path.join(folder, "history.csv"), newline="") as f:
         for row in csv.DictReader(f):
             curves.setdefault((row["run"], int(row["repeat"])), []).append(
-                (float(row["wall_seconds"]), float(row["test_accuracy"])))
+                (float(row["wall_seconds"]), float(row["test_accuracy"]))
+            )
     best = {key: max(a for _, a in rows) for key, rows in curves.items()}
     for (run, r), rows in list(curves.items()):
         if run == "incremental":
-            hit = time_to_accuracy([a for _, a in rows], [t for t, _ in rows],
-                                   best[("baseline", r)])
+            hit = time_to_accuracy(
+                [a for _, a in rows], [t for t, _ in rows], best[("baseline", r)]
+            )
             best[("reach_baseline_best", r)] = None if hit is None else hit["seconds"]
     return best
 
@@ -84,23 +92,48 @@ def section(summary, figure, best):
         f"network from scratch at {cfg['resolutions'][-1]} px for "
         f"{cfg['baseline_epochs'] or sum(cfg['stage_epochs'])} epochs (the same number of "
         f"steps as the incremental run); {summary['repeats']} repeats. Wall time is training "
-        f"time plus transform time (evaluation excluded).", *ran_on(summary),
+        f"time plus transform time (evaluation excluded).",
+        *ran_on(summary),
         "",
         head["table"],
         "",
         PAPER,
         "",
         markdown_table(
-            ["repeat", "incremental final", "baseline final", "incremental best",
-             "baseline best", "incremental s", "baseline s", "incremental s to baseline final",
-             "ratio", "incremental s to baseline best"],
-            [[r, _fmt(i["final_accuracy"]), _fmt(b["final_accuracy"]),
-              _fmt(best[("incremental", r)]), _fmt(best[("baseline", r)]),
-              f"{i['seconds']:.0f}", f"{b['seconds']:.0f}", _fmt(t, ".0f"),
-              _fmt(None if t is None else t / b["seconds"], ".2f"),
-              _fmt(best[("reach_baseline_best", r)], ".0f")]
-             for r, (i, b, t) in enumerate(zip(summary["incremental"], summary["baseline"],
-                                               head["seconds_to_baseline_final"]))]),
+            [
+                "repeat",
+                "incremental final",
+                "baseline final",
+                "incremental best",
+                "baseline best",
+                "incremental s",
+                "baseline s",
+                "incremental s to baseline final",
+                "ratio",
+                "incremental s to baseline best",
+            ],
+            [
+                [
+                    r,
+                    _fmt(i["final_accuracy"]),
+                    _fmt(b["final_accuracy"]),
+                    _fmt(best[("incremental", r)]),
+                    _fmt(best[("baseline", r)]),
+                    f"{i['seconds']:.0f}",
+                    f"{b['seconds']:.0f}",
+                    _fmt(t, ".0f"),
+                    _fmt(None if t is None else t / b["seconds"], ".2f"),
+                    _fmt(best[("reach_baseline_best", r)], ".0f"),
+                ]
+                for r, (i, b, t) in enumerate(
+                    zip(
+                        summary["incremental"],
+                        summary["baseline"],
+                        head["seconds_to_baseline_final"],
+                    )
+                )
+            ],
+        ),
         "",
         "Best: the highest test accuracy over the run's evaluations (one per epoch); the last "
         "column: the incremental run's first wall time at or above the baseline's best "
@@ -109,16 +142,36 @@ def section(summary, figure, best):
         "Stages (repeat 0):",
         "",
         markdown_table(
-            ["stage", "px", "epochs", "starts at s", "transform s", "acc. before transform",
-             "acc. after", "final acc.", "max logit change on replicated images"],
-            [[s["stage"], s["resolution"], s["epochs"], f"{s['start_seconds']:.1f}",
-              f"{s['transform_seconds']:.2f}", _fmt(s["accuracy_before_transform"]),
-              _fmt(s["accuracy_after_transform"]), _fmt(s["final_accuracy"]),
-              _fmt(s["check"], ".2e")]
-             for s in summary["incremental"][0]["stages"]]),
+            [
+                "stage",
+                "px",
+                "epochs",
+                "starts at s",
+                "transform s",
+                "acc. before transform",
+                "acc. after",
+                "final acc.",
+                "max logit change on replicated images",
+            ],
+            [
+                [
+                    s["stage"],
+                    s["resolution"],
+                    s["epochs"],
+                    f"{s['start_seconds']:.1f}",
+                    f"{s['transform_seconds']:.2f}",
+                    _fmt(s["accuracy_before_transform"]),
+                    _fmt(s["accuracy_after_transform"]),
+                    _fmt(s["final_accuracy"]),
+                    _fmt(s["check"], ".2e"),
+                ]
+                for s in summary["incremental"][0]["stages"]
+            ],
+        ),
         "",
         f"![accuracy vs wall time]({os.path.relpath(figure, os.path.dirname(RESULTS))})"
-        if figure else "",
+        if figure
+        else "",
         "",
         markdown_table(["phase", "seconds"], [[p, f"{s:.0f}"] for p, s in wall.items()]),
         "",
@@ -136,22 +189,41 @@ def ablation_table(rows):
     for setting, summary, best in rows:
         head = summary["headline"]
         n = summary["repeats"]
-        mean_best = {run: sum(best[(run, r)] for r in range(n)) / n
-                     for run in ("incremental", "baseline")}
+        mean_best = {
+            run: sum(best[(run, r)] for r in range(n)) / n for run in ("incremental", "baseline")
+        }
         ratio = head["time_ratio"]
         dips = ", ".join(f"{k} {v['mean']:+.4f}" for k, v in head["dip_at_transform"].items())
         reached_best = sum(best[("reach_baseline_best", r)] is not None for r in range(n))
-        body.append([f"`{setting}`" if setting else "(preset)", n,
-                     _fmt(head["incremental_final_accuracy"]["mean"]),
-                     _fmt(head["baseline_final_accuracy"]["mean"]),
-                     _fmt(mean_best["incremental"]), _fmt(mean_best["baseline"]),
-                     f"{_fmt(ratio['mean'], '.2f')} ({head['incremental_reached_baseline']} of "
-                     f"{n})", f"{reached_best} of {n}", dips,
-                     " ".join(ran_on(summary)).removeprefix("Ran ").rstrip(".") or "-"])
-    return markdown_table(["setting", "repeats", "incremental final", "baseline final",
-                           "incremental best", "baseline best",
-                           "time ratio to baseline final (reached in)",
-                           "incremental reaches baseline best in", "dips", "ran"], body)
+        body.append(
+            [
+                f"`{setting}`" if setting else "(preset)",
+                n,
+                _fmt(head["incremental_final_accuracy"]["mean"]),
+                _fmt(head["baseline_final_accuracy"]["mean"]),
+                _fmt(mean_best["incremental"]),
+                _fmt(mean_best["baseline"]),
+                f"{_fmt(ratio['mean'], '.2f')} ({head['incremental_reached_baseline']} of {n})",
+                f"{reached_best} of {n}",
+                dips,
+                " ".join(ran_on(summary)).removeprefix("Ran ").rstrip(".") or "-",
+            ]
+        )
+    return markdown_table(
+        [
+            "setting",
+            "repeats",
+            "incremental final",
+            "baseline final",
+            "incremental best",
+            "baseline best",
+            "time ratio to baseline final (reached in)",
+            "incremental reaches baseline best in",
+            "dips",
+            "ran",
+        ],
+        body,
+    )
 
 
 def main(argv):
@@ -163,8 +235,9 @@ def main(argv):
     folder = run_folder(FLAGS.output_dir, FLAGS.preset, shlex.split(FLAGS.setting))
     figure = None
     if FLAGS.write:  # runs/ is not tracked: keep the plot next to RESULTS.md
-        figure = os.path.join(REPO_ROOT, "benchmarks", "figures",
-                              f"{SECTION}_{os.path.basename(folder)}.png")
+        figure = os.path.join(
+            REPO_ROOT, "benchmarks", "figures", f"{SECTION}_{os.path.basename(folder)}.png"
+        )
         os.makedirs(os.path.dirname(figure), exist_ok=True)
         shutil.copyfile(os.path.join(folder, "curves.png"), figure)
     best = peaks(folder)
@@ -174,11 +247,17 @@ def main(argv):
         rows = [(FLAGS.setting, summary, best)]
         for extra in settings:
             setting = f"{FLAGS.setting} {extra}".strip()
-            rows.append((setting, run_preset_recipe("coarse2fine", setting),
-                         peaks(run_folder(FLAGS.output_dir, FLAGS.preset,
-                                          shlex.split(setting)))))
-        markdown += ("\n\nAblations (each a separate run of the recipe with these extra flags, "
-                     "same seed; means over repeats):\n\n" + ablation_table(rows))
+            rows.append(
+                (
+                    setting,
+                    run_preset_recipe("coarse2fine", setting),
+                    peaks(run_folder(FLAGS.output_dir, FLAGS.preset, shlex.split(setting))),
+                )
+            )
+        markdown += (
+            "\n\nAblations (each a separate run of the recipe with these extra flags, "
+            "same seed; means over repeats):\n\n" + ablation_table(rows)
+        )
     publish(SECTION, markdown, FLAGS.write)
 
 

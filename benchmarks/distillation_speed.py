@@ -38,20 +38,20 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
+from absl import app
+from absl import flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", "cifar10", "Target dataset (see keras_transfer.data).")
 flags.DEFINE_string("data_dir", None, "Folder of the datasets (default $KERAS_TRANSFER_DATA).")
-flags.DEFINE_string("preset", "quick", "compact_transfer preset whose teacher and student are "
-                    "timed.")
+flags.DEFINE_string(
+    "preset", "quick", "compact_transfer preset whose teacher and student are timed."
+)
 flags.DEFINE_integer("examples", 10000, "Training images in the timed epoch.")
 flags.DEFINE_integer("warmup_steps", 5, "Untimed steps before each timed epoch.")
 flags.DEFINE_integer("trials", 3, "Timed epochs per path, alternated.")
 flags.DEFINE_integer("seed", 0, "Seed of the weights and the batch order.")
-flags.DEFINE_boolean("write", True, "Write section 'distillation_speed' of "
-                     "benchmarks/RESULTS.md.")
+flags.DEFINE_boolean("write", True, "Write section 'distillation_speed' of benchmarks/RESULTS.md.")
 for _name in ("examples", "warmup_steps", "trials"):
     flags.register_validator(_name, lambda v: v >= 1, message=f"--{_name} must be >= 1")
 
@@ -77,27 +77,41 @@ class Bench:
         from keras_transfer.models.backbone import backbone_classifier
 
         self.config = ct.get_preset(FLAGS.preset, dataset=FLAGS.dataset)
-        train = kt_data.load_image_data(FLAGS.dataset, "train", data_dir=FLAGS.data_dir,
-                                        color="rgb")
+        train = kt_data.load_image_data(
+            FLAGS.dataset, "train", data_dir=FLAGS.data_dir, color="rgb"
+        )
         if FLAGS.examples > len(train):
-            raise ValueError(f"Expected --examples <= {len(train)} (the {FLAGS.dataset} "
-                             f"training set), received {FLAGS.examples}.")
-        self.x, self.y = train.x[:FLAGS.examples], train.y[:FLAGS.examples]
+            raise ValueError(
+                f"Expected --examples <= {len(train)} (the {FLAGS.dataset} "
+                f"training set), received {FLAGS.examples}."
+            )
+        self.x, self.y = train.x[: FLAGS.examples], train.y[: FLAGS.examples]
         self.shape, self.classes = tuple(self.x.shape[1:]), train.info.num_classes
         self.batch = self.config.student_batch_size
         self.steps = math.ceil(len(self.x) / self.batch)
         keras.utils.set_random_seed(FLAGS.seed)
         self.teacher = backbone_classifier(
-            self.config.backbone, self.shape, self.classes, alpha=self.config.backbone_alpha,
-            image_size=self.config.teacher_image_size, model_name="teacher")
+            self.config.backbone,
+            self.shape,
+            self.classes,
+            alpha=self.config.backbone_alpha,
+            image_size=self.config.teacher_image_size,
+            model_name="teacher",
+        )
         self.initial = build_student(self.config, self.shape, self.classes).get_weights()
         self.logits = None
 
     def dataset(self, targets=None):
         from keras_transfer import data as kt_data
 
-        return kt_data.make_dataset(self.x, self.y if targets is None else targets, self.batch,
-                                    shuffle=True, repeat=True, seed=FLAGS.seed)
+        return kt_data.make_dataset(
+            self.x,
+            self.y if targets is None else targets,
+            self.batch,
+            shuffle=True,
+            repeat=True,
+            seed=FLAGS.seed,
+        )
 
     def student(self):
         from keras_transfer.experiments.compact_transfer.students import build_student
@@ -129,17 +143,24 @@ class Bench:
             m.compile(optimizer=opt, loss=sce, metrics=["accuracy"])
             return m, self.dataset()
         if path in ("cached", "per_batch"):
-            m = distillation.Distiller(teacher=self.teacher, student=self.student(),
-                                       alpha=cfg.alpha, temperature=cfg.temperature)
+            m = distillation.Distiller(
+                teacher=self.teacher,
+                student=self.student(),
+                alpha=cfg.alpha,
+                temperature=cfg.temperature,
+            )
             m.compile(optimizer=opt, metrics=["accuracy"])
             if path == "cached":
                 return m, self.dataset(distillation.with_teacher_logits(self.y, self.logits))
             return m, self.dataset()
         m = keras.distillation.Distiller(
-            teacher=self.teacher, student=self.student(),
+            teacher=self.teacher,
+            student=self.student(),
             distillation_losses=keras.distillation.LogitsDistillation(
-                temperature=cfg.temperature, loss=keras.losses.KLDivergence()),
-            student_loss_weight=cfg.alpha)
+                temperature=cfg.temperature, loss=keras.losses.KLDivergence()
+            ),
+            student_loss_weight=cfg.alpha,
+        )
         m.compile(optimizer=opt, loss=sce, metrics=["accuracy"])
         return m, self.dataset()
 
@@ -154,8 +175,10 @@ class Bench:
         model.fit(ds, epochs=1, steps_per_epoch=self.steps, callbacks=[timer], verbose=0)
         done = int(model.optimizer.iterations.numpy())
         if done != FLAGS.warmup_steps + self.steps:
-            raise RuntimeError(f"Expected {FLAGS.warmup_steps + self.steps} optimizer steps in "
-                               f"{path}, counted {done}.")
+            raise RuntimeError(
+                f"Expected {FLAGS.warmup_steps + self.steps} optimizer steps in "
+                f"{path}, counted {done}."
+            )
         return timer.seconds
 
 
@@ -168,8 +191,15 @@ def build_report(bench, seconds, teacher_seconds, load_avg):
     rows = []
     for path, label in PATHS.items():
         s = seconds[path]
-        rows.append([label, f"{med[path]:.2f}", f"{min(s):.2f}-{max(s):.2f}",
-                     f"{len(bench.x) / med[path]:,.0f}", f"{med[path] / med['alone']:.2f}"])
+        rows.append(
+            [
+                label,
+                f"{med[path]:.2f}",
+                f"{min(s):.2f}-{max(s):.2f}",
+                f"{len(bench.x) / med[path]:,.0f}",
+                f"{med[path] / med['alone']:.2f}",
+            ]
+        )
     ratio = med["cached"] / med["alone"]
     met = "met" if ratio <= TARGET_RATIO else "NOT met"
     teacher, student = bench.teacher, bench.student()
@@ -184,13 +214,13 @@ def build_report(bench, seconds, teacher_seconds, load_avg):
         f"random weights). {FLAGS.trials} timed epoch(s) per path after a "
         f"{FLAGS.warmup_steps}-step warm-up, alternated a, b, c, d.",
         "",
-        f"- Load average (1, 5, 15 min) at the start: "
-        f"{', '.join(f'{x:.2f}' for x in load_avg)}.",
+        f"- Load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in load_avg)}.",
         f"- (b)'s one-time teacher pass over the {len(bench.x):,} images (batch 500): "
         f"{teacher_seconds:.2f} s, paid once for all epochs.",
         "",
-        markdown_table(["path", "epoch seconds (median)", "min-max", "images/s",
-                        "x student alone"], rows),
+        markdown_table(
+            ["path", "epoch seconds (median)", "min-max", "images/s", "x student alone"], rows
+        ),
         "",
         f"Cached distillation / student alone: {ratio:.2f}x per epoch (target <= "
         f"{TARGET_RATIO}: {met}); recomputing the teacher every batch costs "
@@ -207,8 +237,11 @@ def main(argv):
     load_avg = os.getloadavg()
     bench = Bench()
     teacher_seconds = bench.teacher_pass()
-    print(f"{FLAGS.dataset}: {len(bench.x)} images, {bench.steps} steps of {bench.batch}; "
-          f"teacher pass {teacher_seconds:.2f}s", flush=True)
+    print(
+        f"{FLAGS.dataset}: {len(bench.x)} images, {bench.steps} steps of {bench.batch}; "
+        f"teacher pass {teacher_seconds:.2f}s",
+        flush=True,
+    )
     seconds = {p: [] for p in PATHS}
     for trial in range(FLAGS.trials):
         for path in PATHS:

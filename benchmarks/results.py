@@ -22,8 +22,10 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_PATH = "benchmarks/RESULTS.md"
 TITLE = "# Benchmark results"
-NOTE = ("Every number in this file is written by a script in `benchmarks/` (the command is "
-        "given in each section), never by hand.")
+NOTE = (
+    "Every number in this file is written by a script in `benchmarks/` (the command is "
+    "given in each section), never by hand."
+)
 
 
 def _resolve(path):
@@ -51,8 +53,10 @@ def machine_info():
     model = "unknown CPU"
     try:  # what lscpu calls "Model name"; machines differ between sessions
         with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f
-                          if line.startswith("model name")), model)
+            model = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                model,
+            )
     except OSError:
         pass
     return {
@@ -69,14 +73,16 @@ def section_header(name, argv=None):
     """The lines every section starts with: heading, command, date and machine."""
     m = machine_info()
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    return "\n".join([
-        f"## {name}",
-        "",
-        f"- Command: `{command_line(argv)}`",
-        f"- Date: {now}",
-        f"- Machine: {m['cpu_count']} CPUs (os.cpu_count()) {m['cpu_model']}, {m['platform']}, "
-        f"Python {m['python']}, TensorFlow {m['tensorflow']}, Keras {m['keras']}",
-    ])
+    return "\n".join(
+        [
+            f"## {name}",
+            "",
+            f"- Command: `{command_line(argv)}`",
+            f"- Date: {now}",
+            f"- Machine: {m['cpu_count']} CPUs (os.cpu_count()) {m['cpu_model']}, {m['platform']}, "
+            f"Python {m['python']}, TensorFlow {m['tensorflow']}, Keras {m['keras']}",
+        ]
+    )
 
 
 def _markers(name):
@@ -129,8 +135,9 @@ def update_section(name, markdown, path=DEFAULT_PATH, argv=None):
         The path written.
     """
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise ValueError(f"Expected a section name of letters, digits, '_', '.', '-', "
-                         f"received {name!r}.")
+        raise ValueError(
+            f"Expected a section name of letters, digits, '_', '.', '-', received {name!r}."
+        )
     path = _resolve(path)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     body = section_header(name, argv) + "\n\n" + markdown.strip()
@@ -215,16 +222,21 @@ def run_recipe(recipe, folder, args):
     summary_path = os.path.join(folder, "summary.json")
     machine_path = os.path.join(folder, "machine.json")
     if not os.path.exists(summary_path):
-        command = [sys.executable, os.path.join(REPO_ROOT, "recipes", f"{recipe}.py"),
-                   f"--output_dir={folder}", *args]
+        command = [
+            sys.executable,
+            os.path.join(REPO_ROOT, "recipes", f"{recipe}.py"),
+            f"--output_dir={folder}",
+            *args,
+        ]
         if os.path.isdir(folder) and os.listdir(folder):
             command.append("--resume")  # an unfinished run of an earlier, killed benchmark
         print(" ".join(shlex.quote(c) for c in command), flush=True)
         t0 = time.perf_counter()
         subprocess.run(command, check=True)
         print(f"{recipe} {args}: {time.perf_counter() - t0:.0f} s", flush=True)
-        ran_on = dict(machine_info(), date=datetime.datetime.now().astimezone().strftime(
-            "%Y-%m-%d %H:%M %Z"))
+        ran_on = dict(
+            machine_info(), date=datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+        )
         with open(machine_path + ".tmp", "w") as f:
             json.dump(ran_on, f, indent=1)
         os.replace(machine_path + ".tmp", machine_path)
@@ -274,10 +286,12 @@ def define_recipe_flags(recipe):
     flags.DEFINE_string("preset", "quick", "Recipe preset: quick or paper.")
     flags.DEFINE_string("setting", "", "Extra recipe flags, e.g. '--alpha=0.5'.")
     flags.DEFINE_integer("seed", 0, "Seed.")
-    flags.DEFINE_string("data_dir", None, "Folder of the datasets (default "
-                        "$KERAS_TRANSFER_DATA).")
-    flags.DEFINE_string("output_dir", os.path.join(REPO_ROOT, "benchmarks", "runs", recipe),
-                        "Parent of the run folder; a finished run there is loaded.")
+    flags.DEFINE_string("data_dir", None, "Folder of the datasets (default $KERAS_TRANSFER_DATA).")
+    flags.DEFINE_string(
+        "output_dir",
+        os.path.join(REPO_ROOT, "benchmarks", "runs", recipe),
+        "Parent of the run folder; a finished run there is loaded.",
+    )
     flags.DEFINE_boolean("write", True, f"Write section '{recipe}' of benchmarks/RESULTS.md.")
 
 

@@ -20,8 +20,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
+from absl import app
+from absl import flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("sizes", ["64", "96", "128"], "Teacher image sides to compare.")
@@ -46,29 +46,46 @@ def main(argv):
 
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
     sizes = [int(s) for s in FLAGS.sizes]
-    configs = [ct.get_preset(FLAGS.preset, dataset=FLAGS.dataset, teacher_image_size=s)
-               for s in sizes]  # every setting checked before anything runs
+    configs = [
+        ct.get_preset(FLAGS.preset, dataset=FLAGS.dataset, teacher_image_size=s) for s in sizes
+    ]  # every setting checked before anything runs
     data = ct.load_data(configs[0], FLAGS.data_dir, seed=FLAGS.seed)
     rows = []
     for size, config in zip(sizes, configs):
         t0 = time.perf_counter()
-        _, acc, cache = fine_tune(config, data, config.backbone_weights, seed=FLAGS.seed,
-                                  log=None)
+        _, acc, cache = fine_tune(config, data, config.backbone_weights, seed=FLAGS.seed, log=None)
         seconds = time.perf_counter() - t0
-        rows.append([size, f"{acc['head']:.4f}", f"{acc['finetune']:.4f}",
-                     f"{cache['seconds']:.0f}", f"{seconds:.0f}"])
+        rows.append(
+            [
+                size,
+                f"{acc['head']:.4f}",
+                f"{acc['finetune']:.4f}",
+                f"{cache['seconds']:.0f}",
+                f"{seconds:.0f}",
+            ]
+        )
         print(rows[-1], flush=True)
     cfg = configs[0]
-    markdown = "\n".join([
-        f"Teacher phase of the compact-transfer {FLAGS.preset} preset on {FLAGS.dataset} "
-        f"({len(data.train):,} training, {len(data.test):,} test images): "
-        f"{cfg.backbone} ({cfg.backbone_weights}), fine-tuning mode {cfg.finetune_mode} (from "
-        f"{cfg.finetune_from}), {cfg.head_steps} head + {cfg.finetune_steps} fine-tuning steps "
-        f"of {cfg.batch_size}; one seed, run one after another in one process.",
-        "",
-        markdown_table(["teacher side px", "head-only accuracy", "fine-tuned accuracy",
-                        "feature caching s (train + test)", "whole teacher phase s"], rows),
-    ])
+    markdown = "\n".join(
+        [
+            f"Teacher phase of the compact-transfer {FLAGS.preset} preset on {FLAGS.dataset} "
+            f"({len(data.train):,} training, {len(data.test):,} test images): "
+            f"{cfg.backbone} ({cfg.backbone_weights}), fine-tuning mode {cfg.finetune_mode} (from "
+            f"{cfg.finetune_from}), {cfg.head_steps} head + {cfg.finetune_steps} fine-tuning steps "
+            f"of {cfg.batch_size}; one seed, run one after another in one process.",
+            "",
+            markdown_table(
+                [
+                    "teacher side px",
+                    "head-only accuracy",
+                    "fine-tuned accuracy",
+                    "feature caching s (train + test)",
+                    "whole teacher phase s",
+                ],
+                rows,
+            ),
+        ]
+    )
     publish(SECTION, markdown, FLAGS.write)
 
 

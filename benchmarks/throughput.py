@@ -56,22 +56,22 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
 
-from benchmarks.results import epoch_timer  # noqa: E402
-from benchmarks.results import machine_info  # noqa: E402
-from benchmarks.results import publish  # noqa: E402
-from benchmarks.results import section_header  # noqa: E402
-from keras_transfer.models import coding  # noqa: E402
-from keras_transfer import data as kt_data  # noqa: E402
-from keras_transfer import models  # noqa: E402
-from keras_transfer import training  # noqa: E402
-from keras_transfer.models.compact import count_flops  # noqa: E402
-from keras_transfer.report import markdown_table  # noqa: E402
+from benchmarks.results import epoch_timer
+from benchmarks.results import machine_info
+from benchmarks.results import publish
+from benchmarks.results import section_header
+from keras_transfer import data as kt_data
+from keras_transfer import models
+from keras_transfer import training
+from keras_transfer.models import coding
+from keras_transfer.models.compact import count_flops
+from keras_transfer.report import markdown_table
 
 # name -> (label, the recipe's dataset, input shape, batch size)
 MODELS = {
@@ -83,22 +83,36 @@ MODELS = {
 }
 FLAGS = flags.FLAGS
 flags.DEFINE_list("models", list(MODELS), f"Rows to measure, of {list(MODELS)}.")
-flags.DEFINE_string("dataset", "recipe", "'recipe' (each model on its recipe's data) or one "
-                    "dataset for all models, e.g. digits (needs no files).")
-flags.DEFINE_string("data_dir", None, "Folder of <dataset>/ folders (default "
-                    "$KERAS_TRANSFER_DATA), e.g. /work/shared/data.")
+flags.DEFINE_string(
+    "dataset",
+    "recipe",
+    "'recipe' (each model on its recipe's data) or one "
+    "dataset for all models, e.g. digits (needs no files).",
+)
+flags.DEFINE_string(
+    "data_dir",
+    None,
+    "Folder of <dataset>/ folders (default $KERAS_TRANSFER_DATA), e.g. /work/shared/data.",
+)
 flags.DEFINE_integer("steps", 128, "Timed training steps per run (a multiple of 32).")
-flags.DEFINE_integer("warmup_steps", 32, "Untimed steps before each timed run (rounded up to "
-                     "a multiple of our steps_per_execution).")
+flags.DEFINE_integer(
+    "warmup_steps",
+    32,
+    "Untimed steps before each timed run (rounded up to a multiple of our steps_per_execution).",
+)
 flags.DEFINE_integer("trials", 3, "Timed runs of each path per model, alternated a, b, a, b.")
 flags.DEFINE_integer("test_examples", 100, "Test images our loop evaluates after the epoch.")
 flags.DEFINE_integer("seed", 0, "Seed of the initial weights and of the batch order.")
-flags.DEFINE_boolean("write", True, "Write the section into benchmarks/RESULTS.md "
-                     "(--nowrite to only print it).")
+flags.DEFINE_boolean(
+    "write", True, "Write the section into benchmarks/RESULTS.md (--nowrite to only print it)."
+)
 for _name in ("steps", "warmup_steps", "trials", "test_examples"):
     flags.register_validator(_name, lambda v: v >= 1, message=f"--{_name} must be >= 1")
-flags.register_validator("models", lambda v: bool(v) and set(v) <= set(MODELS),
-                         message=f"--models must be a non-empty subset of {list(MODELS)}")
+flags.register_validator(
+    "models",
+    lambda v: bool(v) and set(v) <= set(MODELS),
+    message=f"--models must be a non-empty subset of {list(MODELS)}",
+)
 
 SECTION = "throughput"
 TARGET_RATIO = 0.97
@@ -108,8 +122,13 @@ OUR_CALLBACKS = "TensorBoard, CSVLogger, BackupAndRestore, TerminateOnNaN, Learn
 
 @functools.lru_cache(maxsize=None)
 def load(dataset, split, side, channels):
-    return kt_data.load_image_data(dataset, split, data_dir=FLAGS.data_dir, image_size=side,
-                                   color="rgb" if channels == 3 else "grayscale")
+    return kt_data.load_image_data(
+        dataset,
+        split,
+        data_dir=FLAGS.data_dir,
+        image_size=side,
+        color="rgb" if channels == 3 else "grayscale",
+    )
 
 
 def compiled(name, shape, classes):
@@ -117,13 +136,18 @@ def compiled(name, shape, classes):
     if name == "lenet5":
         codes = coding.random_codes(classes, 20, seed=classes)
         model = models.lenet5(shape, 20, output="code")
-        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                      loss=coding.CodeLoss(codes), metrics=[coding.CodeAccuracy(codes)])
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+            loss=coding.CodeLoss(codes),
+            metrics=[coding.CodeAccuracy(codes)],
+        )
         return model
-    model = {"shallow_cnn": lambda: models.shallow_cnn(shape, classes),
-             "cloud_cnn": lambda: models.cloud_cnn(shape, classes),
-             "compact_cnn": lambda: models.compact_cnn(shape, classes, width=8, depth=3),
-             "net2": lambda: models.table1_net("net-2", shape, classes, dropout=0.5)}[name]()
+    model = {
+        "shallow_cnn": lambda: models.shallow_cnn(shape, classes),
+        "cloud_cnn": lambda: models.cloud_cnn(shape, classes),
+        "compact_cnn": lambda: models.compact_cnn(shape, classes, width=8, depth=3),
+        "net2": lambda: models.table1_net("net-2", shape, classes, dropout=0.5),
+    }[name]()
     return training.compile_classifier(model)
 
 
@@ -136,7 +160,7 @@ class Bench:
         self.dataset = recipe_data if FLAGS.dataset == "recipe" else FLAGS.dataset
         self.train = load(self.dataset, "train", self.shape[0], self.shape[2])
         test = load(self.dataset, "test", self.shape[0], self.shape[2])
-        self.test_x, self.test_y = test.x[:FLAGS.test_examples], test.y[:FLAGS.test_examples]
+        self.test_x, self.test_y = test.x[: FLAGS.test_examples], test.y[: FLAGS.test_examples]
         keras.utils.set_random_seed(FLAGS.seed)
         template = compiled(name, self.shape, self.train.info.num_classes)
         self.initial_weights, self.params = template.get_weights(), template.count_params()
@@ -146,8 +170,9 @@ class Bench:
 
     def train_ds(self):
         """A new pipeline object: same seed, so the same batches in the same order."""
-        return kt_data.make_dataset(self.train.x, self.train.y, self.batch, shuffle=True,
-                                    repeat=True, seed=FLAGS.seed)
+        return kt_data.make_dataset(
+            self.train.x, self.train.y, self.batch, shuffle=True, repeat=True, seed=FLAGS.seed
+        )
 
     def reset(self, model):
         """Back to the initial weights and a fresh optimizer state (step 0, zero momentum)."""
@@ -170,8 +195,15 @@ class Bench:
         run_dir = os.path.join(self.tmp, f"{self.name}_run{self.runs}")
         gc.collect()
         t0 = time.perf_counter()
-        curve = training.train(model, ds, test_ds, epochs=1, steps_per_epoch=steps,
-                               run_dir=run_dir, eval_at_start=False)
+        curve = training.train(
+            model,
+            ds,
+            test_ds,
+            epochs=1,
+            steps_per_epoch=steps,
+            run_dir=run_dir,
+            eval_at_start=False,
+        )
         call = time.perf_counter() - t0
         if len(curve) != 1 or curve[0]["step"] != steps:
             raise RuntimeError(f"Expected one curve row at step {steps}, received {curve}.")
@@ -187,11 +219,18 @@ class Bench:
         train_s, call_s = run(model, FLAGS.steps)
         done = int(model.optimizer.iterations.numpy())
         if done != FLAGS.steps:
-            raise RuntimeError(f"Expected {FLAGS.steps} optimizer steps in the timed {path} "
-                               f"run of {self.name}, counted {done}.")
+            raise RuntimeError(
+                f"Expected {FLAGS.steps} optimizer steps in the timed {path} "
+                f"run of {self.name}, counted {done}."
+            )
         images = FLAGS.steps * self.batch
-        return {"train_s": train_s, "call_s": call_s, "train_ips": images / train_s,
-                "call_ips": images / call_s, "spe": model.steps_per_execution}
+        return {
+            "train_s": train_s,
+            "call_s": call_s,
+            "train_ips": images / train_s,
+            "call_ips": images / call_s,
+            "spe": model.steps_per_execution,
+        }
 
 
 def matmul_gflops(n=2048, repeats=5):
@@ -203,7 +242,7 @@ def matmul_gflops(n=2048, repeats=5):
         t0 = time.perf_counter()
         tf.linalg.matmul(a, b)[0, 0].numpy()  # reading an element waits for the product
         best = min(best, time.perf_counter() - t0)
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n**3 / best / 1e9
 
 
 def lscpu():
@@ -214,11 +253,19 @@ def lscpu():
         return "lscpu not available"
     info = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
     info = {k.strip(): v.strip() for k, v in info.items()}
-    keys = ("Model name", "Socket(s)", "Core(s) per socket", "Thread(s) per core",
-            "L2 cache", "L3 cache")
+    keys = (
+        "Model name",
+        "Socket(s)",
+        "Core(s) per socket",
+        "Thread(s) per core",
+        "L2 cache",
+        "L3 cache",
+    )
     simd = [f for f in ("fma", "avx2", "avx512f") if f in info.get("Flags", "").split()]
-    return "; ".join([f"{k} {info[k]}" for k in keys if k in info]
-                     + [f"SIMD {' '.join(simd) or 'no fma/avx2/avx512f'}"])
+    return "; ".join(
+        [f"{k} {info[k]}" for k in keys if k in info]
+        + [f"SIMD {' '.join(simd) or 'no fma/avx2/avx512f'}"]
+    )
 
 
 def _fmt(x, digits=1):
@@ -228,54 +275,81 @@ def _fmt(x, digits=1):
 def build_report(results, peaks, load_avg):
     """Markdown: settings, one row per model (medians over trials), the target verdict."""
     peak = max(peaks)
-    header = ["model", "data, input", "batch", "parameters", "forward MFLOP/img",
-              "plain fit img/s", "ours img/s (steps/exec)", "ours / plain", "per trial",
-              "ours / plain (whole call)", "ours GFLOP/s", "% of matmul peak", "target"]
+    header = [
+        "model",
+        "data, input",
+        "batch",
+        "parameters",
+        "forward MFLOP/img",
+        "plain fit img/s",
+        "ours img/s (steps/exec)",
+        "ours / plain",
+        "per trial",
+        "ours / plain (whole call)",
+        "ours GFLOP/s",
+        "% of matmul peak",
+        "target",
+    ]
     rows, verdicts = [], []
     for b, trials in results:
-        med = {p: {k: statistics.median(t[p][k] for t in trials)
-                   for k in ("train_ips", "call_ips")} for p in ("plain", "ours")}
+        med = {
+            p: {k: statistics.median(t[p][k] for t in trials) for k in ("train_ips", "call_ips")}
+            for p in ("plain", "ours")
+        }
         ratio = med["ours"]["train_ips"] / med["plain"]["train_ips"]
         mflop, gflops = b.flops / 1e6, 3 * b.flops * med["ours"]["train_ips"] / 1e9
         small = mflop < SMALL_MFLOP
         ok = ratio >= TARGET_RATIO and (ratio > 1.0 or not small)
         verdicts.append((b.label, ok))
-        rows.append([b.label, f"{b.dataset} {'x'.join(map(str, b.shape))}", b.batch,
-                     f"{b.params:,}", _fmt(mflop, 2), _fmt(med["plain"]["train_ips"]),
-                     f"{_fmt(med['ours']['train_ips'])} ({trials[0]['ours']['spe']})",
-                     f"**{_fmt(ratio, 3)}**",
-                     ", ".join(_fmt(t["ours"]["train_ips"] / t["plain"]["train_ips"], 2)
-                               for t in trials),
-                     _fmt(med["ours"]["call_ips"] / med["plain"]["call_ips"], 3),
-                     _fmt(gflops, 2), _fmt(100 * gflops / peak, 1),
-                     ("met" if ok else "NOT met") + (" (small)" if small else "")])
+        rows.append(
+            [
+                b.label,
+                f"{b.dataset} {'x'.join(map(str, b.shape))}",
+                b.batch,
+                f"{b.params:,}",
+                _fmt(mflop, 2),
+                _fmt(med["plain"]["train_ips"]),
+                f"{_fmt(med['ours']['train_ips'])} ({trials[0]['ours']['spe']})",
+                f"**{_fmt(ratio, 3)}**",
+                ", ".join(
+                    _fmt(t["ours"]["train_ips"] / t["plain"]["train_ips"], 2) for t in trials
+                ),
+                _fmt(med["ours"]["call_ips"] / med["plain"]["call_ips"], 3),
+                _fmt(gflops, 2),
+                _fmt(100 * gflops / peak, 1),
+                ("met" if ok else "NOT met") + (" (small)" if small else ""),
+            ]
+        )
     failed = [label for label, ok in verdicts if not ok]
     m = machine_info()
-    return "\n".join([
-        f"Training throughput per model the recipes train: (a) plain `model.fit` with Keras "
-        f"defaults (steps_per_execution=1, no callbacks) vs (b) `keras_transfer.training.train` "
-        f"with its default \"auto\" steps_per_execution and its callbacks ({OUR_CALLBACKS}) "
-        f"and a {FLAGS.test_examples}-image test set. {FLAGS.steps} timed steps per run after "
-        f"a warm-up of {results[0][0].warmup} steps through the same path, {FLAGS.trials} "
-        f"trial(s) per path alternated a, b, a, b; fresh models with identical initial weights, "
-        f"identical batches. img/s: medians over the trials of the *training* time (epoch start "
-        f"to the last step; ours excludes its evaluation).",
-        "",
-        f"- Machine: {m['cpu_count']} CPUs, lscpu: {lscpu()}.",
-        f"- Matmul peak: float32 2048x2048 `tf.linalg.matmul`, best of 5, at start / end: "
-        f"{' / '.join(_fmt(p) for p in peaks)} GFLOP/s; % of peak uses {_fmt(peak)}.",
-        "- ours GFLOP/s = 3 x forward FLOPs per image (`count_flops`, multiply-add = 2) x ours "
-        "img/s. *whole call*: the `fit` / `train` call (ours adds set-up, the tiny "
-        "evaluation, the backup and saving the final weights).",
-        f"- Load average (1, 5, 15 min) at the start: "
-        f"{', '.join(f'{x:.2f}' for x in load_avg)}.",
-        "",
-        markdown_table(header, rows),
-        "",
-        f"Target: ours >= {TARGET_RATIO}x plain fit for every model, and faster (> 1x) for the "
-        f"small models (< {SMALL_MFLOP:g} forward MFLOP/image, overhead-bound): "
-        + ("met for all." if not failed else f"NOT met for {', '.join(failed)}."),
-    ])
+    return "\n".join(
+        [
+            f"Training throughput per model the recipes train: (a) plain `model.fit` with Keras "
+            f"defaults (steps_per_execution=1, no callbacks) vs (b) "
+            f"`keras_transfer.training.train` "
+            f'with its default "auto" steps_per_execution and its callbacks ({OUR_CALLBACKS}) '
+            f"and a {FLAGS.test_examples}-image test set. {FLAGS.steps} timed steps per run after "
+            f"a warm-up of {results[0][0].warmup} steps through the same path, {FLAGS.trials} "
+            f"trial(s) per path alternated a, b, a, b; fresh models with identical initial "
+            f"weights, identical batches. img/s: medians over the trials of the *training* time "
+            f"(epoch start to the last step; ours excludes its evaluation).",
+            "",
+            f"- Machine: {m['cpu_count']} CPUs, lscpu: {lscpu()}.",
+            f"- Matmul peak: float32 2048x2048 `tf.linalg.matmul`, best of 5, at start / end: "
+            f"{' / '.join(_fmt(p) for p in peaks)} GFLOP/s; % of peak uses {_fmt(peak)}.",
+            "- ours GFLOP/s = 3 x forward FLOPs per image (`count_flops`, multiply-add = 2) x ours "
+            "img/s. *whole call*: the `fit` / `train` call (ours adds set-up, the tiny "
+            "evaluation, the backup and saving the final weights).",
+            f"- Load average (1, 5, 15 min) at the start: "
+            f"{', '.join(f'{x:.2f}' for x in load_avg)}.",
+            "",
+            markdown_table(header, rows),
+            "",
+            f"Target: ours >= {TARGET_RATIO}x plain fit for every model, and faster (> 1x) for the "
+            f"small models (< {SMALL_MFLOP:g} forward MFLOP/image, overhead-bound): "
+            + ("met for all." if not failed else f"NOT met for {', '.join(failed)}."),
+        ]
+    )
 
 
 def main(argv):
@@ -291,20 +365,29 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix="throughput_") as tmp:
         for name in FLAGS.models:
             b = Bench(name, tmp)
-            print(f"{b.label}: {b.dataset} {len(b.train)} images {b.shape}, batch {b.batch}, "
-                  f"{b.params:,} parameters, {b.flops / 1e6:.2f} forward MFLOP/img; "
-                  f"{FLAGS.trials} x {FLAGS.steps} steps (+{b.warmup} warm-up)", flush=True)
+            print(
+                f"{b.label}: {b.dataset} {len(b.train)} images {b.shape}, batch {b.batch}, "
+                f"{b.params:,} parameters, {b.flops / 1e6:.2f} forward MFLOP/img; "
+                f"{FLAGS.trials} x {FLAGS.steps} steps (+{b.warmup} warm-up)",
+                flush=True,
+            )
             trials = [{} for _ in range(FLAGS.trials)]
             for i, trial in enumerate(trials):
                 for path in ("plain", "ours"):
                     r = trial[path] = b.timed(path)
-                    print(f"  trial {i + 1} {path:5s}: training {r['train_s']:.2f}s "
-                          f"({r['train_ips']:.1f} img/s), whole call {r['call_s']:.2f}s "
-                          f"({r['call_ips']:.1f} img/s), steps/exec {r['spe']}", flush=True)
+                    print(
+                        f"  trial {i + 1} {path:5s}: training {r['train_s']:.2f}s "
+                        f"({r['train_ips']:.1f} img/s), whole call {r['call_s']:.2f}s "
+                        f"({r['call_ips']:.1f} img/s), steps/exec {r['spe']}",
+                        flush=True,
+                    )
             results.append((b, trials))
     peaks.append(matmul_gflops())
-    print(f"matmul peak {peaks[1]:.1f} GFLOP/s; benchmark took "
-          f"{time.perf_counter() - t_start:.0f} s\n", flush=True)
+    print(
+        f"matmul peak {peaks[1]:.1f} GFLOP/s; benchmark took "
+        f"{time.perf_counter() - t_start:.0f} s\n",
+        flush=True,
+    )
     if not FLAGS.write:  # the header update_section would add, so the printout is complete
         print(section_header(SECTION) + "\n")
     publish(SECTION, build_report(results, peaks, load_avg), FLAGS.write)

@@ -89,10 +89,13 @@ def _register():
     for name in MODULES:
         try:
             importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - never fail the import of keras for this
-            warnings.warn(f"keras_transfer could not register the Keras objects of {name} "
-                          f"({exc!r}); import it before loading a model that uses them.",
-                          RuntimeWarning, stacklevel=2)
+        except Exception as exc:  # never fail the import of keras for this
+            warnings.warn(
+                f"keras_transfer could not register the Keras objects of {name} "
+                f"({exc!r}); import it before loading a model that uses them.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
 
 def install():

@@ -36,10 +36,16 @@ def read_curve(path):
         return []
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    return [{"epoch": int(r["epoch"]), "step": int(r["step"]),
-             "wall_seconds": float(r["wall_seconds"]),
-             "train_loss": float(r["train_loss"]) if r["train_loss"] else float("nan"),
-             "test_accuracy": float(r["test_accuracy"])} for r in rows]
+    return [
+        {
+            "epoch": int(r["epoch"]),
+            "step": int(r["step"]),
+            "wall_seconds": float(r["wall_seconds"]),
+            "train_loss": float(r["train_loss"]) if r["train_loss"] else float("nan"),
+            "test_accuracy": float(r["test_accuracy"]),
+        }
+        for r in rows
+    ]
 
 
 class LearningCurve(keras.callbacks.Callback):
@@ -90,15 +96,25 @@ class LearningCurve(keras.callbacks.Callback):
         if self._in_epoch:  # no validation ran this epoch
             self.train_seconds += time.perf_counter() - self._epoch_start
             self._in_epoch = False
-        self.add_row(epoch + 1, int(self.model.optimizer.iterations.numpy()),
-                     logs.get("loss", float("nan")), logs.get(f"val_{self.metric}", float("nan")))
+        self.add_row(
+            epoch + 1,
+            int(self.model.optimizer.iterations.numpy()),
+            logs.get("loss", float("nan")),
+            logs.get(f"val_{self.metric}", float("nan")),
+        )
 
     def add_row(self, epoch, step, train_loss, test_accuracy):
         """Appends one evaluation (dropping rows of a redone epoch) and saves."""
         self.rows = [r for r in self.rows if r["epoch"] < epoch]
-        self.rows.append({"epoch": epoch, "step": step,
-                          "wall_seconds": round(self.train_seconds, 4),
-                          "train_loss": float(train_loss), "test_accuracy": float(test_accuracy)})
+        self.rows.append(
+            {
+                "epoch": epoch,
+                "step": step,
+                "wall_seconds": round(self.train_seconds, 4),
+                "train_loss": float(train_loss),
+                "test_accuracy": float(test_accuracy),
+            }
+        )
         if self.path:
             out = io.StringIO(newline="")
             writer = csv.DictWriter(out, CURVE_FIELDS)
@@ -213,8 +229,9 @@ class EpochBackup(keras.callbacks.Callback):
         os.makedirs(self.folder, exist_ok=True)
         name = f"epoch-{epoch + 1:05d}.weights.h5"
         save_weights(self.model, os.path.join(self.folder, name))
-        write_text(os.path.join(self.folder, self.STATE),
-                   json.dumps({"epoch": epoch + 1, "weights": name}))
+        write_text(
+            os.path.join(self.folder, self.STATE), json.dumps({"epoch": epoch + 1, "weights": name})
+        )
         for old in glob.glob(os.path.join(self.folder, "epoch-*.weights.h5")):
             if os.path.basename(old) != name:
                 os.remove(old)

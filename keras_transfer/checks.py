@@ -29,12 +29,15 @@ def check_image_classifier(input_shape, num_classes):
     ValueError: Expected input_shape (height, width, channels), received (32, 32).
     """
     if len(tuple(input_shape)) != 3:
-        raise ValueError(f"Expected input_shape (height, width, channels), received "
-                         f"{input_shape!r}.")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
-            or num_classes < 2:
-        raise ValueError(f"Expected num_classes to be an integer >= 2, received "
-                         f"{num_classes!r}.")
+        raise ValueError(
+            f"Expected input_shape (height, width, channels), received {input_shape!r}."
+        )
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, (int, np.integer))
+        or num_classes < 2
+    ):
+        raise ValueError(f"Expected num_classes to be an integer >= 2, received {num_classes!r}.")
 
 
 def check_choice(value, choices, name):
@@ -112,7 +115,7 @@ def _h5_problem(error):
     """h5py's open error in a few words (its first parenthesis: 'truncated file: ...')."""
     text = " ".join(str(error).split())
     start, end = text.find("("), text.rfind(")")
-    return text[start + 1:end] if 0 <= start < end else text
+    return text[start + 1 : end] if 0 <= start < end else text
 
 
 def _weights_layout(group):
@@ -128,9 +131,9 @@ def _weights_layout(group):
     def visit(name, obj):
         if isinstance(obj, h5py.Group) and name.rsplit("/", 1)[-1] == "vars" and len(obj):
             keys = sorted(obj, key=lambda k: int(k) if k.isdigit() else k)
-            layout[name[:-len("/vars")] or "/"] = tuple(
-                tuple(obj[k][()].shape) if isinstance(obj[k], h5py.Dataset) else None
-                for k in keys)
+            layout[name[: -len("/vars")] or "/"] = tuple(
+                tuple(obj[k][()].shape) if isinstance(obj[k], h5py.Dataset) else None for k in keys
+            )
 
     group.visititems(visit)
     return layout
@@ -142,6 +145,7 @@ def _legacy_layout(group):
     Keras' legacy loader matches the file's layers with weights to the
     model's by position, so the keys are positions; the names are for messages.
     """
+
     def text(value):
         return value.decode("utf8") if hasattr(value, "decode") else str(value)
 
@@ -163,9 +167,12 @@ def _model_layout(model, legacy):
 
     if legacy:  # Keras' legacy loader: layers with weights in order, trainable weights first
         layers = [layer for layer in model.layers if layer.weights]
-        return {f"#{i}": tuple(tuple(w.shape) for w in
-                               layer.trainable_weights + layer.non_trainable_weights)
-                for i, layer in enumerate(layers)}
+        return {
+            f"#{i}": tuple(
+                tuple(w.shape) for w in layer.trainable_weights + layer.non_trainable_weights
+            )
+            for i, layer in enumerate(layers)
+        }
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.weights.h5")
         model.save_weights(path)
@@ -178,6 +185,7 @@ def _differences(expected, received, names):
 
     ``names``: the file's layer names of a legacy layout (keyed by position).
     """
+
     def order(key):
         return (int(key[1:]), key) if key.startswith("#") else (0, key)
 
@@ -190,13 +198,26 @@ def _differences(expected, received, names):
         return [text(keys[0]) + more] if keys else []
 
     shapes = [k for k in set(expected) & set(received) if expected[k] != received[k]]
-    return ", ".join(
-        first(shapes, lambda k: f"layer {label(k)} holds weights of shapes "
-                                f"{list(received[k])}, the model {list(expected[k])}")
-        + first(set(expected) - set(received),
-                lambda k: f"the model's layer {label(k)} is not in the file")
-        + first(set(received) - set(expected),
-                lambda k: f"the file's layer {label(k)} is not in the model")) or "none"
+    return (
+        ", ".join(
+            first(
+                shapes,
+                lambda k: (
+                    f"layer {label(k)} holds weights of shapes "
+                    f"{list(received[k])}, the model {list(expected[k])}"
+                ),
+            )
+            + first(
+                set(expected) - set(received),
+                lambda k: f"the model's layer {label(k)} is not in the file",
+            )
+            + first(
+                set(received) - set(expected),
+                lambda k: f"the file's layer {label(k)} is not in the model",
+            )
+        )
+        or "none"
+    )
 
 
 @contextlib.contextmanager
@@ -265,8 +286,10 @@ model [(3, 5), (5,)]); pass a file saved from the MLP (model.save_weights).
     legacy = not path.endswith(".weights.h5")
 
     def refuse(problem):
-        return ValueError(f"Expected {name} to be a weights file of {what}, received "
-                          f"{path!r} which {problem}; {fix}.")
+        return ValueError(
+            f"Expected {name} to be a weights file of {what}, received "
+            f"{path!r} which {problem}; {fix}."
+        )
 
     try:
         with h5py.File(path, "r") as f:
@@ -274,19 +297,26 @@ model [(3, 5), (5,)]); pass a file saved from the MLP (model.save_weights).
     except PermissionError as error:
         raise refuse(f"cannot be read ({error.strerror})") from None
     except (OSError, KeyError, ValueError, TypeError) as error:
-        raise refuse(f"is not a readable HDF5 weights file (truncated or corrupt: "
-                     f"{_h5_problem(error)})") from None
+        raise refuse(
+            f"is not a readable HDF5 weights file (truncated or corrupt: {_h5_problem(error)})"
+        ) from None
     if callable(model) and not hasattr(model, "save_weights"):
         with _preserved_random_state():
             model = model()
     expected = _model_layout(model, legacy)
     if received != expected:
+
         def count(layout):
             weights = sum(len(shapes) for shapes in layout.values())
             return f"{len(layout)} layer(s) with {weights} weight(s)"
 
-        problem = "holds no weights" if not received else (
-            f"does not fit it: {count(received)} where the model has {count(expected)} "
-            f"({_differences(expected, received, names)})")
+        problem = (
+            "holds no weights"
+            if not received
+            else (
+                f"does not fit it: {count(received)} where the model has {count(expected)} "
+                f"({_differences(expected, received, names)})"
+            )
+        )
         raise refuse(problem)
     return path

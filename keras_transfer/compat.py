@@ -46,10 +46,12 @@ def patch_distributed_fit():
 
     for name in ("reduce_per_replica", "_collective_all_reduce_multi_worker"):
         if not hasattr(trainer, name):
-            raise RuntimeError(f"Expected keras.src.backend.tensorflow.trainer.{name} (Keras "
-                               f"3.15), received a Keras without it; check whether this Keras "
-                               f"fits under MultiWorkerMirroredStrategy unpatched and update "
-                               f"keras_transfer/compat.py.")
+            raise RuntimeError(
+                f"Expected keras.src.backend.tensorflow.trainer.{name} (Keras "
+                f"3.15), received a Keras without it; check whether this Keras "
+                f"fits under MultiWorkerMirroredStrategy unpatched and update "
+                f"keras_transfer/compat.py."
+            )
     original_reduce = trainer.reduce_per_replica
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -60,15 +62,19 @@ def patch_distributed_fit():
             for _, _, it in iterator:
                 batch = next(it)
                 data_batch = tree.map_structure(
-                    lambda v: strategy.experimental_local_results(v)[0]
-                    if isinstance(v, tf.distribute.DistributedValues) else v, batch)
+                    lambda v: (
+                        strategy.experimental_local_results(v)[0]
+                        if isinstance(v, tf.distribute.DistributedValues)
+                        else v
+                    ),
+                    batch,
+                )
                 break
         with strategy.scope():
             self._symbolic_build(data_batch=data_batch)
 
     def reduce_per_replica(values, strategy, reduction):
-        if (trainer._collective_all_reduce_multi_worker(strategy)
-                and reduction in ("auto", "mean")):
+        if trainer._collective_all_reduce_multi_worker(strategy) and reduction in ("auto", "mean"):
             return tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
         return original_reduce(values, strategy, reduction)
 

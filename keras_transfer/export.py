@@ -40,8 +40,10 @@ def plan_exports(names, directory):
     """
     plan, taken = {}, set()
     for name in names:
-        plan[name] = {fmt: unique_path(os.path.join(directory, name + suffix), taken)
-                      for fmt, suffix in (("saved_model", ""), ("keras", ".keras"))}
+        plan[name] = {
+            fmt: unique_path(os.path.join(directory, name + suffix), taken)
+            for fmt, suffix in (("saved_model", ""), ("keras", ".keras"))
+        }
         taken.update(plan[name].values())
     return plan
 
@@ -118,8 +120,9 @@ def export_and_check(named_models, directory, inputs, plan=None):
     for name, model in named_models.items():
         paths = export_model(model, directory, name, paths=(plan or {}).get(name))
         reloaded = tf.saved_model.load(paths["saved_model"])
-        diff = np.max(np.abs(reloaded.serve(tf.constant(inputs)).numpy()
-                             - model.predict(inputs, verbose=0)))
+        diff = np.max(
+            np.abs(reloaded.serve(tf.constant(inputs)).numpy() - model.predict(inputs, verbose=0))
+        )
         out[name] = dict(paths, max_abs_diff=float(diff))
     return out
 
@@ -149,8 +152,9 @@ def export_tflite(model, path, quantization="float32"):
     import tensorflow as tf
 
     if quantization not in TFLITE_QUANTIZATIONS:
-        raise ValueError(f"Expected quantization in {TFLITE_QUANTIZATIONS}, received "
-                         f"{quantization!r}.")
+        raise ValueError(
+            f"Expected quantization in {TFLITE_QUANTIZATIONS}, received {quantization!r}."
+        )
     # Through our own SavedModel export (what `from_keras_model` does in Keras 3,
     # but silently and with the model's `serve` signature).
     import tempfile

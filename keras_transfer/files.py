@@ -133,7 +133,7 @@ def remove_stale_temporaries(path):
     for name in os.listdir(folder or "."):
         if not name.startswith(prefix):
             continue
-        pid, _, rest = name[len(prefix):].partition(".")
+        pid, _, rest = name[len(prefix) :].partition(".")
         if pid.isdigit() and rest == suffixes and not _alive(int(pid)):
             _remove(os.path.join(folder, name))
             removed += 1

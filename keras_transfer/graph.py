@@ -53,7 +53,8 @@ def _internal(obj, name):
         raise RuntimeError(
             f"keras_transfer.graph relies on Keras' internal {type(obj).__name__}.{name}, which "
             f"Keras {keras.__version__} does not have; this Keras version is not supported yet "
-            f"(keras_transfer was tested with Keras 3.15).") from None
+            f"(keras_transfer was tested with Keras 3.15)."
+        ) from None
 
 
 def is_functional(layer):
@@ -65,8 +66,11 @@ def is_functional(layer):
     >>> is_functional(keras.Model(i, dense(i))), is_functional(dense)
     (True, False)
     """
-    return isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth") \
+    return (
+        isinstance(layer, keras.Model)
+        and hasattr(layer, "_nodes_by_depth")
         and not isinstance(layer, keras.Sequential)
+    )
 
 
 def is_walkable(layer):
@@ -126,20 +130,28 @@ def as_functional(model, what, nested=False):
     check_model(model, what)
     if isinstance(model, keras.Sequential):
         if not model.built or not model.inputs:
-            raise ValueError(f"Expected a built model to {what} (give the Sequential model an "
-                             f"keras.Input), received an unbuilt {model.name!r}.")
+            raise ValueError(
+                f"Expected a built model to {what} (give the Sequential model an "
+                f"keras.Input), received an unbuilt {model.name!r}."
+            )
         model = keras.Model(model.inputs, model.outputs, name=model.name)
     if not is_functional(model):
-        raise ValueError(f"Expected a Functional (or Sequential) model to {what}, received a "
-                         f"subclassed {type(model).__name__}: its graph cannot be rewritten.")
+        raise ValueError(
+            f"Expected a Functional (or Sequential) model to {what}, received a "
+            f"subclassed {type(model).__name__}: its graph cannot be rewritten."
+        )
     for layer in model.layers:
         if isinstance(layer, keras.Model) and not nested:
-            raise ValueError(f"Expected a model without nested models to {what}, received "
-                             f"{layer.name!r} ({type(layer).__name__}) inside {model.name!r}; "
-                             f"rebuild it as one flat Functional model first.")
+            raise ValueError(
+                f"Expected a model without nested models to {what}, received "
+                f"{layer.name!r} ({type(layer).__name__}) inside {model.name!r}; "
+                f"rebuild it as one flat Functional model first."
+            )
         if not isinstance(layer, keras.layers.InputLayer) and call_count(layer) > 1:
-            raise ValueError(f"Expected every layer to be used once to {what}, received "
-                             f"{layer.name!r}, which is shared by {call_count(layer)} calls.")
+            raise ValueError(
+                f"Expected every layer to be used once to {what}, received "
+                f"{layer.name!r}, which is shared by {call_count(layer)} calls."
+            )
     return model
 
 
@@ -165,8 +177,9 @@ def _run(model, inputs, call):
         if any(id(x) not in tensors for x in node.input_tensors):
             continue  # not computable from these inputs (as Keras skips it)
         args, kwargs = node.arguments.fill_in(tensors)
-        outputs = yield from call(Call(node.operation, tuple(node.input_tensors),
-                                       tuple(node.outputs), args, kwargs))
+        outputs = yield from call(
+            Call(node.operation, tuple(node.input_tensors), tuple(node.outputs), args, kwargs)
+        )
         for x, y in zip(node.outputs, keras.tree.flatten(outputs)):
             tensors[id(x)] = y
     return [tensors[id(x)] for x in model.outputs]
@@ -193,6 +206,7 @@ def rebuild(model, visit, make_input=None, name=None):
     (False, True)
     """
     if make_input is None:
+
         def make_input(x):
             return keras.Input(x.shape[1:], name=x.name)
 
@@ -206,8 +220,11 @@ def rebuild(model, visit, make_input=None, name=None):
         next(run)
     except StopIteration as done:
         outputs = done.value
-    return keras.Model(new_inputs[0] if len(new_inputs) == 1 else new_inputs,
-                       outputs[0] if len(outputs) == 1 else outputs, name=name or model.name)
+    return keras.Model(
+        new_inputs[0] if len(new_inputs) == 1 else new_inputs,
+        outputs[0] if len(outputs) == 1 else outputs,
+        name=name or model.name,
+    )
 
 
 def check_model(model, what):
@@ -220,8 +237,10 @@ def check_model(model, what):
     ValueError: Expected a Keras model to transfer from, received str; ...
     """
     if not isinstance(model, keras.Model):
-        raise ValueError(f"Expected a Keras model to {what}, received {type(model).__name__}; "
-                         f"pass the model object (keras.models.load_model loads a saved one).")
+        raise ValueError(
+            f"Expected a Keras model to {what}, received {type(model).__name__}; "
+            f"pass the model object (keras.models.load_model loads a saved one)."
+        )
 
 
 def all_layers(model):
@@ -265,6 +284,7 @@ def walk(model, inputs, stops):
     >>> name, tuple(t.shape)
     ('a', (None, 2))
     """
+
     def call(c):
         layer = c.layer
         if is_walkable(layer) and _contains(layer, stops):
@@ -318,6 +338,8 @@ def find_layer(model, name, what):
     """
     names = [layer.name for layer in model.layers]
     if name not in names:
-        raise ValueError(f"Expected the name of a layer of {model.name!r} to {what}, received "
-                         f"{name!r}; layers: {names}.")
+        raise ValueError(
+            f"Expected the name of a layer of {model.name!r} to {what}, received "
+            f"{name!r}; layers: {names}."
+        )
     return model.get_layer(name)

@@ -36,7 +36,8 @@ def _in_use(folder, pid):
     return FolderInUse(
         f"Expected --output_dir {folder!r} to be free, received a folder that process {pid} "
         f"is running in now; wait for it to end (then --resume if it did not finish) or "
-        f"choose another folder.")
+        f"choose another folder."
+    )
 
 
 def holder(folder):

@@ -83,5 +83,9 @@ def summarize_runs(values):
     vals = np.asarray([v for v in values if v is not None], np.float64)
     if not len(vals):
         return {"mean": None, "min": None, "max": None, "n": 0}
-    return {"mean": round(float(vals.mean()), 6), "min": float(vals.min()),
-            "max": float(vals.max()), "n": int(len(vals))}
+    return {
+        "mean": round(float(vals.mean()), 6),
+        "min": float(vals.min()),
+        "max": float(vals.max()),
+        "n": int(len(vals)),
+    }

@@ -53,8 +53,8 @@ class ProgressLog:
         self.min_interval = min_interval
         self.clock = clock
         self.start = clock()
-        self.done = 0          # steps done, including those loaded from a finished training
-        self.trained = 0       # steps trained in this process (the ETA's speed)
+        self.done = 0  # steps done, including those loaded from a finished training
+        self.trained = 0  # steps trained in this process (the ETA's speed)
         self._last_line = None
 
     def advance(self, steps, trained=True):

@@ -37,8 +37,10 @@ def check_output_dir(path, resume=False, settings=None):
     >>> check_output_dir(tempfile.mkdtemp() + "/run")
     """
     if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(f"Expected --output_dir to be a folder, received the file {path!r}; "
-                         f"choose a folder name.")
+        raise ValueError(
+            f"Expected --output_dir to be a folder, received the file {path!r}; "
+            f"choose a folder name."
+        )
     if os.path.isdir(path):
         locks.check_free(path)
         _check_contents(path, resume, settings)
@@ -52,17 +54,20 @@ def _check_contents(path, resume, settings):
     if "summary.json" in entries:
         raise ValueError(
             f"Expected an empty or new --output_dir, received {path!r} which holds a finished "
-            "run (summary.json); choose another folder (nothing was overwritten).")
+            "run (summary.json); choose another folder (nothing was overwritten)."
+        )
     if RUN_SETTINGS not in entries:
         shown = ", ".join(repr(e) for e in entries[:3]) + (", ..." if len(entries) > 3 else "")
         raise ValueError(
             f"Expected an empty or new --output_dir, received {path!r} which holds "
             f"{len(entries)} entries that are not a run of this package ({shown}; no "
-            f"{RUN_SETTINGS}); choose an empty or new folder (nothing was touched).")
+            f"{RUN_SETTINGS}); choose an empty or new folder (nothing was touched)."
+        )
     if not resume:
         raise ValueError(
             f"Expected an empty or new --output_dir, received {path!r} which holds an "
-            "unfinished run; pass --resume to continue it, or choose another folder.")
+            "unfinished run; pass --resume to continue it, or choose another folder."
+        )
     if settings is not None:
         _check_same_settings(path, settings)
 
@@ -75,9 +80,11 @@ def _check_same_settings(path, settings):
     except (ValueError, OSError) as error:
         stored = error
     if not isinstance(stored, dict):
-        raise ValueError(f"Expected {stored_path} to hold the settings the run started with "
-                         f"(a JSON object), received {str(stored)[:80]!r}; the file was changed "
-                         f"by hand: restore it or start a new run in another folder.")
+        raise ValueError(
+            f"Expected {stored_path} to hold the settings the run started with "
+            f"(a JSON object), received {str(stored)[:80]!r}; the file was changed "
+            f"by hand: restore it or start a new run in another folder."
+        )
     given = json.loads(json.dumps(settings, default=str))
     stored_data, given_data = stored.pop("data", None), given.pop("data", None)
     stored, given = _flat(stored), _flat(given)
@@ -87,7 +94,8 @@ def _check_same_settings(path, settings):
         raise ValueError(
             f"Expected --resume with the settings the run in {path!r} started with, received "
             f"different ones ({shown}); resume with the old values or start a new run in "
-            f"another folder.")
+            f"another folder."
+        )
     if stored_data is not None and given_data is not None:
         _check_same_data(path, stored_data, given_data)
 
@@ -98,14 +106,18 @@ def _check_same_data(path, stored, given):
     if changed:
         key = changed[0]
         was, now = stored.get(key), given.get(key)
-        what = (f"{was['examples']} examples (sha256 {was['sha256'][:12]}) -> "
-                f"{now['examples']} examples (sha256 {now['sha256'][:12]})" if was and now
-                else ("not loaded before" if not was else "not loaded now"))
+        what = (
+            f"{was['examples']} examples (sha256 {was['sha256'][:12]}) -> "
+            f"{now['examples']} examples (sha256 {now['sha256'][:12]})"
+            if was and now
+            else ("not loaded before" if not was else "not loaded now")
+        )
         name, _, split = key.rpartition("/")
         raise ValueError(
             f"Expected --resume on the data the run in {path!r} started with, received changed "
             f"data: dataset {name!r}, split {split!r} ({what}); restore the old files or start "
-            f"a new run in another folder.")
+            f"a new run in another folder."
+        )
 
 
 def _flat(settings, prefix=""):
@@ -143,26 +155,34 @@ def check_writable(path, flag="--output_dir"):
     parent = os.path.abspath(path)
     while not os.path.exists(parent):
         if os.path.islink(parent):
-            raise ValueError(f"Expected {flag} to be a folder or a new name, received "
-                             f"{path!r} through a symbolic link to the missing "
-                             f"{os.readlink(parent)!r}; create its target or choose another "
-                             f"location.")
+            raise ValueError(
+                f"Expected {flag} to be a folder or a new name, received "
+                f"{path!r} through a symbolic link to the missing "
+                f"{os.readlink(parent)!r}; create its target or choose another "
+                f"location."
+            )
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
-        raise ValueError(f"Expected {flag} {path!r} inside a folder, received a path "
-                         f"through the file {parent!r}; choose another location.")
+        raise ValueError(
+            f"Expected {flag} {path!r} inside a folder, received a path "
+            f"through the file {parent!r}; choose another location."
+        )
     try:
         with tempfile.NamedTemporaryFile(dir=parent, prefix=".write-check-"):
             pass
     except OSError as error:
-        raise ValueError(f"Expected a writable location for {flag} {path!r}, received "
-                         f"{parent!r} which refuses files ({error.strerror}); choose another "
-                         f"location.") from None
+        raise ValueError(
+            f"Expected a writable location for {flag} {path!r}, received "
+            f"{parent!r} which refuses files ({error.strerror}); choose another "
+            f"location."
+        ) from None
     free = shutil.disk_usage(parent).free
     if free < MIN_FREE_BYTES:
-        raise ValueError(f"Expected at least {MIN_FREE_BYTES // 2**20} MB free for "
-                         f"{flag} {path!r}, received {free // 2**20} MB free; free "
-                         f"space or choose another location.")
+        raise ValueError(
+            f"Expected at least {MIN_FREE_BYTES // 2**20} MB free for "
+            f"{flag} {path!r}, received {free // 2**20} MB free; free "
+            f"space or choose another location."
+        )
 
 
 def claim_output_dir(path, resume=False, settings=None):
@@ -209,9 +229,11 @@ def _check_path_names(path, flag):
     limit = 255
     longest = max((p for p in os.path.abspath(path).split(os.sep)), key=lambda p: len(p.encode()))
     if len(longest.encode()) > limit:
-        raise ValueError(f"Expected {flag} with names of at most {limit} bytes, received a name "
-                         f"of {len(longest.encode())} ({longest[:24]!r}...); choose a shorter "
-                         f"one.")
+        raise ValueError(
+            f"Expected {flag} with names of at most {limit} bytes, received a name "
+            f"of {len(longest.encode())} ({longest[:24]!r}...); choose a shorter "
+            f"one."
+        )
 
 
 def prepare_output_dir(path, resume=False, settings=None):

@@ -9,7 +9,7 @@ callbacks the papers' comparisons need:
   cumulative *training* wall time (evaluation excluded) — `LearningCurve`;
 - TensorBoard and CSV logs, an `EpochBackup` so a killed run resumes where it
   stopped (every file written atomically), a `DivergenceGuard` that ends a
-  training whose loss became NaN or infinite with `Diverged`, and an optional
+  training whose loss became NaN or infinite with `callbacks.Diverged`, and an optional
   wall-clock `Deadline` that stops training and keeps the model reached by then.
 
 Distribution: build and compile the model under ``get_strategy(name).scope()``;
@@ -27,10 +27,8 @@ import shutil
 import keras
 import tensorflow as tf
 
-# The loop's callbacks live in their own module; importable from here too.
-from keras_transfer.callbacks import CURVE_FIELDS  # noqa: F401
+# The loop's callbacks live in their own module.
 from keras_transfer.callbacks import Deadline
-from keras_transfer.callbacks import Diverged  # noqa: F401
 from keras_transfer.callbacks import DivergenceGuard
 from keras_transfer.callbacks import EpochBackup
 from keras_transfer.callbacks import LearningCurve
@@ -71,10 +69,13 @@ def options(*, progress=None, steps_per_execution="auto"):
     ...     resolve_steps_per_execution(None, 100)
     1
     """
-    if steps_per_execution != "auto" and (not isinstance(steps_per_execution, int)
-                                          or steps_per_execution < 1):
-        raise ValueError(f"Expected steps_per_execution 'auto' or an integer >= 1, received "
-                         f"{steps_per_execution!r}.")
+    if steps_per_execution != "auto" and (
+        not isinstance(steps_per_execution, int) or steps_per_execution < 1
+    ):
+        raise ValueError(
+            f"Expected steps_per_execution 'auto' or an integer >= 1, received "
+            f"{steps_per_execution!r}."
+        )
     saved = dict(_OPTIONS)
     _OPTIONS.update(progress=progress, steps_per_execution=steps_per_execution)
     try:
@@ -206,9 +207,23 @@ def _run_name(run_dir, model):
     return "/".join(parts[-2:] if len(parts) > 1 and parts[-2] != "runs" else parts[-1:])
 
 
-def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
-          tensorboard_dir=None, deadline_seconds=None, eval_at_start=True, callbacks=(),
-          verbose=0, steps_per_execution=None, metric="accuracy", fit=None):
+def train(
+    model,
+    train_ds,
+    test_ds,
+    *,
+    epochs,
+    steps_per_epoch,
+    run_dir=None,
+    tensorboard_dir=None,
+    deadline_seconds=None,
+    eval_at_start=True,
+    callbacks=(),
+    verbose=0,
+    steps_per_execution=None,
+    metric="accuracy",
+    fit=None,
+):
     """Trains a compiled model for ``epochs`` x ``steps_per_epoch`` steps, recording the curve.
 
     Args:
@@ -245,7 +260,7 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
             are saved; the run is no result).
 
     Returns:
-        The learning curve: list of dicts with keys ``CURVE_FIELDS``, one per
+        The learning curve: list of dicts with keys ``callbacks.CURVE_FIELDS``, one per
         evaluation, epoch 0 first.
 
     Example:
@@ -262,8 +277,9 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
             raise ValueError(f"Expected {name} to be an integer >= 1, received {value!r}.")
     # An uncompiled Keras 3 model has no `optimizer` attribute at all.
     if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
-        raise ValueError("Expected a compiled model (see compile_classifier), received an "
-                         "uncompiled one.")
+        raise ValueError(
+            "Expected a compiled model (see compile_classifier), received an uncompiled one."
+        )
     curve_path = None
     rows = []
     cbs = [DivergenceGuard(_run_name(run_dir, model))]
@@ -279,17 +295,22 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
             return rows
         cbs += [
             keras.callbacks.CSVLogger(os.path.join(run_dir, "fit_log.csv"), append=True),
-            keras.callbacks.TensorBoard(tensorboard_dir or os.path.join(run_dir, "tensorboard"),
-                                        update_freq="epoch", write_graph=False),
+            keras.callbacks.TensorBoard(
+                tensorboard_dir or os.path.join(run_dir, "tensorboard"),
+                update_freq="epoch",
+                write_graph=False,
+            ),
         ]
     elif tensorboard_dir:
-        cbs.append(keras.callbacks.TensorBoard(tensorboard_dir, update_freq="epoch",
-                                               write_graph=False))
+        cbs.append(
+            keras.callbacks.TensorBoard(tensorboard_dir, update_freq="epoch", write_graph=False)
+        )
     backup = EpochBackup(os.path.join(run_dir, "backup")) if run_dir else None
     initial_epoch = backup.restore(model) if backup else 0
     # Points after the backed-up epoch are redone (a kill came between the two).
-    curve = LearningCurve(curve_path, [r for r in rows if r["epoch"] <= initial_epoch],
-                          metric=metric)
+    curve = LearningCurve(
+        curve_path, [r for r in rows if r["epoch"] <= initial_epoch], metric=metric
+    )
     cbs.append(curve)
     if backup:  # after the curve: a kill between the two redoes the epoch, losing no point
         cbs.append(backup)
@@ -301,18 +322,28 @@ def train(model, train_ds, test_ds, *, epochs, steps_per_epoch, run_dir=None,
     if eval_at_start and not curve.rows:
         results = model.evaluate(test_ds, verbose=0, return_dict=True)
         if metric not in results:
-            raise ValueError(f"Expected the model compiled with the metric {metric!r}, "
-                             f"received metrics {sorted(results)}; compile it with "
-                             f"metrics=[{metric!r}] or pass metric=.")
+            raise ValueError(
+                f"Expected the model compiled with the metric {metric!r}, "
+                f"received metrics {sorted(results)}; compile it with "
+                f"metrics=[{metric!r}] or pass metric=."
+            )
         curve.add_row(0, 0, float("nan"), results[metric])
-    spe = resolve_steps_per_execution(steps_per_execution, steps_per_epoch,
-                                      model.distribute_strategy, model)
+    spe = resolve_steps_per_execution(
+        steps_per_execution, steps_per_epoch, model.distribute_strategy, model
+    )
     if model.steps_per_execution != spe:  # read when fit builds its train function
         model.steps_per_execution = spe
         model.train_function = model.test_function = model.predict_function = None
-    (fit or keras.Model.fit)(model, train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                             validation_data=test_ds, callbacks=cbs, verbose=verbose,
-                             initial_epoch=initial_epoch)
+    (fit or keras.Model.fit)(
+        model,
+        train_ds,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=test_ds,
+        callbacks=cbs,
+        verbose=verbose,
+        initial_epoch=initial_epoch,
+    )
     if run_dir:
         save_weights(model, os.path.join(run_dir, FINAL_WEIGHTS))
         shutil.rmtree(backup.folder, ignore_errors=True)  # the final weights are safe now

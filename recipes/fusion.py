@@ -27,7 +27,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_transfer.experiments import runner  # noqa: E402
+from keras_transfer.experiments import runner
 
 if __name__ == "__main__":
     runner.main("fusion")

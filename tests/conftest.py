@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _CACHE_DIR = tempfile.mkdtemp(prefix="keras_transfer_test_cache_")
 os.environ["KERAS_TRANSFER_CACHE"] = _CACHE_DIR
 
-import pytest  # noqa: E402
+import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -28,9 +28,14 @@ def run_recipe(name, *args, env=None, timeout=300):
 
     Example: ``proc = run_recipe("htcnn", "--dataset=digits"); proc.returncode``.
     """
-    return subprocess.run([sys.executable, str(REPO / "recipes" / f"{name}.py"), *args],
-                          capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, **(env or {})), cwd=str(REPO))
+    return subprocess.run(
+        [sys.executable, str(REPO / "recipes" / f"{name}.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, **(env or {})),
+        cwd=str(REPO),
+    )
 
 
 def assert_refused_before_training(name, tiny, args, message, out):
@@ -47,8 +52,9 @@ def assert_refused_before_training(name, tiny, args, message, out):
 
     argv = [a for a in tiny if not any(a.split("=")[0] == b.split("=")[0] for b in args)]
     with pytest.raises((ValueError, flags.Error)) as refused:
-        runner.check_inputs(name, [name, *argv, *args, f"--output_dir={out}", "--noexport"],
-                            "digits")
+        runner.check_inputs(
+            name, [name, *argv, *args, f"--output_dir={out}", "--noexport"], "digits"
+        )
     assert message in str(refused.value)
     assert "\n" not in str(refused.value).strip(), str(refused.value)
     assert not out.exists()
@@ -64,8 +70,7 @@ def assert_recipe_refuses(name, argv, message, out):
 
 def pytest_configure(config):
     # train() passes tf.data datasets to fit(), whose default shuffle=True Keras ignores.
-    config.addinivalue_line(
-        "filterwarnings", "ignore:`shuffle=True` was passed:UserWarning")
+    config.addinivalue_line("filterwarnings", "ignore:`shuffle=True` was passed:UserWarning")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -88,26 +93,70 @@ def shared_data():
     for path in candidates:
         if path.is_dir():
             return path
-    pytest.skip("shared datasets not found: set $KERAS_TRANSFER_DATA or provide "
-                f"<repo>/../shared/data (looked in {[str(c) for c in candidates]})")
+    pytest.skip(
+        "shared datasets not found: set $KERAS_TRANSFER_DATA or provide "
+        f"<repo>/../shared/data (looked in {[str(c) for c in candidates]})"
+    )
 
 
 # Every recipe's tiny settings: seconds per run on 2 CPU cores.
 TINY = {
-    "htcnn": ["--dataset=digits", "--preset=quick", "--epochs=2", "--steps_per_epoch=10",
-        "--shallow_steps=20", "--repeats=2"],
-    "layer_transfer": ["--dataset=digits", "--preset=quick", "--source_per_class=30", "--ks=1,5",
-        "--levels=0,3,5", "--trials=1", "--source_steps=20", "--target_epochs=0",
+    "htcnn": [
+        "--dataset=digits",
+        "--preset=quick",
+        "--epochs=2",
+        "--steps_per_epoch=10",
+        "--shallow_steps=20",
+        "--repeats=2",
+    ],
+    "layer_transfer": [
+        "--dataset=digits",
+        "--preset=quick",
+        "--source_per_class=30",
+        "--ks=1,5",
+        "--levels=0,3,5",
+        "--trials=1",
+        "--source_steps=20",
+        "--target_epochs=0",
         "--target_steps=5",
-        "--test_examples=100"],
-    "compact_transfer": ["--dataset=digits", "--preset=quick", "--teacher_image_size=32", "--head_steps=5",
-        "--finetune_steps=5", "--student_steps=20", "--student_widths=2,4", "--student_depth=2",
-        "--repeats=2", "--target_train_examples=0", "--test_examples=200", "--latency_runs=20"],
-    "fusion": ["--dataset=digits", "--dataset_1=digits", "--dataset_2=digits", "--preset=quick",
-        "--custom_width=4", "--pretrain_steps=10", "--retrain_steps=10", "--repeats=1",
-        "--pretrain_examples=200", "--head_units=16"],
-    "coarse2fine": ["--dataset=digits", "--preset=quick", "--resolutions=2,4,8", "--widen_at=4",
-        "--stage_epochs=2,2,2", "--steps_per_epoch=25", "--repeats=1", "--dropout=0"],
+        "--test_examples=100",
+    ],
+    "compact_transfer": [
+        "--dataset=digits",
+        "--preset=quick",
+        "--teacher_image_size=32",
+        "--head_steps=5",
+        "--finetune_steps=5",
+        "--student_steps=20",
+        "--student_widths=2,4",
+        "--student_depth=2",
+        "--repeats=2",
+        "--target_train_examples=0",
+        "--test_examples=200",
+        "--latency_runs=20",
+    ],
+    "fusion": [
+        "--dataset=digits",
+        "--dataset_1=digits",
+        "--dataset_2=digits",
+        "--preset=quick",
+        "--custom_width=4",
+        "--pretrain_steps=10",
+        "--retrain_steps=10",
+        "--repeats=1",
+        "--pretrain_examples=200",
+        "--head_units=16",
+    ],
+    "coarse2fine": [
+        "--dataset=digits",
+        "--preset=quick",
+        "--resolutions=2,4,8",
+        "--widen_at=4",
+        "--stage_epochs=2,2,2",
+        "--steps_per_epoch=25",
+        "--repeats=1",
+        "--dropout=0",
+    ],
 }
 
 

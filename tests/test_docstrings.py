@@ -9,14 +9,13 @@ import pytest
 
 import keras_transfer
 
-MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(keras_transfer.__path__, "keras_transfer.")
-)
+MODULES = sorted(m.name for m in pkgutil.walk_packages(keras_transfer.__path__, "keras_transfer."))
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     module = importlib.import_module(name)
-    result = doctest.testmod(module, extraglobs={"np": np}, optionflags=doctest.ELLIPSIS,
-                             verbose=False)
+    result = doctest.testmod(
+        module, extraglobs={"np": np}, optionflags=doctest.ELLIPSIS, verbose=False
+    )
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"

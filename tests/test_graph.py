@@ -4,10 +4,10 @@ A Keras release that changes how Functional models store their graph fails
 here first (and `graph._internal` names the missing attribute).
 """
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 from keras_transfer import graph
 
 L = keras.layers
@@ -29,16 +29,19 @@ def two_inputs():
 
 
 def nested_applications():
-    base = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35,
-                                          include_top=False, weights=None)
+    base = keras.applications.MobileNetV2(
+        input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None
+    )
     i = keras.Input((32, 32, 3))
     x = L.GlobalAveragePooling2D()(base(i, training=False))
     return keras.Model(i, L.Dense(5, name="logits")(x)), base
 
 
 def close(a, b):
-    return all(np.abs(np.asarray(x) - np.asarray(y)).max() < 1e-5
-               for x, y in zip(keras.tree.flatten(a), keras.tree.flatten(b)))
+    return all(
+        np.abs(np.asarray(x) - np.asarray(y)).max() < 1e-5
+        for x, y in zip(keras.tree.flatten(a), keras.tree.flatten(b))
+    )
 
 
 RNG = np.random.default_rng(0)
@@ -48,8 +51,9 @@ def test_rebuild_copies_a_residual_graph_exactly():
     model = residual()
     copy = graph.rebuild(model, graph.copy_call)
     x = RNG.random((2, 8, 8, 3)).astype("float32")
-    assert copy is not model and [layer.name for layer in copy.layers] == \
-        [layer.name for layer in model.layers]
+    assert copy is not model and [layer.name for layer in copy.layers] == [
+        layer.name for layer in model.layers
+    ]
     assert close(copy(x), model(x))
     assert all(a is not b for a, b in zip(copy.layers[1:], model.layers[1:]))
 
@@ -66,8 +70,13 @@ def test_rebuild_visits_calls_in_execution_order_with_original_and_new_tensors()
     model, seen = residual(), []
 
     def visit(call):
-        seen.append((call.layer.name, [tuple(t.shape) for t in call.inputs],
-                     all(isinstance(a, keras.KerasTensor) for a in keras.tree.flatten(call.args))))
+        seen.append(
+            (
+                call.layer.name,
+                [tuple(t.shape) for t in call.inputs],
+                all(isinstance(a, keras.KerasTensor) for a in keras.tree.flatten(call.args)),
+            )
+        )
         return graph.copy_call(call)
 
     graph.rebuild(model, visit)
@@ -131,7 +140,7 @@ def test_all_layers_lists_nested_layers_after_their_model():
     model, base = nested_applications()
     names = [layer.name for layer in graph.all_layers(model)]
     k = names.index(base.name)
-    assert names[k + 1:k + 1 + len(base.layers)] == [layer.name for layer in base.layers]
+    assert names[k + 1 : k + 1 + len(base.layers)] == [layer.name for layer in base.layers]
 
 
 def test_a_missing_internal_is_named():
@@ -144,8 +153,13 @@ def test_a_model_path_instead_of_a_model_is_refused_in_one_line(call):
     import keras_transfer as kt
 
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)])
-    args = {"transfer_layers": ("model.keras", model), "parameter_report": ("model.keras",),
-            "auto_pairs": ("model.keras", model)}[call]
-    with pytest.raises(ValueError, match="Expected a Keras model to list the layers of, "
-                                         "received str; pass the model object"):
+    args = {
+        "transfer_layers": ("model.keras", model),
+        "parameter_report": ("model.keras",),
+        "auto_pairs": ("model.keras", model),
+    }[call]
+    with pytest.raises(
+        ValueError,
+        match="Expected a Keras model to list the layers of, received str; pass the model object",
+    ):
         getattr(kt, call)(*args)

@@ -10,8 +10,20 @@ import keras_transfer
 ROOT = pathlib.Path(keras_transfer.__file__).parent
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS = [
-    ("callbacks", "checks", "files", "locks", "graph", "compat", "progress", "metrics",
-     "report", "run_folder", "export", "data"),
+    (
+        "callbacks",
+        "checks",
+        "files",
+        "locks",
+        "graph",
+        "compat",
+        "progress",
+        "metrics",
+        "report",
+        "run_folder",
+        "export",
+        "data",
+    ),
     ("layers",),
     ("models",),
     ("transfer",),
@@ -49,8 +61,9 @@ MODULES = sorted(p for p in ROOT.rglob("*.py") if p.name != "__init__.py" or p.p
 
 
 def test_every_module_has_a_layer():
-    dotted = {".".join(("keras_transfer",) + p.relative_to(ROOT).with_suffix("").parts)
-              for p in MODULES}
+    dotted = {
+        ".".join(("keras_transfer",) + p.relative_to(ROOT).with_suffix("").parts) for p in MODULES
+    }
     assert {d for d in dotted if layer_of(d) is None} == set()
 
 

@@ -29,8 +29,10 @@ def test_time_to_accuracy():
     acc = [0.1, 0.4, 0.6, 0.8]
     wall = [0.0, 5.0, 11.0, 16.0]
     assert metrics.time_to_accuracy(acc, wall, 0.6) == {"seconds": 11.0, "epoch": 2}
-    assert metrics.time_to_accuracy(acc, wall, 0.6, offset_seconds=4) == {"seconds": 15.0,
-                                                                         "epoch": 2}
+    assert metrics.time_to_accuracy(acc, wall, 0.6, offset_seconds=4) == {
+        "seconds": 15.0,
+        "epoch": 2,
+    }
     assert metrics.time_to_accuracy(acc, wall, 0.9) is None
     assert metrics.time_to_accuracy(acc, wall, 0.5, epochs=[0, 10, 20, 30])["epoch"] == 20
     with pytest.raises(ValueError, match="as many wall times"):
@@ -38,14 +40,15 @@ def test_time_to_accuracy():
 
 
 def test_summarize_runs():
-    assert metrics.summarize_runs([0.2, 0.4, None]) == {"mean": 0.3, "min": 0.2, "max": 0.4,
-                                                        "n": 2}
+    assert metrics.summarize_runs([0.2, 0.4, None]) == {"mean": 0.3, "min": 0.2, "max": 0.4, "n": 2}
     assert metrics.summarize_runs([None])["n"] == 0
 
 
 def _curve(accs, step_seconds=10.0):
-    return [{"epoch": e, "wall_seconds": step_seconds * e, "test_accuracy": a}
-            for e, a in enumerate(accs)]
+    return [
+        {"epoch": e, "wall_seconds": step_seconds * e, "test_accuracy": a}
+        for e, a in enumerate(accs)
+    ]
 
 
 def test_compare_curves_skips_epoch_zero_and_counts_shallow_time():

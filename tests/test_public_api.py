@@ -32,7 +32,7 @@ def test_public_modules_are_documented(name):
 def test_namespace():
     assert set(kt.__all__) <= set(dir(kt))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        kt.nope  # noqa: B018
+        kt.nope
     assert kt.fuse is kt.transfer.fusion.fuse and kt.Stage is kt.schedules.incremental.Stage
 
 
@@ -46,9 +46,14 @@ def test_readme_examples_import_public_names_only():
     readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
     assert blocks
-    imports = [line for block in blocks for line in block.splitlines()
-               if re.match(r"\s*(from|import) keras_transfer", line)]
+    imports = [
+        line
+        for block in blocks
+        for line in block.splitlines()
+        if re.match(r"\s*(from|import) keras_transfer", line)
+    ]
     for line in imports:
         m = re.match(r"\s*from keras_transfer import (.+)", line)
         assert line.strip() == "import keras_transfer as kt" or (
-            m and set(n.strip() for n in m.group(1).split(",")) <= set(kt.__all__)), line
+            m and set(n.strip() for n in m.group(1).split(",")) <= set(kt.__all__)
+        ), line

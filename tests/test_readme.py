@@ -17,8 +17,12 @@ from keras_transfer import data
 
 README = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
-TINY = [(r"\bsteps=10_000\b", "steps=4"), (r"\bsteps_per_epoch=1000\b", "steps_per_epoch=2"),
-        (r"\bepochs=(20|10)\b", "epochs=1"), (r"\[:10_000\]", "[:64]")]
+TINY = [
+    (r"\bsteps=10_000\b", "steps=4"),
+    (r"\bsteps_per_epoch=1000\b", "steps_per_epoch=2"),
+    (r"\bepochs=(20|10)\b", "epochs=1"),
+    (r"\[:10_000\]", "[:64]"),
+]
 
 
 def block(first_line_match, dataset=None):
@@ -35,7 +39,7 @@ def block(first_line_match, dataset=None):
 def run(code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace = {}
-    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
+    exec(compile(code, "README.md", "exec"), namespace)  # the README's own code
     return namespace
 
 
@@ -50,8 +54,9 @@ def test_readme_has_the_five_examples():
 def test_fusion_example(tmp_path, monkeypatch):
     ns = run(block(r"kt\.fuse\("), tmp_path, monkeypatch)
     assert ns["fused"].output_shape == (None, 8)
-    assert {g for gates in ns["kt"].exchange_gates(ns["fused"]).values()
-            for g in gates.values()} == {0.0}
+    assert {
+        g for gates in ns["kt"].exchange_gates(ns["fused"]).values() for g in gates.values()
+    } == {0.0}
     assert ns["ensemble"].output_shape == (None, 8)
 
 
@@ -67,8 +72,9 @@ def test_htcnn_example(tmp_path, monkeypatch):
     assert len(ns["shallow"]) == 4 and [r["step"] for r in ns["curve"]] == [0, 2]
     # conv1 filters [8, 16) came from shallow CNN 1 (then trained 2 SGD steps at 0.01)
     kernel = ns["cloud"].get_layer("conv1").kernel.numpy()
-    assert np.abs(kernel[..., 8:16] - ns["shallow"][1].get_layer("conv1").kernel.numpy()).max() \
-        < 0.01
+    assert (
+        np.abs(kernel[..., 8:16] - ns["shallow"][1].get_layer("conv1").kernel.numpy()).max() < 0.01
+    )
     assert (tmp_path / "runs" / "cloud" / "curve.csv").exists()
 
 

@@ -42,15 +42,21 @@ def test_write_json_turns_nan_into_null(tmp_path):
 
 
 def test_plot_curves_and_tables(tmp_path):
-    rows = [[{"epoch": e, "test_accuracy": a} for e, a in enumerate(accs)]
-            for accs in ([0.1, 0.5, 0.6], [0.1, 0.4, 0.7, 0.8])]
+    rows = [
+        [{"epoch": e, "test_accuracy": a} for e, a in enumerate(accs)]
+        for accs in ([0.1, 0.5, 0.6], [0.1, 0.4, 0.7, 0.8])
+    ]
     epochs, acc = report.curve_matrix(rows)
     assert epochs.tolist() == [0, 1, 2] and acc.shape == (2, 3)  # truncated to the shortest
     path = tmp_path / "curves.png"
     report.plot_curves(str(path), {"HTCNN": rows, "CCNN": rows[:1]})
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert report.markdown_table(["a"], [[1], [2]]).splitlines() == ["| a |", "|---|", "| 1 |",
-                                                                     "| 2 |"]
+    assert report.markdown_table(["a"], [[1], [2]]).splitlines() == [
+        "| a |",
+        "|---|",
+        "| 1 |",
+        "| 2 |",
+    ]
 
 
 def test_export_saved_model_and_keras_same_predictions(tmp_path):
@@ -58,8 +64,9 @@ def test_export_saved_model_and_keras_same_predictions(tmp_path):
     x = np.random.RandomState(0).rand(5, 8, 8, 1).astype("float32")
     paths = export_model(model, str(tmp_path), "cloud")
     reloaded = tf.saved_model.load(paths["saved_model"])
-    np.testing.assert_allclose(reloaded.serve(tf.constant(x)).numpy(), model.predict(x, verbose=0),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        reloaded.serve(tf.constant(x)).numpy(), model.predict(x, verbose=0), atol=1e-5
+    )
     import keras
 
     again = keras.saving.load_model(paths["keras"])

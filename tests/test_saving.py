@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 
 import keras_transfer as kt
-from keras_transfer import _registration, models
+from keras_transfer import _registration
+from keras_transfer import models
 from keras_transfer.models import coding
 
 ROOT = pathlib.Path(kt.__file__).parent
@@ -54,27 +55,35 @@ def probe(model, x, y):
         for sub in getattr(layer, "layers", []):
             yield from walk(sub)
 
-    ours = sorted({type(obj).__name__ for obj in [*walk(model), getattr(model, "loss", None)]
-                   if type(obj).__module__.startswith("keras_transfer.")})
-    info = {"class": type(model).__name__, "custom": ours,
-            "loss": type(getattr(model, "loss", None)).__name__,
-            "evaluate_keys": sorted(scores) if "evaluate" in arrays else []}
+    ours = sorted(
+        {
+            type(obj).__name__
+            for obj in [*walk(model), getattr(model, "loss", None)]
+            if type(obj).__module__.startswith("keras_transfer.")
+        }
+    )
+    info = {
+        "class": type(model).__name__,
+        "custom": ours,
+        "loss": type(getattr(model, "loss", None)).__name__,
+        "evaluate_keys": sorted(scores) if "evaluate" in arrays else [],
+    }
     assert isinstance(model, keras.Model)
     return arrays, info
 
 
-CHILD = f'''
+CHILD = f"""
 import json, sys
 order, folder = sys.argv[1], sys.argv[2]
 names = sys.argv[3].split(",")
 if order == "kt-first":
-    import keras_transfer as kt  # noqa: F401
+    import keras_transfer as kt
     import keras
 elif order == "keras-first":
     import keras
-    import keras_transfer as kt  # noqa: F401
+    import keras_transfer as kt
 else:  # "submodule-first": keras is first imported in the middle of keras_transfer.layers
-    from keras_transfer.layers import SkipExchange  # noqa: F401
+    from keras_transfer.layers import SkipExchange
     import keras
 import numpy as np
 
@@ -97,7 +106,7 @@ for name in names:
     out.update({{f"{{name}}/{{k}}": v for k, v in arrays.items()}})
 np.savez(f"{{folder}}/{{order}}.npz", **out)
 print(json.dumps(report))
-'''
+"""
 
 
 def _images(shape, n=4, seed=0):
@@ -122,14 +131,20 @@ def build_models():
     one.compile(optimizer="sgd", metrics=["accuracy"])
     built["distiller_one_teacher"] = (one, _images((16, 16, 3)), np.arange(4) % 5)
     built["distiller_two_teachers"] = (
-        _distiller([_teacher("t1", 6), _teacher("t2", 8)]), _images((16, 16, 3)), None)
+        _distiller([_teacher("t1", 6), _teacher("t2", 8)]),
+        _images((16, 16, 3)),
+        None,
+    )
 
-    a = models.residual_cnn((16, 16, 3), include_top=False, blocks=4, blocks_per_stage=2,
-                            width=4, name="a")
-    b = models.residual_cnn((16, 16, 3), include_top=False, blocks=4, blocks_per_stage=2,
-                            width=8, name="b")
-    fused = kt.fuse(a, b, 5, pairs=[("block2", "block2"), ("block4", "stage1_add")],
-                    exchange="gated")
+    a = models.residual_cnn(
+        (16, 16, 3), include_top=False, blocks=4, blocks_per_stage=2, width=4, name="a"
+    )
+    b = models.residual_cnn(
+        (16, 16, 3), include_top=False, blocks=4, blocks_per_stage=2, width=8, name="b"
+    )
+    fused = kt.fuse(
+        a, b, 5, pairs=[("block2", "block2"), ("block4", "stage1_add")], exchange="gated"
+    )
     for layer in fused.layers:  # open the gates (0 at creation), so the exchanges count
         for w in layer.weights:
             if "gate" in w.path:
@@ -138,22 +153,33 @@ def build_models():
 
     codes = coding.random_codes(5, 20)
     lenet = models.lenet5()
-    lenet.compile(optimizer=keras.optimizers.SGD(0.01), loss=coding.CodeLoss(codes),
-                  metrics=[coding.CodeAccuracy(codes)])
+    lenet.compile(
+        optimizer=keras.optimizers.SGD(0.01),
+        loss=coding.CodeLoss(codes),
+        metrics=[coding.CodeAccuracy(codes)],
+    )
     built["lenet5_code_loss"] = (lenet, _images((32, 32, 1)), np.arange(4) % 5)
 
     up = kt.upscale(models.table1_net("net-4", (8, 8, 3), 5), 2, mode="paper", seed=0)
     built["upscaled"] = (up, kt.replicate(_images((8, 8, 3))), None)
-    built["alexnet_grouped_conv"] = (models.alexnet((64, 64, 3), 5, fc_units=16),
-                                     _images((64, 64, 3)), None)
+    built["alexnet_grouped_conv"] = (
+        models.alexnet((64, 64, 3), 5, fc_units=16),
+        _images((64, 64, 3)),
+        None,
+    )
     built["backbone_classifier"] = (
         models.backbone_classifier("MobileNetV2", (32, 32, 3), 5, alpha=0.35, image_size=40),
-        _images((32, 32, 3)), None)
-    net2net = kt.deepen(kt.widen(models.table1_net("net-4", (8, 8, 3), 5), "conv1", 9,
-                                 init="flip_central"), "pool2")
+        _images((32, 32, 3)),
+        None,
+    )
+    net2net = kt.deepen(
+        kt.widen(models.table1_net("net-4", (8, 8, 3), 5), "conv1", 9, init="flip_central"), "pool2"
+    )
     built["widened_deepened"] = (net2net, _images((8, 8, 3)), None)
-    members = [models.shallow_cnn((16, 16, 3), 5, first_filters=2, second_filters=4, name=n)
-               for n in ("m1", "m2")]
+    members = [
+        models.shallow_cnn((16, 16, 3), 5, first_filters=2, second_filters=4, name=n)
+        for n in ("m1", "m2")
+    ]
     built["average_ensemble"] = (kt.average_ensemble(members), _images((16, 16, 3)), None)
     cloud = models.cloud_cnn((16, 16, 3), 5, filters=(4, 4, 8, 8, 8, 8), fc_units=16)
     kt.transfer_first_layer(cloud, members)
@@ -202,9 +228,15 @@ def check_in_a_new_process(saved, order):
     """
     folder, wants, infos = saved
     names = ORDERS[order]
-    child = subprocess.run([sys.executable, "-c", CHILD, order, str(folder), ",".join(names)],
-                           cwd=str(folder), env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-                           capture_output=True, text=True, check=False, timeout=300)
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, order, str(folder), ",".join(names)],
+        cwd=str(folder),
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert child.returncode == 0, child.stderr[-3000:]
     report = json.loads(child.stdout.strip().splitlines()[-1])
     assert report["finder_left"] == []  # the hook removed itself once it fired
@@ -247,8 +279,10 @@ def _registering_modules():
     found = set()
     for path in ROOT.rglob("*.py"):
         tree = ast.parse(path.read_text())
-        if any(isinstance(node, ast.Attribute) and node.attr == "register_keras_serializable"
-               for node in ast.walk(tree)):
+        if any(
+            isinstance(node, ast.Attribute) and node.attr == "register_keras_serializable"
+            for node in ast.walk(tree)
+        ):
             found.add(".".join(("keras_transfer",) + path.relative_to(ROOT).with_suffix("").parts))
     return found
 
@@ -261,26 +295,41 @@ def test_every_registering_module_is_imported_at_registration():
 def test_every_custom_object_of_the_package_is_registered():
     # Every public Layer (Model included), Loss, Metric, Initializer, ... class the package
     # defines must be registered under its own name (experiments excepted: they only use them).
-    bases = (keras.layers.Layer, keras.losses.Loss, keras.metrics.Metric,
-             keras.initializers.Initializer, keras.optimizers.schedules.LearningRateSchedule,
-             keras.constraints.Constraint, keras.regularizers.Regularizer)
+    bases = (
+        keras.layers.Layer,
+        keras.losses.Loss,
+        keras.metrics.Metric,
+        keras.initializers.Initializer,
+        keras.optimizers.schedules.LearningRateSchedule,
+        keras.constraints.Constraint,
+        keras.regularizers.Regularizer,
+    )
     custom = {}
     for info in pkgutil.walk_packages(kt.__path__, "keras_transfer."):
         if info.name.startswith("keras_transfer.experiments"):
             continue
         module = importlib.import_module(info.name)
         for attr, obj in vars(module).items():
-            if (inspect.isclass(obj) and issubclass(obj, bases) and obj.__module__ == info.name
-                    and not attr.startswith("_")):
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, bases)
+                and obj.__module__ == info.name
+                and not attr.startswith("_")
+            ):
                 custom[f"{info.name}.{attr}"] = obj
     assert "keras_transfer.models.coding.CodeLoss" in custom  # the check sees the package's classes
-    assert [path for path, obj in custom.items() if keras.saving.get_registered_object(
-        f"keras_transfer>{obj.__name__}") is not obj] == []
+    assert [
+        path
+        for path, obj in custom.items()
+        if keras.saving.get_registered_object(f"keras_transfer>{obj.__name__}") is not obj
+    ] == []
 
 
 def test_importing_the_package_alone_installs_only_the_hook():
-    code = ("import sys, keras_transfer, keras_transfer._registration as r; "
-            "print('tensorflow' in sys.modules, 'keras' in sys.modules, r.registered(), "
-            "[type(f).__name__ for f in sys.meta_path if type(f).__module__ == r.__name__])")
+    code = (
+        "import sys, keras_transfer, keras_transfer._registration as r; "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules, r.registered(), "
+        "[type(f).__name__ for f in sys.meta_path if type(f).__module__ == r.__name__])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False False ['_Finder']"

@@ -13,7 +13,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_transfer import data, models, training
+from keras_transfer import data
+from keras_transfer import models
+from keras_transfer import training
+from keras_transfer.callbacks import CURVE_FIELDS
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -27,8 +30,9 @@ def digits():
 
 def _model(info, learning_rate=0.01, seed=0):
     keras.utils.set_random_seed(seed)
-    return training.compile_classifier(models.shallow_cnn(info.image_shape, info.num_classes),
-                                       learning_rate=learning_rate)
+    return training.compile_classifier(
+        models.shallow_cnn(info.image_shape, info.num_classes), learning_rate=learning_rate
+    )
 
 
 class EpochCounter(keras.callbacks.Callback):
@@ -65,8 +69,8 @@ class InterruptAfter(keras.callbacks.Callback):
 def _assert_same_curve(a, b):
     assert len(a) == len(b)
     for r, s in zip(a, b):
-        assert set(r) == set(s) == set(training.CURVE_FIELDS)
-        for key in training.CURVE_FIELDS:
+        assert set(r) == set(s) == set(CURVE_FIELDS)
+        for key in CURVE_FIELDS:
             if isinstance(r[key], float) and math.isnan(r[key]):
                 assert math.isnan(s[key]), (key, r, s)
             else:
@@ -82,11 +86,12 @@ def test_train_curve_and_run_dir(digits, tmp_path):
     train_ds, test_ds, info = digits
     run_dir = tmp_path / "run"
     model = _model(info)
-    curve = training.train(model, train_ds, test_ds, epochs=2, steps_per_epoch=10,
-                           run_dir=str(run_dir))
+    curve = training.train(
+        model, train_ds, test_ds, epochs=2, steps_per_epoch=10, run_dir=str(run_dir)
+    )
     assert [r["epoch"] for r in curve] == [0, 1, 2]
     assert [r["step"] for r in curve] == [0, 10, 20]
-    assert list(curve[0]) == list(training.CURVE_FIELDS)
+    assert list(curve[0]) == list(CURVE_FIELDS)
     walls = [r["wall_seconds"] for r in curve]
     assert walls[0] == 0.0 and walls == sorted(walls) and walls[-1] > 0
     assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in curve)
@@ -120,8 +125,9 @@ def test_train_learns_digits(digits):
 
 def test_train_without_eval_at_start(digits):
     train_ds, test_ds, info = digits
-    curve = training.train(_model(info), train_ds, test_ds, epochs=1, steps_per_epoch=3,
-                           eval_at_start=False)
+    curve = training.train(
+        _model(info), train_ds, test_ds, epochs=1, steps_per_epoch=3, eval_at_start=False
+    )
     assert [r["epoch"] for r in curve] == [1]
 
 
@@ -133,8 +139,15 @@ def test_resume_after_interruption(digits, tmp_path):
     first = _model(info, seed=0)
     killer = InterruptAfter(2)
     with pytest.raises(Interrupt):
-        training.train(first, train_ds, test_ds, epochs=4, steps_per_epoch=steps,
-                       run_dir=run_dir, callbacks=[killer])
+        training.train(
+            first,
+            train_ds,
+            test_ds,
+            epochs=4,
+            steps_per_epoch=steps,
+            run_dir=run_dir,
+            callbacks=[killer],
+        )
     partial = training.read_curve(os.path.join(run_dir, "curve.csv"))
     assert [r["epoch"] for r in partial] == [0, 1, 2]
     assert os.path.isdir(os.path.join(run_dir, "backup"))
@@ -143,8 +156,15 @@ def test_resume_after_interruption(digits, tmp_path):
     second = _model(info, seed=123)
     fresh = [np.array(w) for w in second.get_weights()]
     counter = EpochCounter()
-    curve = training.train(second, train_ds, test_ds, epochs=4, steps_per_epoch=steps,
-                           run_dir=run_dir, callbacks=[counter])
+    curve = training.train(
+        second,
+        train_ds,
+        test_ds,
+        epochs=4,
+        steps_per_epoch=steps,
+        run_dir=run_dir,
+        callbacks=[counter],
+    )
     # resumed from the backup of epoch 2, not restarted
     assert counter.epochs == [2, 3]
     assert any(not np.array_equal(a, b) for a, b in zip(fresh, counter.start_weights))
@@ -158,15 +178,20 @@ def test_resume_after_interruption(digits, tmp_path):
     assert walls == sorted(walls)  # training time continues across the restart
     _assert_same_curve(training.read_curve(os.path.join(run_dir, "curve.csv")), curve)
     assert [int(r["epoch"]) for r in _csv_rows(os.path.join(run_dir, "fit_log.csv"))] == [
-        0, 1, 2, 3]
+        0,
+        1,
+        2,
+        3,
+    ]
 
 
 def test_deadline_stops_early_and_keeps_model(digits):
     train_ds, test_ds, info = digits
     model = _model(info)
     epochs, steps = 200, 20
-    curve = training.train(model, train_ds, test_ds, epochs=epochs, steps_per_epoch=steps,
-                           deadline_seconds=0.5)
+    curve = training.train(
+        model, train_ds, test_ds, epochs=epochs, steps_per_epoch=steps, deadline_seconds=0.5
+    )
     last = curve[-1]
     assert 0 < last["step"] < epochs * steps
     assert last["wall_seconds"] >= 0.5
@@ -179,8 +204,11 @@ def test_deadline_stops_early_and_keeps_model(digits):
 def test_bad_arguments(digits):
     train_ds, test_ds, info = digits
     model = _model(info)
-    for kwargs in (dict(epochs=0, steps_per_epoch=1), dict(epochs=1, steps_per_epoch=0),
-                   dict(epochs=1.5, steps_per_epoch=1)):
+    for kwargs in (
+        dict(epochs=0, steps_per_epoch=1),
+        dict(epochs=1, steps_per_epoch=0),
+        dict(epochs=1.5, steps_per_epoch=1),
+    ):
         with pytest.raises(ValueError, match="epochs|steps_per_epoch"):
             training.train(model, train_ds, test_ds, **kwargs)
     uncompiled = models.shallow_cnn(info.image_shape, 10)
@@ -196,7 +224,7 @@ def test_bad_arguments(digits):
     assert training.read_curve("/nonexistent/curve.csv") == []
 
 
-MIRRORED_SCRIPT = textwrap.dedent('''
+MIRRORED_SCRIPT = textwrap.dedent("""
     import json, os, sys
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -243,17 +271,30 @@ MIRRORED_SCRIPT = textwrap.dedent('''
     diff = max(float(np.abs(a - b).max()) for a, b in zip(ref, mirrored))
     print("STEP " + json.dumps({"iterations": [it_ref, it_mirrored], "moved": moved,
                                 "diff": diff}))
-''')
+""")
 
 
 def test_mirrored_strategy_two_cpu_replicas(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(REPO)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
-    proc = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, str(tmp_path / "run")],
-                          cwd=str(REPO), env=env, capture_output=True, text=True, timeout=180)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            [str(REPO)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+        ),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, str(tmp_path / "run")],
+        cwd=str(REPO),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    lines = {line.split(" ", 1)[0]: json.loads(line.split(" ", 1)[1])
-             for line in proc.stdout.splitlines() if line.startswith(("CURVE ", "STEP "))}
+    lines = {
+        line.split(" ", 1)[0]: json.loads(line.split(" ", 1)[1])
+        for line in proc.stdout.splitlines()
+        if line.startswith(("CURVE ", "STEP "))
+    }
 
     curve = lines["CURVE"]
     assert [r["step"] for r in curve] == [0, 40]
@@ -275,8 +316,9 @@ def test_finished_run_dir_is_loaded_not_retrained(digits, tmp_path):
     assert os.path.exists(os.path.join(run_dir, training.FINAL_WEIGHTS))
     again = _model(info, seed=7)
     counter = EpochCounter()
-    same = training.train(again, train_ds, test_ds, epochs=2, steps_per_epoch=5,
-                          run_dir=run_dir, callbacks=[counter])
+    same = training.train(
+        again, train_ds, test_ds, epochs=2, steps_per_epoch=5, run_dir=run_dir, callbacks=[counter]
+    )
     assert counter.epochs == []  # nothing trained
     _assert_same_curve(same, curve)
     for a, b in zip(first.get_weights(), again.get_weights()):
@@ -291,12 +333,20 @@ def test_steps_per_execution_trains_the_same_steps_and_weights(digits, tmp_path)
         model = _model(info)
         # A fresh dataset from the same seed: the same batches in both runs.
         ds, _ = data.load("digits", "train", repeat=True, batch_size=32, seed=0)
-        curve = training.train(model, ds, test_ds, epochs=2, steps_per_epoch=30,
-                               steps_per_execution=spe, run_dir=str(tmp_path / str(spe)))
+        curve = training.train(
+            model,
+            ds,
+            test_ds,
+            epochs=2,
+            steps_per_epoch=30,
+            steps_per_execution=spe,
+            run_dir=str(tmp_path / str(spe)),
+        )
         results[spe] = (curve, model.get_weights(), model.steps_per_execution)
     assert results[1][2] == 1 and results["auto"][2] == 30
-    assert [r["step"] for r in results[1][0]] == [r["step"] for r in results["auto"][0]] == [
-        0, 30, 60]
+    assert (
+        [r["step"] for r in results[1][0]] == [r["step"] for r in results["auto"][0]] == [0, 30, 60]
+    )
     diff = max(float(np.abs(a - b).max()) for a, b in zip(results[1][1], results["auto"][1]))
     assert diff < 1e-5
 

@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 
 from keras_transfer.data.sources import DATA_ENV
+from keras_transfer.data.sources import SPLITS
 from keras_transfer.data.sources import DatasetInfo
 from keras_transfer.data.sources import available
 from keras_transfer.data.sources import load_arrays
@@ -15,7 +16,6 @@ from keras_transfer.data.transforms import per_class_indices
 from keras_transfer.data.transforms import prepare_images
 from keras_transfer.data.transforms import select_classes
 from keras_transfer.data.transforms import shard_indices
-from keras_transfer.data.sources import SPLITS
 from keras_transfer.data.validation import DataError
 from keras_transfer.data.validation import check_count
 from keras_transfer.data.validation import check_split_pair
@@ -37,15 +37,17 @@ class ImageData:
 
     def take(self, indices):
         """The examples at ``indices``, same info with the new size."""
-        return ImageData(self.x[indices], self.y[indices],
-                         dataclasses.replace(self.info, size=len(indices)))
+        return ImageData(
+            self.x[indices], self.y[indices], dataclasses.replace(self.info, size=len(indices))
+        )
 
     def __len__(self):
         return len(self.y)
 
 
-def load_image_data(name, split="train", *, data_dir=None, image_size=None, color=None,
-                    download=False):
+def load_image_data(
+    name, split="train", *, data_dir=None, image_size=None, color=None, download=False
+):
     """Loads a split into memory, resized and colour-converted (uint8).
 
     Args:
@@ -69,8 +71,12 @@ def load_splits(name, *, data_dir=None, image_size=None, color=None, download=Fa
     >>> train.x.shape[1:] == test.x.shape[1:], len(train), len(test)
     (True, 1437, 360)
     """
-    train, test = (load_image_data(name, split, data_dir=data_dir, image_size=image_size,
-                                   color=color, download=download) for split in SPLITS)
+    train, test = (
+        load_image_data(
+            name, split, data_dir=data_dir, image_size=image_size, color=color, download=download
+        )
+        for split in SPLITS
+    )
     check_split_pair(train, test, name)
     return train, test
 
@@ -92,15 +98,28 @@ def stratified_subset(data, n, what, seed=0):
     """
     classes = data.info.num_classes
     if n < classes:
-        raise DataError(f"Expected {what} >= {classes} (one example of each of the "
-                        f"{data.info.name} classes), received {n}; raise it or use 0 for all.")
+        raise DataError(
+            f"Expected {what} >= {classes} (one example of each of the "
+            f"{data.info.name} classes), received {n}; raise it or use 0 for all."
+        )
     check_count(n, len(data), f"{what} (the {data.info.name} split's size)", "lower it")
     return data.take(np.sort(per_class_indices(data.y, n // classes, seed=seed)))
 
 
-def load(name, split="train", *, data_dir=None, image_size=None, color=None,
-         subtract_mean=False, batch_size=100, shuffle=None, repeat=False, seed=0,
-         download=False):
+def load(
+    name,
+    split="train",
+    *,
+    data_dir=None,
+    image_size=None,
+    color=None,
+    subtract_mean=False,
+    batch_size=100,
+    shuffle=None,
+    repeat=False,
+    seed=0,
+    download=False,
+):
     """Loads a dataset split as a batched `tf.data.Dataset` plus its `DatasetInfo`.
 
     Args:
@@ -127,25 +146,50 @@ def load(name, split="train", *, data_dir=None, image_size=None, color=None,
     >>> tuple(images.shape), info.num_classes
     ((32, 8, 8, 1), 10)
     """
-    data = load_image_data(name, split, data_dir=data_dir, image_size=image_size, color=color,
-                           download=download)
+    data = load_image_data(
+        name, split, data_dir=data_dir, image_size=image_size, color=color, download=download
+    )
     mean = None
     if subtract_mean:
-        train = data if split == "train" else load_image_data(
-            name, "train", data_dir=data_dir, image_size=image_size, color=color,
-            download=download)
+        train = (
+            data
+            if split == "train"
+            else load_image_data(
+                name,
+                "train",
+                data_dir=data_dir,
+                image_size=image_size,
+                color=color,
+                download=download,
+            )
+        )
         mean = channel_mean(train.x)
     shuffle = split == "train" if shuffle is None else shuffle
-    ds = make_dataset(data.x, data.y, batch_size, shuffle=shuffle, repeat=repeat, seed=seed,
-                      mean=mean)
+    ds = make_dataset(
+        data.x, data.y, batch_size, shuffle=shuffle, repeat=repeat, seed=seed, mean=mean
+    )
     return ds, data.info
 
 
 __all__ = [
-    "DATA_ENV", "DataError", "DatasetInfo", "ImageData", "available", "channel_mean", "load",
-    "load_arrays", "load_splits", "split_validation", "stratified_subset",
-    "load_image_data", "make_dataset", "per_class_indices", "prepare_images",
-    "resolve_data_dir", "select_classes", "shard_indices",
+    "DATA_ENV",
+    "DataError",
+    "DatasetInfo",
+    "ImageData",
+    "available",
+    "channel_mean",
+    "load",
+    "load_arrays",
+    "load_splits",
+    "split_validation",
+    "stratified_subset",
+    "load_image_data",
+    "make_dataset",
+    "per_class_indices",
+    "prepare_images",
+    "resolve_data_dir",
+    "select_classes",
+    "shard_indices",
 ]
 
 

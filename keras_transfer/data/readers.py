@@ -30,15 +30,20 @@ _REWRITE = "write it again with np.savez(path, x=images, y=labels)"
 def _decode_jpeg_packed(buf, offsets, path):
     from PIL import Image
 
-    if (offsets.ndim != 1 or len(offsets) < 1 or not np.issubdtype(offsets.dtype, np.integer)
-            or offsets[0] != 0 or offsets[-1] != len(buf)):
+    if (
+        offsets.ndim != 1
+        or len(offsets) < 1
+        or not np.issubdtype(offsets.dtype, np.integer)
+        or offsets[0] != 0
+        or offsets[-1] != len(buf)
+    ):
         raise ValueError(
             f"Corrupt npz {path}: expected 'offsets' to run from 0 to len(jpeg)={len(buf)}, "
             f"received offsets from {offsets[:1]} to {offsets[-1:]}; {_REWRITE}."
         )
     images = []
     for i in range(len(offsets) - 1):
-        raw = buf[offsets[i]:offsets[i + 1]].tobytes()
+        raw = buf[offsets[i] : offsets[i + 1]].tobytes()
         try:
             images.append(np.asarray(Image.open(io.BytesIO(raw)).convert("RGB")))
         except Exception as e:  # PIL raises several types for bad bytes.
@@ -73,21 +78,26 @@ def _npy_headers(path):
                 continue
             with archive.open(info) as f:
                 version = np.lib.format.read_magic(f)
-                read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                        else np.lib.format.read_array_header_2_0)
+                read = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
                 shape, _, dtype = read(f)
-            key = info.filename[:-len(".npy")]
+            key = info.filename[: -len(".npy")]
             count = int(np.prod(shape, dtype=object))
             nbytes = count * dtype.itemsize
             if nbytes > info.file_size:
                 raise DataError(
                     f"Expected the array {key!r} of {path} to hold the {count:,} elements its "
                     f"header claims ({nbytes:,} bytes), received {info.file_size:,} bytes; the "
-                    f"file is corrupt or crafted: write it again with np.savez.")
+                    f"file is corrupt or crafted: write it again with np.savez."
+                )
             headers[key] = (shape, dtype)
             total += nbytes
-    check_fits_in_memory(total, f"the arrays of {path}", "use a smaller dataset or a "
-                         "machine with more memory")
+    check_fits_in_memory(
+        total, f"the arrays of {path}", "use a smaller dataset or a machine with more memory"
+    )
     return headers
 
 
@@ -110,16 +120,19 @@ def load_npz(path):
         except DataError:
             raise
         except unreadable as e:
-            raise ValueError(f"Corrupt npz {path}: cannot be read as an npz archive ({e}); "
-                             f"{_REWRITE}.") from e
+            raise ValueError(
+                f"Corrupt npz {path}: cannot be read as an npz archive ({e}); {_REWRITE}."
+            ) from e
     try:
         archive = np.load(path, allow_pickle=False)
     except unreadable as e:
-        raise ValueError(f"Corrupt npz {path}: cannot be read as an npz archive ({e}); "
-                         f"{_REWRITE}.") from e
+        raise ValueError(
+            f"Corrupt npz {path}: cannot be read as an npz archive ({e}); {_REWRITE}."
+        ) from e
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"Corrupt npz {path}: expected an npz archive, received a single "
-                         f"array; {_REWRITE}.")
+        raise ValueError(
+            f"Corrupt npz {path}: expected an npz archive, received a single array; {_REWRITE}."
+        )
     with archive as d:
         files = set(d.files)
         if "y" not in files or not ({"x"} <= files or {"jpeg", "offsets"} <= files):
@@ -134,8 +147,9 @@ def load_npz(path):
             else:
                 buf, offsets = np.asarray(d["jpeg"]), np.asarray(d["offsets"])
         except unreadable as e:
-            raise ValueError(f"Corrupt npz {path}: cannot read its arrays ({e}); "
-                             f"{_REWRITE}.") from e
+            raise ValueError(
+                f"Corrupt npz {path}: cannot read its arrays ({e}); {_REWRITE}."
+            ) from e
     if "x" not in files:
         x = _decoded(buf, offsets, path)
     try:
@@ -177,8 +191,11 @@ def _image_files(folder, classes):
     for label, cls in enumerate(classes):
         cdir = os.path.join(folder, cls)
         if os.path.isdir(cdir):
-            files += [(os.path.join(cdir, f), label) for f in sorted(os.listdir(cdir))
-                      if f.lower().endswith(IMAGE_EXTS)]
+            files += [
+                (os.path.join(cdir, f), label)
+                for f in sorted(os.listdir(cdir))
+                if f.lower().endswith(IMAGE_EXTS)
+            ]
     return files
 
 
@@ -196,12 +213,16 @@ def _open_image(path, folder):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise DataError(f"Expected images of at most {Image.MAX_IMAGE_PIXELS:,} pixels under "
-                        f"{folder}, received {path!r} which claims more ({e}); resize or "
-                        f"remove it.") from None
+        raise DataError(
+            f"Expected images of at most {Image.MAX_IMAGE_PIXELS:,} pixels under "
+            f"{folder}, received {path!r} which claims more ({e}); resize or "
+            f"remove it."
+        ) from None
     except OSError as e:  # PIL's UnidentifiedImageError, truncated files
-        raise DataError(f"Expected image files PIL can read under {folder}, "
-                        f"received {path!r} ({e}); remove or replace it.") from None
+        raise DataError(
+            f"Expected image files PIL can read under {folder}, "
+            f"received {path!r} ({e}); remove or replace it."
+        ) from None
 
 
 def load_image_folder(folder, class_names=None):
@@ -234,15 +255,18 @@ def load_image_folder(folder, class_names=None):
             f"(width, height); resize them first."
         )
     width, height = sizes.pop()
-    check_fits_in_memory(len(files) * width * height * 3, f"the images of {folder}",
-                         "use fewer or smaller images")
+    check_fits_in_memory(
+        len(files) * width * height * 3, f"the images of {folder}", "use fewer or smaller images"
+    )
     xs = []
     for path, _ in files:
         try:
             with _open_image(path, folder) as image:
                 xs.append(np.asarray(image.convert("RGB")))
         except OSError as e:  # truncated pixel data shows only when decoding
-            raise DataError(f"Expected image files PIL can read under {folder}, "
-                            f"received {path!r} ({e}); remove or replace it.") from None
+            raise DataError(
+                f"Expected image files PIL can read under {folder}, "
+                f"received {path!r} ({e}); remove or replace it."
+            ) from None
     ys = [label for _, label in files]
     return np.stack(xs), np.asarray(ys, np.int64), tuple(classes)

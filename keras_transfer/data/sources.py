@@ -91,7 +91,8 @@ def check_dataset_name(name, what="--dataset"):
         raise ValueError(
             f"Expected {what} to be a plain name (letters, digits, '_.:+-', no path, at most "
             f"100 characters), received {name[:120]!r}; put the dataset in a folder "
-            f"<data_dir>/<name>/ and pass its name with --data_dir=<data_dir>.")
+            f"<data_dir>/<name>/ and pass its name with --data_dir=<data_dir>."
+        )
 
 
 def _check_split(split):
@@ -106,8 +107,10 @@ def _read_classes(folder, num_labels):
             with open(path, encoding="utf-8") as f:
                 names = [line.strip() for line in f if line.strip()]
         except (UnicodeDecodeError, OSError) as e:
-            raise DataError(f"Expected {path} to be UTF-8 text, one class name a line, "
-                            f"received a file that is not ({e}); write it again.") from None
+            raise DataError(
+                f"Expected {path} to be UTF-8 text, one class name a line, "
+                f"received a file that is not ({e}); write it again."
+            ) from None
         return tuple(names)
     return tuple(str(i) for i in range(num_labels))
 
@@ -176,8 +179,12 @@ def fingerprint(x, y, info):
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(memoryview(array).cast("B"))
     digest.update("\n".join(info.class_names).encode())
-    return {"source": info.source, "examples": int(len(y)),
-            "image_shape": list(x.shape[1:]), "sha256": digest.hexdigest()}
+    return {
+        "source": info.source,
+        "examples": int(len(y)),
+        "image_shape": list(x.shape[1:]),
+        "sha256": digest.hexdigest(),
+    }
 
 
 @contextlib.contextmanager
@@ -221,8 +228,9 @@ def available(data_dir=None):
     if root and os.path.isdir(root):
         for d in os.listdir(root):
             p = os.path.join(root, d)
-            if (os.path.exists(os.path.join(p, "train.npz"))
-                    or os.path.isdir(os.path.join(p, "train"))):
+            if os.path.exists(os.path.join(p, "train.npz")) or os.path.isdir(
+                os.path.join(p, "train")
+            ):
                 names.add(d)
     return sorted(names)
 
@@ -277,8 +285,9 @@ def _load_arrays(name, split, data_dir, download):
             names_file = os.path.join(folder, "classes.txt")
             class_names = list(_read_classes(folder, 0)) if os.path.exists(names_file) else None
             x, y, classes = load_image_folder(image_dir, class_names)
-            return _checked(x, y, DatasetInfo(name, "image_folder", classes, (), 0), split,
-                            image_dir)
+            return _checked(
+                x, y, DatasetInfo(name, "image_folder", classes, (), 0), split, image_dir
+            )
     if name == "digits":
         x, y, classes = _load_digits(split)
         return x, y, DatasetInfo(name, "digits", classes, tuple(x.shape[1:]), len(y))
@@ -287,13 +296,15 @@ def _load_arrays(name, split, data_dir, download):
     tried.append(f"tensorflow-datasets '{name}' ({how})")
     if found is not None:
         x, y, classes = found
-        return _checked(x, y, DatasetInfo(name, "tfds", classes, (), 0), split,
-                        f"tensorflow-datasets {name!r}")
+        return _checked(
+            x, y, DatasetInfo(name, "tfds", classes, (), 0), split, f"tensorflow-datasets {name!r}"
+        )
     if root and not os.path.isdir(root):
         raise ValueError(
             f"Expected --data_dir (or ${DATA_ENV}) to be a folder holding {name}/, received "
             f"{root!r}, which {'is a file' if os.path.exists(root) else 'does not exist'}; "
-            f"fix the path.")
+            f"fix the path."
+        )
     raise ValueError(
         f"Dataset {name!r} not found. Expected one of {available(data_dir)} or a prepared "
         f"tensorflow-datasets name; looked in: {'; '.join(tried)}. Set --data_dir or "

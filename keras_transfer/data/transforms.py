@@ -94,7 +94,8 @@ def per_class_indices(y, k, seed=0, classes=None):
         if len(idx) < k:
             raise ValueError(
                 f"Expected at least k={k} samples of class {c}, received only {len(idx)}; "
-                f"use k <= {len(idx)} or a larger training split")
+                f"use k <= {len(idx)} or a larger training split"
+            )
         picked.append(rng.choice(idx, size=k, replace=False))
     return np.sort(np.concatenate(picked)).astype(np.int64)
 
@@ -146,25 +147,40 @@ def prepare_images(x, image_size=None, color=None, batch=4096):
         raise ValueError(f"Expected color in (None, 'rgb', 'grayscale'), received {color!r}.")
     if isinstance(image_size, (int, np.integer)):
         image_size = (int(image_size), int(image_size))
-    if image_size is not None and (len(tuple(image_size)) != 2 or any(
-            isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
-            for s in image_size)):
-        raise ValueError(f"Expected image_size as an integer >= 1 or (height, width), received "
-                         f"{image_size!r}; pass e.g. image_size=32.")
+    if image_size is not None and (
+        len(tuple(image_size)) != 2
+        or any(
+            isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in image_size
+        )
+    ):
+        raise ValueError(
+            f"Expected image_size as an integer >= 1 or (height, width), received "
+            f"{image_size!r}; pass e.g. image_size=32."
+        )
     if image_size is not None and tuple(image_size) != tuple(x.shape[1:3]):
         channels = 3 if color == "rgb" else 1 if color == "grayscale" else x.shape[-1]
         check_fits_in_memory(
             len(x) * image_size[0] * image_size[1] * max(channels, x.shape[-1]),
             f"{len(x)} images resized to {image_size[0]}x{image_size[1]}x{channels}",
-            "lower the image size or cap the number of examples")
+            "lower the image size or cap the number of examples",
+        )
         shrink = image_size[0] <= x.shape[1] and image_size[1] <= x.shape[2]
         method = "area" if shrink else "bilinear"
         # Each batch back to uint8 at once: float32 for the whole set would take 4x the memory.
-        x = np.concatenate([
-            np.clip(np.round(tf.image.resize(tf.cast(x[i:i + batch], tf.float32), image_size,
-                                             method=method).numpy()), 0, 255).astype(np.uint8)
-            for i in range(0, len(x), batch)
-        ])
+        x = np.concatenate(
+            [
+                np.clip(
+                    np.round(
+                        tf.image.resize(
+                            tf.cast(x[i : i + batch], tf.float32), image_size, method=method
+                        ).numpy()
+                    ),
+                    0,
+                    255,
+                ).astype(np.uint8)
+                for i in range(0, len(x), batch)
+            ]
+        )
     if color == "rgb" and x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)
     elif color == "grayscale" and x.shape[-1] == 3:
@@ -184,8 +200,9 @@ def channel_mean(x):
     return (np.asarray(x, np.float64).mean(axis=(0, 1, 2)) / 255.0).astype(np.float32)
 
 
-def make_dataset(x, y, batch_size, *, shuffle=False, repeat=False, seed=0, mean=None,
-                 drop_remainder=False):
+def make_dataset(
+    x, y, batch_size, *, shuffle=False, repeat=False, seed=0, mean=None, drop_remainder=False
+):
     """Builds a fast `tf.data` pipeline of ``(float32 image, int32 label)`` batches.
 
     Images stay uint8 in memory and are scaled to [0, 1] (minus ``mean`` if
@@ -194,9 +211,9 @@ def make_dataset(x, y, batch_size, *, shuffle=False, repeat=False, seed=0, mean=
     the float batches would only quadruple the memory.
     Under a multi-worker strategy every worker builds the same pipeline and
     takes its share of each global batch (auto-shard policy ``DATA``: the
-    source is one in-memory array, not files). Shuffling is seeded, so two pipelines built with the same seed yield the
-    same batches in the same order (used to train HTCNN and CCNN on the same
-    batches).
+    source is one in-memory array, not files). Shuffling is seeded, so two
+    pipelines built with the same seed yield the same batches in the same
+    order (used to train HTCNN and CCNN on the same batches).
 
     Args:
         x: uint8 images. y: integer labels, or a dict/tuple of per-example
@@ -216,6 +233,7 @@ def make_dataset(x, y, batch_size, *, shuffle=False, repeat=False, seed=0, mean=
     """
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"Expected batch_size to be an integer >= 1, received {batch_size!r}.")
+
     def as_targets(v):  # integer labels as int32; other targets (e.g. logits) as float32
         v = np.asarray(v)
         return v.astype(np.int32 if np.issubdtype(v.dtype, np.integer) else np.float32)
@@ -223,8 +241,7 @@ def make_dataset(x, y, batch_size, *, shuffle=False, repeat=False, seed=0, mean=
     targets = tf.nest.map_structure(as_targets, y)
     sizes = {len(t) for t in tf.nest.flatten(targets)}
     if sizes != {len(x)}:
-        raise ValueError(f"Expected as many labels as images ({len(x)}), received "
-                         f"{sorted(sizes)}.")
+        raise ValueError(f"Expected as many labels as images ({len(x)}), received {sorted(sizes)}.")
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(x, np.uint8), targets))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)

@@ -42,30 +42,38 @@ def check_images(x, where="images"):
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or 0 in x.shape[1:]:
-        raise DataError(f"Expected {where} as N x H x W x C (or N x H x W) with non-zero H, W, "
-                        f"C, received shape {x.shape}; store one image per row.")
+        raise DataError(
+            f"Expected {where} as N x H x W x C (or N x H x W) with non-zero H, W, "
+            f"C, received shape {x.shape}; store one image per row."
+        )
     if len(x) == 0:
-        raise DataError(f"Expected {where} to hold at least one image, received none; check "
-                        f"the split's file.")
+        raise DataError(
+            f"Expected {where} to hold at least one image, received none; check the split's file."
+        )
     fix = "store uint8 pixels (e.g. np.round(x * 255).astype('uint8') for [0, 1] floats)"
     if x.dtype == np.uint8:
         return x
     if np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_:
         lo, hi = int(x.min()), int(x.max())
         if lo < 0 or hi > 255:
-            raise DataError(f"Expected {where} pixels in 0..255, received integers from {lo} "
-                            f"to {hi}; {fix}.")
+            raise DataError(
+                f"Expected {where} pixels in 0..255, received integers from {lo} to {hi}; {fix}."
+            )
         return x.astype(np.uint8)
     if np.issubdtype(x.dtype, np.floating):
         finite = np.isfinite(x)
         if not finite.all():
-            raise DataError(f"Expected {where} pixels to be finite, received "
-                            f"{int((~finite).sum())} NaN or infinite values; fix or drop "
-                            f"those images.")
+            raise DataError(
+                f"Expected {where} pixels to be finite, received "
+                f"{int((~finite).sum())} NaN or infinite values; fix or drop "
+                f"those images."
+            )
         lo, hi = float(x.min()), float(x.max())
         if lo < 0 or hi > 1:
-            raise DataError(f"Expected {where} pixels as uint8 0..255 or floats in [0, 1], "
-                            f"received floats from {lo:.4g} to {hi:.4g}; {fix}.")
+            raise DataError(
+                f"Expected {where} pixels as uint8 0..255 or floats in [0, 1], "
+                f"received floats from {lo:.4g} to {hi:.4g}; {fix}."
+            )
         return np.round(x * 255).astype(np.uint8)
     raise DataError(f"Expected {where} pixels as numbers, received dtype {x.dtype}; {fix}.")
 
@@ -83,24 +91,29 @@ def check_labels(y, num_images=None, num_classes=None, where="labels"):
     """
     y = np.asarray(y)
     if y.ndim != 1:
-        raise DataError(f"Expected {where} as a 1-D array, received shape {y.shape}; store one "
-                        f"integer class per image.")
+        raise DataError(
+            f"Expected {where} as a 1-D array, received shape {y.shape}; store one "
+            f"integer class per image."
+        )
     if num_images is not None and len(y) != num_images:
-        raise DataError(f"Expected one label per image ({num_images}) in {where}, received "
-                        f"{len(y)}; the split's x and y arrays must match.")
+        raise DataError(
+            f"Expected one label per image ({num_images}) in {where}, received "
+            f"{len(y)}; the split's x and y arrays must match."
+        )
     fix = "store class indices 0..C-1 (np.unique(names, return_inverse=True) maps names)"
-    if y.dtype == np.bool_ or not (np.issubdtype(y.dtype, np.integer)
-                                   or np.issubdtype(y.dtype, np.floating)):
+    if y.dtype == np.bool_ or not (
+        np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)
+    ):
         raise DataError(f"Expected {where} as integers, received dtype {y.dtype}; {fix}.")
     if np.issubdtype(y.dtype, np.floating):
         if not np.isfinite(y).all() or not np.array_equal(y, np.round(y)):
-            raise DataError(f"Expected {where} as integers, received non-integral floats; "
-                            f"{fix}.")
+            raise DataError(f"Expected {where} as integers, received non-integral floats; {fix}.")
     y = y.astype(np.int64)
     if len(y) and (y.min() < 0 or (num_classes is not None and y.max() >= num_classes)):
         bound = "num_classes" if num_classes is None else num_classes
-        raise DataError(f"Expected {where} in [0, {bound}), received values from {y.min()} "
-                        f"to {y.max()}; {fix}.")
+        raise DataError(
+            f"Expected {where} in [0, {bound}), received values from {y.min()} to {y.max()}; {fix}."
+        )
     return y
 
 
@@ -116,9 +129,11 @@ def check_classes(y, where="the training split", minimum=2):
     """
     present = np.unique(np.asarray(y))
     if len(present) < minimum:
-        raise DataError(f"Expected at least {minimum} classes in {where}, received "
-                        f"{len(present)} ({present.tolist()}); a classifier needs examples "
-                        f"of several classes.")
+        raise DataError(
+            f"Expected at least {minimum} classes in {where}, received "
+            f"{len(present)} ({present.tolist()}); a classifier needs examples "
+            f"of several classes."
+        )
 
 
 def check_split_pair(train, test, name):
@@ -131,13 +146,17 @@ def check_split_pair(train, test, name):
     >>> check_split_pair(load_image_data("digits"), load_image_data("digits", "test"), "digits")
     """
     if train.x.shape[1:] != test.x.shape[1:]:
-        raise DataError(f"Expected the train and test images of {name} to have one shape, "
-                        f"received {train.x.shape[1:]} and {test.x.shape[1:]}; pass an "
-                        f"image size to resize both.")
+        raise DataError(
+            f"Expected the train and test images of {name} to have one shape, "
+            f"received {train.x.shape[1:]} and {test.x.shape[1:]}; pass an "
+            f"image size to resize both."
+        )
     if train.info.class_names != test.info.class_names:
-        raise DataError(f"Expected the train and test splits of {name} to name the same "
-                        f"classes, received {len(train.info.class_names)} and "
-                        f"{len(test.info.class_names)} names; use one classes.txt.")
+        raise DataError(
+            f"Expected the train and test splits of {name} to name the same "
+            f"classes, received {len(train.info.class_names)} and "
+            f"{len(test.info.class_names)} names; use one classes.txt."
+        )
     check_classes(train.y, f"the training split of {name}")
 
 
@@ -189,6 +208,8 @@ def check_fits_in_memory(num_bytes, what, fix, available=None):
     available = available_memory_bytes() if available is None else available
     limit = int(0.8 * available)
     if num_bytes > limit:
-        raise DataError(f"Expected {what} to fit in memory (at most {limit / 1e9:.1f} GB of the "
-                        f"{available / 1e9:.1f} GB available), received {num_bytes / 1e9:.1f} GB;"
-                        f" {fix}.")
+        raise DataError(
+            f"Expected {what} to fit in memory (at most {limit / 1e9:.1f} GB of the "
+            f"{available / 1e9:.1f} GB available), received {num_bytes / 1e9:.1f} GB;"
+            f" {fix}."
+        )

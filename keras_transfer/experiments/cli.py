@@ -17,6 +17,7 @@ Refusals print a traceback too with ``--verbosity=debug`` (absl's
 are accepted here and mapped to 1/0/-1/-2/-3).
 """
 
+import importlib
 import os
 import re
 import sys
@@ -73,16 +74,21 @@ def _absl_flag_error(text):
         name, value, reason = bad.groups()
         kind = _ABSL_NOT_A.match(reason)
         if kind:
-            return (f"Expected --{name} to be {kind.group(1)}, received {value}; pass "
-                    f"--{name}=<value> within it (--helpfull lists every flag)")
-        return (f"Expected a valid --{name} ({reason}), received {value}; see --helpfull for "
-                f"its values")
+            return (
+                f"Expected --{name} to be {kind.group(1)}, received {value}; pass "
+                f"--{name}=<value> within it (--helpfull lists every flag)"
+            )
+        return (
+            f"Expected a valid --{name} ({reason}), received {value}; see --helpfull for its values"
+        )
     unknown = _ABSL_UNKNOWN.match(text)
     if unknown:
         name, hint = unknown.groups()
         fix = f"did you mean --{hint.split(',')[0].strip()}?" if hint else "check its spelling"
-        return (f"Expected a flag of this recipe, received --{name}; {fix} (--helpfull lists "
-                f"every flag)")
+        return (
+            f"Expected a flag of this recipe, received --{name}; {fix} (--helpfull lists "
+            f"every flag)"
+        )
     return None
 
 
@@ -158,7 +164,7 @@ def quiet_unless_verbose(argv=None):
         saved = os.dup(2)
         os.dup2(held.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            importlib.import_module("tensorflow")
         except BaseException:
             os.dup2(saved, 2)
             held.seek(0)

@@ -38,17 +38,25 @@ def check_field_types(config):
         for item in values:
             if isinstance(item, bool) and field.type is not bool:
                 kind = "numbers" if field.type is tuple else field.type.__name__
-                raise ValueError(f"Expected {field.name} to be {kind}, received {value!r}; "
-                                 f"pass --{field.name}=<value>.")
+                raise ValueError(
+                    f"Expected {field.name} to be {kind}, received {value!r}; "
+                    f"pass --{field.name}=<value>."
+                )
             if field.type is float and not isinstance(item, (int, float)):
-                raise ValueError(f"Expected {field.name} to be a number, received {value!r}; "
-                                 f"pass --{field.name}=<number>.")
+                raise ValueError(
+                    f"Expected {field.name} to be a number, received {value!r}; "
+                    f"pass --{field.name}=<number>."
+                )
             if field.type is int and not isinstance(item, int):
-                raise ValueError(f"Expected {field.name} to be an integer, received "
-                                 f"{value!r}; pass a whole number.")
+                raise ValueError(
+                    f"Expected {field.name} to be an integer, received "
+                    f"{value!r}; pass a whole number."
+                )
             if isinstance(item, float) and not math.isfinite(item):
-                raise ValueError(f"Expected {field.name} to be a finite number, received "
-                                 f"{value!r}; pass a finite --{field.name}.")
+                raise ValueError(
+                    f"Expected {field.name} to be a finite number, received "
+                    f"{value!r}; pass a finite --{field.name}."
+                )
 
 
 def select_preset(presets, name, overrides, defaults=()):

@@ -89,8 +89,9 @@ def define_config_flags(config_class, presets, skip=(), flag_values=flags.FLAGS)
     for field in dataclasses.fields(config_class):
         if field.name in skip:
             continue
-        values = ", ".join(f"{name}: {_show(getattr(cfg, field.name))}"
-                           for name, cfg in presets.items())
+        values = ", ".join(
+            f"{name}: {_show(getattr(cfg, field.name))}" for name, cfg in presets.items()
+        )
         text = f"{helps.get(field.name, field.name)} [{values}]"
         kind = field.type
         if kind is bool:
@@ -142,9 +143,10 @@ def config_overrides(config_class, base, flag_values=flags.FLAGS, skip=()):
             try:
                 items = [parse(v.strip()) for v in value if v.strip()]
             except ValueError:
-                raise ValueError(f"Expected --{field.name} to be comma-separated {kind}, "
-                                 f"received {','.join(value)!r}.") from None
-            value = tuple(v for item in items
-                          for v in (item if isinstance(item, list) else [item]))
+                raise ValueError(
+                    f"Expected --{field.name} to be comma-separated {kind}, "
+                    f"received {','.join(value)!r}."
+                ) from None
+            value = tuple(v for item in items for v in (item if isinstance(item, list) else [item]))
         out[field.name] = value
     return out

@@ -84,8 +84,9 @@ class Splits:
         from keras_transfer.data import split_validation
 
         train, val = split_validation(self.train, fraction, seed)
-        variants = {name: variant.with_validation(fraction, seed)
-                    for name, variant in self.variants.items()}
+        variants = {
+            name: variant.with_validation(fraction, seed) for name, variant in self.variants.items()
+        }
         return dataclasses.replace(self, train=train, test=val, variants=variants)
 
 
@@ -136,8 +137,9 @@ class RunContext:
         if self.shared_root is None:
             return self.run_dir
         key = json.dumps([phase, sorted(values.items()), self.seed], default=str)
-        folder = os.path.join(self.shared_root,
-                              f"{phase}-{hashlib.sha1(key.encode()).hexdigest()[:12]}")
+        folder = os.path.join(
+            self.shared_root, f"{phase}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+        )
         self.phases_used[phase] = folder
         return folder
 
@@ -292,8 +294,7 @@ def get_experiment(name):
     if name not in EXPERIMENTS and name in experiment_names():
         importlib.import_module(f"{__package__}.{name}")
     if name not in EXPERIMENTS:
-        raise ValueError(f"Expected an experiment among {experiment_names()}, received "
-                         f"{name!r}.")
+        raise ValueError(f"Expected an experiment among {experiment_names()}, received {name!r}.")
     return EXPERIMENTS[name]
 
 

@@ -30,13 +30,15 @@ from absl import app
 from absl import flags
 
 from keras_transfer.experiments import cli
-from keras_transfer.experiments.recipe_flags import config_from_flags
-from keras_transfer.experiments.recipe_flags import define_recipe_flags
 from keras_transfer.experiments.cli import quiet_unless_verbose
 from keras_transfer.experiments.contract import RunContext
 from keras_transfer.experiments.contract import get_experiment
+from keras_transfer.experiments.recipe_flags import config_from_flags
+from keras_transfer.experiments.recipe_flags import define_recipe_flags
 
 FLAGS = flags.FLAGS
+
+
 def check_strategy(name, environ=os.environ):
     """Refuses ``multi_worker`` without a ``TF_CONFIG`` naming at least two workers.
 
@@ -57,9 +59,11 @@ def check_strategy(name, environ=os.environ):
         workers = None
     if not workers or len(workers) < 2:
         got = "no TF_CONFIG" if not text else f"TF_CONFIG={text!r}"
-        raise ValueError(f"Expected TF_CONFIG naming >= 2 workers for --strategy=multi_worker, "
-                         f"received {got}; set it on every worker (README, Distribution) or "
-                         f"use --strategy=mirrored.")
+        raise ValueError(
+            f"Expected TF_CONFIG naming >= 2 workers for --strategy=multi_worker, "
+            f"received {got}; set it on every worker (README, Distribution) or "
+            f"use --strategy=mirrored."
+        )
 
 
 def _output_dir_from_flags(recipe, flag_values=FLAGS):
@@ -87,7 +91,8 @@ def _set_up_tensorflow(fv):
     if fv.cpu_devices:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * fv.cpu_devices)
+            cpu, [tf.config.LogicalDeviceConfiguration()] * fv.cpu_devices
+        )
     keras.utils.set_random_seed(fv.seed)
     keras.mixed_precision.set_dtype_policy(fv.precision)
     if fv.deterministic:
@@ -134,11 +139,23 @@ def _run(experiment, fv, argv):
     try:  # the folder is this process's until it ends: a second one is refused
         if fv.tune:
             return _tune(experiment, config, data, output_dir, strategy, fv)
-        return _compare(experiment, config, data, output_dir, t0, load_seconds, strategy,
-                        export_dir if fv.export else None, settings, fv)
+        return _compare(
+            experiment,
+            config,
+            data,
+            output_dir,
+            t0,
+            load_seconds,
+            strategy,
+            export_dir if fv.export else None,
+            settings,
+            fv,
+        )
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted; the run in {output_dir!r} is unfinished: resume it "
-                          f"with the same flags and --resume") from None
+        raise Interrupted(
+            f"interrupted; the run in {output_dir!r} is unfinished: resume it "
+            f"with the same flags and --resume"
+        ) from None
     finally:
         lock.release()
 
@@ -153,8 +170,9 @@ def _checked_settings(experiment, flag_values=FLAGS):
     check_strategy(flag_values.strategy)
     output_dir = _output_dir_from_flags(experiment.name, flag_values)
     if not _worker_index(flag_values):  # other workers write to a temporary folder
-        run_folder.check_output_dir(output_dir, flag_values.resume,
-                                _run_settings(experiment, config, flag_values))
+        run_folder.check_output_dir(
+            output_dir, flag_values.resume, _run_settings(experiment, config, flag_values)
+        )
         if flag_values.export:  # exports come last: a run must not train, then fail to save
             run_folder.check_writable(flag_values.export_dir, "--export_dir")
     return config, output_dir
@@ -167,11 +185,17 @@ def _run_settings(experiment, config, fv):
     the top of its ``summary.json``; ``--resume`` with other values is refused.
     """
     return {
-        "recipe": experiment.name, "dataset": fv.dataset, "preset": fv.preset,
-        "seed": fv.seed, "repeats": getattr(config, experiment.repeats_field),
-        "strategy": fv.strategy, "precision": fv.precision, "deterministic": fv.deterministic,
+        "recipe": experiment.name,
+        "dataset": fv.dataset,
+        "preset": fv.preset,
+        "seed": fv.seed,
+        "repeats": getattr(config, experiment.repeats_field),
+        "strategy": fv.strategy,
+        "precision": fv.precision,
+        "deterministic": fv.deterministic,
         "steps_per_execution": fv.steps_per_execution,
-        "deadline_seconds": fv.deadline_seconds, "tune": fv.tune,
+        "deadline_seconds": fv.deadline_seconds,
+        "tune": fv.tune,
         "tune_trials": fv.tune_trials if fv.tune else None,
         "settings": dataclasses.asdict(config),
     }
@@ -226,32 +250,51 @@ def _tune(experiment, config, data, output_dir, strategy, fv):
     from keras_transfer.experiments import tune
 
     with strategy.scope(), training.options(steps_per_execution=_steps_per_execution(fv)):
-        return tune.run_search(experiment, config, data, output_dir, fv.tune_trials,
-                               fv.seed, preset=fv.preset, strategy=strategy)
+        return tune.run_search(
+            experiment,
+            config,
+            data,
+            output_dir,
+            fv.tune_trials,
+            fv.seed,
+            preset=fv.preset,
+            strategy=strategy,
+        )
 
 
-def _compare(experiment, config, data, output_dir, t0, load_seconds, strategy, export_dir,
-             settings, fv):
+def _compare(
+    experiment, config, data, output_dir, t0, load_seconds, strategy, export_dir, settings, fv
+):
     from keras_transfer import report
     from keras_transfer import training
     from keras_transfer.callbacks import Diverged
     from keras_transfer.progress import ProgressLog
 
-    progress = ProgressLog(experiment.planned_steps(config) if experiment.planned_steps
-                           else None)
-    context = RunContext(output_dir, fv.seed, strategy, fv.deadline_seconds,
-                         log=lambda text: progress.line(text))
+    progress = ProgressLog(experiment.planned_steps(config) if experiment.planned_steps else None)
+    context = RunContext(
+        output_dir, fv.seed, strategy, fv.deadline_seconds, log=lambda text: progress.line(text)
+    )
     summary_path = os.path.join(output_dir, "summary.json")
-    with strategy.scope(), training.options(progress=progress,
-                                            steps_per_execution=_steps_per_execution(fv)):
+    with (
+        strategy.scope(),
+        training.options(progress=progress, steps_per_execution=_steps_per_execution(fv)),
+    ):
         try:
             result = experiment.run(config, data, context)
         except Diverged as error:  # a diverged model is no result: say so, keep no headline
-            report.write_json(summary_path, {
-                **settings, "status": "diverged",
-                "diverged": {"training": error.name, "epoch": error.epoch,
-                             "loss": str(error.loss)},
-                "wall_seconds": {"total": time.perf_counter() - t0}})
+            report.write_json(
+                summary_path,
+                {
+                    **settings,
+                    "status": "diverged",
+                    "diverged": {
+                        "training": error.name,
+                        "epoch": error.epoch,
+                        "loss": str(error.loss),
+                    },
+                    "wall_seconds": {"total": time.perf_counter() - t0},
+                },
+            )
             raise
     phases = {"load_data": load_seconds, **result.phase_seconds}
     report.write_history(os.path.join(output_dir, "history.csv"), result.history)
@@ -260,13 +303,22 @@ def _compare(experiment, config, data, output_dir, t0, load_seconds, strategy, e
     exports = {}
     if export_dir and result.models:
         t_export = time.perf_counter()
-        exports = _exports(result, output_dir, os.path.join(
-            export_dir, experiment.name, os.path.basename(os.path.normpath(output_dir))))
+        exports = _exports(
+            result,
+            output_dir,
+            os.path.join(
+                export_dir, experiment.name, os.path.basename(os.path.normpath(output_dir))
+            ),
+        )
         phases["export"] = time.perf_counter() - t_export
     phases["total"] = time.perf_counter() - t0
-    summary = {**settings, "status": "finished",
-               "replicas": context.strategy.num_replicas_in_sync,
-               **result.summary, "headline": result.headline}
+    summary = {
+        **settings,
+        "status": "finished",
+        "replicas": context.strategy.num_replicas_in_sync,
+        **result.summary,
+        "headline": result.headline,
+    }
     if result.runs is not None:
         summary["runs"] = result.runs
     summary.update(wall_seconds=phases, exports=exports)
@@ -317,18 +369,24 @@ def _exit_code(run, argv):
         print(f"error: {line}", file=sys.stderr, flush=True)
         return cli.EXIT_INTERRUPTED
     except Diverged as error:
-        print(f"error: Expected a finite training loss, received {error}; lower the learning "
-              f"rate (summary.json has status 'diverged', no result)", file=sys.stderr,
-              flush=True)
+        print(
+            f"error: Expected a finite training loss, received {error}; lower the learning "
+            f"rate (summary.json has status 'diverged', no result)",
+            file=sys.stderr,
+            flush=True,
+        )
         return cli.EXIT_DIVERGED
     return cli.EXIT_OK
 
 
 def _no_positional(argv):
     if len(argv) > 1:
-        raise cli.Refused(ValueError(
-            f"Expected only --name=value flags, received the arguments {argv[1:]}; write "
-            f"every setting as a flag (--help lists them)"))
+        raise cli.Refused(
+            ValueError(
+                f"Expected only --name=value flags, received the arguments {argv[1:]}; write "
+                f"every setting as a flag (--help lists them)"
+            )
+        )
 
 
 def run_command(name, argv, default_dataset=None):
@@ -375,8 +433,11 @@ def main(name):
         quiet_unless_verbose()
         experiment = get_experiment(name)
     except KeyboardInterrupt:
-        print("error: interrupted before the run started; nothing was written",
-              file=sys.stderr, flush=True)
+        print(
+            "error: interrupted before the run started; nothing was written",
+            file=sys.stderr,
+            flush=True,
+        )
         sys.exit(cli.EXIT_INTERRUPTED)
     define_recipe_flags(experiment)
 
@@ -387,7 +448,6 @@ def main(name):
             sys.exit(cli.report_refusal(error, argv))
 
     def run(argv):
-        return _exit_code(lambda: (_no_positional(argv),
-                                   _run(experiment, FLAGS, argv)), argv)
+        return _exit_code(lambda: (_no_positional(argv), _run(experiment, FLAGS, argv)), argv)
 
     app.run(run, flags_parser=parse)

@@ -53,11 +53,18 @@ class ExperimentTuner(kt.GridSearch):
     >>> tuner.search()  # doctest: +SKIP
     """
 
-    def __init__(self, experiment, config, data, directory, max_trials=6, seed=0,
-                 strategy=None, **kwargs):
-        super().__init__(objective=kt.Objective(OBJECTIVE, direction="max"),
-                         max_trials=max_trials, seed=seed, directory=directory,
-                         project_name=experiment.name, overwrite=False, **kwargs)
+    def __init__(
+        self, experiment, config, data, directory, max_trials=6, seed=0, strategy=None, **kwargs
+    ):
+        super().__init__(
+            objective=kt.Objective(OBJECTIVE, direction="max"),
+            max_trials=max_trials,
+            seed=seed,
+            directory=directory,
+            project_name=experiment.name,
+            overwrite=False,
+            **kwargs,
+        )
         self.experiment = experiment
         self.space = experiment.tuning
         self.base = self.space.trial_config(config)
@@ -83,9 +90,13 @@ class ExperimentTuner(kt.GridSearch):
         from keras_transfer.experiments.contract import RunContext
 
         config = self.trial_config(trial.hyperparameters)
-        context = RunContext(os.path.join(self.root, "trials", trial.trial_id),
-                             seed=self.tune_seed, strategy=self.strategy, log=None,
-                             shared_root=os.path.join(self.root, "shared"))
+        context = RunContext(
+            os.path.join(self.root, "trials", trial.trial_id),
+            seed=self.tune_seed,
+            strategy=self.strategy,
+            log=None,
+            shared_root=os.path.join(self.root, "shared"),
+        )
         os.makedirs(context.run_dir, exist_ok=True)
         fresh = {}
         t0 = time.perf_counter()
@@ -93,8 +104,12 @@ class ExperimentTuner(kt.GridSearch):
             result = self.experiment.run(config, self.val_data, context)
         except Diverged as error:  # a diverged trial scores 0, recorded as such, not a crash
             seconds = time.perf_counter() - t0
-            write_text(os.path.join(context.run_dir, "trial.json"), json.dumps(
-                {"phases": {}, "computed": {}, "own_seconds": seconds, "diverged": str(error)}))
+            write_text(
+                os.path.join(context.run_dir, "trial.json"),
+                json.dumps(
+                    {"phases": {}, "computed": {}, "own_seconds": seconds, "diverged": str(error)}
+                ),
+            )
             return {OBJECTIVE: 0.0, "seconds": seconds}
         seconds = time.perf_counter() - t0
         phase_seconds = self.space.phase_seconds(result)
@@ -102,12 +117,26 @@ class ExperimentTuner(kt.GridSearch):
             marker = os.path.join(folder, PHASE_FILE)
             fresh[phase] = not os.path.exists(marker)
             if fresh[phase]:  # computed in this trial: its cost is shared by later users
-                write_text(marker, json.dumps({"trial_id": trial.trial_id,
-                                               "seconds": float(phase_seconds.get(phase, 0.0))}))
+                write_text(
+                    marker,
+                    json.dumps(
+                        {
+                            "trial_id": trial.trial_id,
+                            "seconds": float(phase_seconds.get(phase, 0.0)),
+                        }
+                    ),
+                )
         own = seconds - sum(phase_seconds.get(p, 0.0) for p, new in fresh.items() if new)
-        write_text(os.path.join(context.run_dir, "trial.json"), json.dumps(
-            {"phases": {p: os.path.basename(d) for p, d in context.phases_used.items()},
-             "computed": fresh, "own_seconds": own}))
+        write_text(
+            os.path.join(context.run_dir, "trial.json"),
+            json.dumps(
+                {
+                    "phases": {p: os.path.basename(d) for p, d in context.phases_used.items()},
+                    "computed": fresh,
+                    "own_seconds": own,
+                }
+            ),
+        )
         return {OBJECTIVE: float(self.space.objective(result)), "seconds": seconds}
 
 
@@ -134,19 +163,32 @@ def trial_table(tuner):
         for phase, key in info["phases"].items():
             with open(os.path.join(tuner.root, "shared", key, PHASE_FILE)) as f:
                 shares[phase] = json.load(f)["seconds"] / users[key]
-        cost = None if info["own_seconds"] is None else info["own_seconds"] + sum(
-            shares.values())
-        rows.append({"trial_id": trial.trial_id, "score": trial.score,
-                     "hyperparameters": trial.hyperparameters.values, "metrics": metrics,
-                     "shared_phases": {p: {"folder": k, "computed": info["computed"].get(p),
-                                           "users": users[k], "share_seconds": shares[p]}
-                                       for p, k in info["phases"].items()},
-                     "cost_seconds": cost, "diverged": info.get("diverged")})
+        cost = None if info["own_seconds"] is None else info["own_seconds"] + sum(shares.values())
+        rows.append(
+            {
+                "trial_id": trial.trial_id,
+                "score": trial.score,
+                "hyperparameters": trial.hyperparameters.values,
+                "metrics": metrics,
+                "shared_phases": {
+                    p: {
+                        "folder": k,
+                        "computed": info["computed"].get(p),
+                        "users": users[k],
+                        "share_seconds": shares[p],
+                    }
+                    for p, k in info["phases"].items()
+                },
+                "cost_seconds": cost,
+                "diverged": info.get("diverged"),
+            }
+        )
     return rows
 
 
-def run_search(experiment, config, data, output_dir, max_trials, seed=0, preset=None,
-               strategy=None):
+def run_search(
+    experiment, config, data, output_dir, max_trials, seed=0, preset=None, strategy=None
+):
     """Runs the experiment's search; writes ``summary.json`` with the trials table.
 
     Returns:
@@ -157,25 +199,50 @@ def run_search(experiment, config, data, output_dir, max_trials, seed=0, preset=
     from keras_transfer.report import write_json
 
     if experiment.tuning is None:
-        raise ValueError(f"Expected an experiment with a search space, received "
-                         f"{experiment.name!r} which has none.")
-    tuner = ExperimentTuner(experiment, config, data, os.path.join(output_dir, "tuner"),
-                            max_trials=max_trials, seed=seed, strategy=strategy)
+        raise ValueError(
+            f"Expected an experiment with a search space, received "
+            f"{experiment.name!r} which has none."
+        )
+    tuner = ExperimentTuner(
+        experiment,
+        config,
+        data,
+        os.path.join(output_dir, "tuner"),
+        max_trials=max_trials,
+        seed=seed,
+        strategy=strategy,
+    )
     tuner.search()
     best = tuner.get_best_hyperparameters(1)[0].values
     flags = " ".join(f"--{k}={_flag_value(v)}" for k, v in best.items())
     trials = trial_table(tuner)
-    command = (f"python recipes/{experiment.name}.py "
-               f"--dataset={config.dataset} --preset={preset} {flags}")
-    summary = {"recipe": experiment.name, "mode": "tune",
-               "dataset": config.dataset, "preset": preset,
-               "seed": seed, "settings": dataclasses.asdict(config),
-               "best_hyperparameters": best, "trials": trials, "best_command": command}
+    command = (
+        f"python recipes/{experiment.name}.py --dataset={config.dataset} --preset={preset} {flags}"
+    )
+    summary = {
+        "recipe": experiment.name,
+        "mode": "tune",
+        "dataset": config.dataset,
+        "preset": preset,
+        "seed": seed,
+        "settings": dataclasses.asdict(config),
+        "best_hyperparameters": best,
+        "trials": trials,
+        "best_command": command,
+    }
     write_json(os.path.join(output_dir, "summary.json"), summary)
     names = list(best)
-    print(text_table(["trial"] + names + ["objective", "cost s"],
-                     [[t["trial_id"]] + [_flag_value(t["hyperparameters"].get(n)) for n in names]
-                      + [t["score"], f"{t['cost_seconds']:.1f}"] for t in trials]))
+    print(
+        text_table(
+            ["trial"] + names + ["objective", "cost s"],
+            [
+                [t["trial_id"]]
+                + [_flag_value(t["hyperparameters"].get(n)) for n in names]
+                + [t["score"], f"{t['cost_seconds']:.1f}"]
+                for t in trials
+            ],
+        )
+    )
     print(f"best: {command}")
     return summary
 

@@ -10,5 +10,14 @@ from keras_transfer.layers.skip_exchange import SkipExchange
 from keras_transfer.layers.upscaled import DilatedPooling2D
 from keras_transfer.layers.upscaled import UpscaledKernel
 
-__all__ = ["ConnectionTableConv2D", "DilatedPooling2D", "GroupedConv2D", "LENET5_C3_TABLE",
-           "ResizeImages", "SkipExchange", "Subsampling2D", "UpscaledKernel", "lecun_tanh"]
+__all__ = [
+    "ConnectionTableConv2D",
+    "DilatedPooling2D",
+    "GroupedConv2D",
+    "LENET5_C3_TABLE",
+    "ResizeImages",
+    "SkipExchange",
+    "Subsampling2D",
+    "UpscaledKernel",
+    "lecun_tanh",
+]

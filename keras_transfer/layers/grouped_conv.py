@@ -31,9 +31,19 @@ class GroupedConv2D(keras.layers.Layer):
     (1, 5, 5, 8)
     """
 
-    def __init__(self, filters, kernel_size, groups=2, strides=1, padding="valid",
-                 activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        groups=2,
+        strides=1,
+        padding="valid",
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not isinstance(groups, int) or groups < 1:
             raise ValueError(f"Expected groups to be an integer >= 1, received {groups!r}.")
@@ -52,9 +62,14 @@ class GroupedConv2D(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.convs = [
             keras.layers.Conv2D(
-                filters // groups, kernel_size, strides=strides, padding=padding,
-                use_bias=use_bias, kernel_initializer=kernel_initializer,
-                bias_initializer=bias_initializer, name=f"group{g}",
+                filters // groups,
+                kernel_size,
+                strides=strides,
+                padding=padding,
+                use_bias=use_bias,
+                kernel_initializer=kernel_initializer,
+                bias_initializer=bias_initializer,
+                name=f"group{g}",
             )
             for g in range(groups)
         ]
@@ -87,9 +102,13 @@ class GroupedConv2D(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            filters=self.filters, kernel_size=self.kernel_size, groups=self.groups,
-            strides=self.strides, padding=self.padding,
-            activation=keras.activations.serialize(self.activation), use_bias=self.use_bias,
+            filters=self.filters,
+            kernel_size=self.kernel_size,
+            groups=self.groups,
+            strides=self.strides,
+            padding=self.padding,
+            activation=keras.activations.serialize(self.activation),
+            use_bias=self.use_bias,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             bias_initializer=keras.initializers.serialize(self.bias_initializer),
         )

@@ -16,9 +16,21 @@ SQUASH_S = 2.0 / 3.0
 
 # LeNet-5 Table I: which S2 feature maps each of the 16 C3 maps sees.
 LENET5_C3_TABLE = (
-    (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1),
-    (0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (3, 4, 5, 0), (4, 5, 0, 1), (5, 0, 1, 2),
-    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
+    (0, 1, 2),
+    (1, 2, 3),
+    (2, 3, 4),
+    (3, 4, 5),
+    (4, 5, 0),
+    (5, 0, 1),
+    (0, 1, 2, 3),
+    (1, 2, 3, 4),
+    (2, 3, 4, 5),
+    (3, 4, 5, 0),
+    (4, 5, 0, 1),
+    (5, 0, 1, 2),
+    (0, 1, 3, 4),
+    (1, 2, 4, 5),
+    (0, 2, 3, 5),
     (0, 1, 2, 3, 4, 5),
 )
 
@@ -56,8 +68,14 @@ class Subsampling2D(keras.layers.Layer):
     ((1, 2, 2, 3), 6)
     """
 
-    def __init__(self, pool_size=2, activation=lecun_tanh, coefficient_initializer="ones",
-                 bias_initializer="zeros", **kwargs):
+    def __init__(
+        self,
+        pool_size=2,
+        activation=lecun_tanh,
+        coefficient_initializer="ones",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(pool_size, int):
             pool_size = (pool_size, pool_size)
@@ -68,29 +86,37 @@ class Subsampling2D(keras.layers.Layer):
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        self.coefficient = self.add_weight(shape=(channels,), name="coefficient",
-                                           initializer=self.coefficient_initializer)
-        self.bias = self.add_weight(shape=(channels,), name="bias",
-                                    initializer=self.bias_initializer)
+        self.coefficient = self.add_weight(
+            shape=(channels,), name="coefficient", initializer=self.coefficient_initializer
+        )
+        self.bias = self.add_weight(
+            shape=(channels,), name="bias", initializer=self.bias_initializer
+        )
 
     def call(self, inputs):
         area = self.pool_size[0] * self.pool_size[1]
-        sums = ops.average_pool(inputs, self.pool_size, strides=self.pool_size,
-                                padding="valid") * area
+        sums = (
+            ops.average_pool(inputs, self.pool_size, strides=self.pool_size, padding="valid") * area
+        )
         return self.activation(sums * self.coefficient + self.bias)
 
     def compute_output_shape(self, input_shape):
         h, w = input_shape[1], input_shape[2]
-        return (input_shape[0],
-                None if h is None else h // self.pool_size[0],
-                None if w is None else w // self.pool_size[1], input_shape[3])
+        return (
+            input_shape[0],
+            None if h is None else h // self.pool_size[0],
+            None if w is None else w // self.pool_size[1],
+            input_shape[3],
+        )
 
     def get_config(self):
         config = super().get_config()
         config.update(
-            pool_size=self.pool_size, activation=keras.activations.serialize(self.activation),
+            pool_size=self.pool_size,
+            activation=keras.activations.serialize(self.activation),
             coefficient_initializer=keras.initializers.serialize(self.coefficient_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer))
+            bias_initializer=keras.initializers.serialize(self.bias_initializer),
+        )
         return config
 
 
@@ -117,14 +143,23 @@ class ConnectionTableConv2D(keras.layers.Layer):
     ((1, 10, 10, 16), 1516)
     """
 
-    def __init__(self, table, kernel_size=5, activation=lecun_tanh, padding="valid",
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+    def __init__(
+        self,
+        table,
+        kernel_size=5,
+        activation=lecun_tanh,
+        padding="valid",
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         table = tuple(tuple(int(i) for i in row) for row in table)
         if not table or any(not row or len(set(row)) != len(row) for row in table):
             raise ValueError(
                 f"Expected a connection table of non-empty rows without repeats, received "
-                f"{table!r}.")
+                f"{table!r}."
+            )
         self.table = table
         self.kernel_size = int(kernel_size)
         self.activation = keras.activations.get(activation)
@@ -147,12 +182,15 @@ class ConnectionTableConv2D(keras.layers.Layer):
         if highest >= channels:
             raise ValueError(
                 f"Expected input maps 0..{channels - 1} in the connection table, received a "
-                f"reference to map {highest}.")
+                f"reference to map {highest}."
+            )
         k = self.kernel_size
-        self.kernel = self.add_weight(shape=(k, k, len(self.connections)), name="kernel",
-                                      initializer=self.kernel_initializer)
-        self.bias = self.add_weight(shape=(self.filters,), name="bias",
-                                    initializer=self.bias_initializer)
+        self.kernel = self.add_weight(
+            shape=(k, k, len(self.connections)), name="kernel", initializer=self.kernel_initializer
+        )
+        self.bias = self.add_weight(
+            shape=(self.filters,), name="bias", initializer=self.bias_initializer
+        )
         placement = np.zeros((len(self.connections), channels, self.filters), np.float32)
         for n, (i, j) in enumerate(self.connections):
             placement[n, i, j] = 1.0
@@ -178,8 +216,11 @@ class ConnectionTableConv2D(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            table=[list(row) for row in self.table], kernel_size=self.kernel_size,
-            activation=keras.activations.serialize(self.activation), padding=self.padding,
+            table=[list(row) for row in self.table],
+            kernel_size=self.kernel_size,
+            activation=keras.activations.serialize(self.activation),
+            padding=self.padding,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer))
+            bias_initializer=keras.initializers.serialize(self.bias_initializer),
+        )
         return config

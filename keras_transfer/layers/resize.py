@@ -33,12 +33,17 @@ class ResizeImages(keras.layers.Layer):
         self.height, self.width, self.interpolation = height, width, interpolation
 
     def call(self, inputs):
-        return keras.ops.image.resize(inputs, (self.height, self.width),
-                                      interpolation=self.interpolation)
+        return keras.ops.image.resize(
+            inputs, (self.height, self.width), interpolation=self.interpolation
+        )
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.height, self.width, input_shape[-1])
 
     def get_config(self):
-        return {**super().get_config(), "height": self.height, "width": self.width,
-                "interpolation": self.interpolation}
+        return {
+            **super().get_config(),
+            "height": self.height,
+            "width": self.width,
+            "interpolation": self.interpolation,
+        }

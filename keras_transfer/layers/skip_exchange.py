@@ -73,12 +73,12 @@ class SkipExchange(keras.layers.Layer):
     (1.0, 2.0)
     """
 
-    def __init__(self, exchange="paper", batch_norm=False, kernel_initializer="glorot_uniform",
-                 **kwargs):
+    def __init__(
+        self, exchange="paper", batch_norm=False, kernel_initializer="glorot_uniform", **kwargs
+    ):
         super().__init__(**kwargs)
         if exchange not in EXCHANGES:
-            raise ValueError(f"Expected exchange to be one of {EXCHANGES}, received "
-                             f"{exchange!r}.")
+            raise ValueError(f"Expected exchange to be one of {EXCHANGES}, received {exchange!r}.")
         self.exchange = exchange
         self.batch_norm = bool(batch_norm)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -92,36 +92,59 @@ class SkipExchange(keras.layers.Layer):
         (sh, sw, _), (th, tw, tc) = source, target
         factor = _spatial_factor((sh, sw), (th, tw))
         if factor is not None:
-            layers = [keras.layers.Conv2D(tc, factor, strides=factor, use_bias=not self.batch_norm,
-                                          kernel_initializer=self.kernel_initializer,
-                                          name=f"{name}_conv")]
+            layers = [
+                keras.layers.Conv2D(
+                    tc,
+                    factor,
+                    strides=factor,
+                    use_bias=not self.batch_norm,
+                    kernel_initializer=self.kernel_initializer,
+                    name=f"{name}_conv",
+                )
+            ]
         else:
             # ResizeImages, not keras.layers.Resizing: see its docstring (export).
-            layers = [ResizeImages(th, tw, name=f"{name}_resize"),
-                      keras.layers.Conv2D(tc, 1, use_bias=not self.batch_norm,
-                                          kernel_initializer=self.kernel_initializer,
-                                          name=f"{name}_conv")]
+            layers = [
+                ResizeImages(th, tw, name=f"{name}_resize"),
+                keras.layers.Conv2D(
+                    tc,
+                    1,
+                    use_bias=not self.batch_norm,
+                    kernel_initializer=self.kernel_initializer,
+                    name=f"{name}_conv",
+                ),
+            ]
         if self.batch_norm:
             layers.append(keras.layers.BatchNormalization(name=f"{name}_bn"))
         return layers
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2 or any(
-                s is None or len(s) != 4 for s in input_shape):
-            raise ValueError(f"Expected two 4-D inputs (batch, height, width, channels), "
-                             f"received shapes {input_shape}.")
+        if (
+            not isinstance(input_shape, (list, tuple))
+            or len(input_shape) != 2
+            or any(s is None or len(s) != 4 for s in input_shape)
+        ):
+            raise ValueError(
+                f"Expected two 4-D inputs (batch, height, width, channels), "
+                f"received shapes {input_shape}."
+            )
         shape_a, shape_b = (tuple(s[1:]) for s in input_shape)
         if None in shape_a + shape_b:
-            raise ValueError(f"Expected fully known height, width and channels, received "
-                             f"{shape_a} and {shape_b}.")
+            raise ValueError(
+                f"Expected fully known height, width and channels, received "
+                f"{shape_a} and {shape_b}."
+            )
         self.adapt_b_to_a = self._adapter(shape_b, shape_a, "b_to_a")
         self.adapt_a_to_b = self._adapter(shape_a, shape_b, "a_to_b")
         if self.exchange == "gated":
             self.gate_b_to_a, self.gate_a_to_b = (
                 self.add_weight(name=f"gate_{d}", shape=(), initializer="zeros")
-                for d in ("b_to_a", "a_to_b"))
-        for layers, shape in ((self.adapt_b_to_a, input_shape[1]),
-                              (self.adapt_a_to_b, input_shape[0])):
+                for d in ("b_to_a", "a_to_b")
+            )
+        for layers, shape in (
+            (self.adapt_b_to_a, input_shape[1]),
+            (self.adapt_a_to_b, input_shape[0]),
+        ):
             for layer in layers or []:
                 layer.build(shape)
                 shape = layer.compute_output_shape(shape)
@@ -129,8 +152,9 @@ class SkipExchange(keras.layers.Layer):
     @staticmethod
     def _apply(layers, x, training):
         for layer in layers or []:
-            kwargs = {"training": training} if isinstance(
-                layer, keras.layers.BatchNormalization) else {}
+            kwargs = (
+                {"training": training} if isinstance(layer, keras.layers.BatchNormalization) else {}
+            )
             x = layer(x, **kwargs)
         return x
 
@@ -146,8 +170,10 @@ class SkipExchange(keras.layers.Layer):
         """
         if self.exchange == "paper":
             return {"b_to_a": 1.0, "a_to_b": 1.0}
-        return {"b_to_a": float(keras.ops.convert_to_numpy(self.gate_b_to_a)),
-                "a_to_b": float(keras.ops.convert_to_numpy(self.gate_a_to_b))}
+        return {
+            "b_to_a": float(keras.ops.convert_to_numpy(self.gate_b_to_a)),
+            "a_to_b": float(keras.ops.convert_to_numpy(self.gate_a_to_b)),
+        }
 
     def call(self, inputs, training=None):
         a, b = inputs
@@ -162,5 +188,9 @@ class SkipExchange(keras.layers.Layer):
         return [tuple(input_shape[0]), tuple(input_shape[1])]
 
     def get_config(self):
-        return {**super().get_config(), "exchange": self.exchange, "batch_norm": self.batch_norm,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+        return {
+            **super().get_config(),
+            "exchange": self.exchange,
+            "batch_norm": self.batch_norm,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }

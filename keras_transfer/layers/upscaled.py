@@ -19,9 +19,8 @@ trainable Keras layers:
   pooling layers have no dilation, hence this layer.
 """
 
-import numpy as np
-
 import keras
+import numpy as np
 
 from keras_transfer.checks import check_choice
 from keras_transfer.checks import check_factor
@@ -36,8 +35,9 @@ def _pair(value, name):
         value = (int(value), int(value))
     value = tuple(int(v) for v in value)
     if len(value) != 2 or min(value) < 1:
-        raise ValueError(f"Expected {name} to be a positive int or a pair of them, received "
-                         f"{value!r}.")
+        raise ValueError(
+            f"Expected {name} to be a positive int or a pair of them, received {value!r}."
+        )
     return value
 
 
@@ -77,16 +77,25 @@ def upscale_kernel(kernel, factor, layout="replicated", mode="exact", stddev=0.0
     """
     kernel = np.asarray(kernel, np.float32)
     if kernel.ndim != 4:
-        raise ValueError(f"Expected a convolution kernel (kh, kw, in, out), received shape "
-                         f"{kernel.shape}.")
+        raise ValueError(
+            f"Expected a convolution kernel (kh, kw, in, out), received shape {kernel.shape}."
+        )
     check_choice(layout, LAYOUTS, "layout")
     check_choice(mode, MODES, "mode")
     noise = stddev if mode == "paper" else None
     return _spread(kernel, factor, layout == "replicated", noise, rng)
 
 
-def upscale_dense_kernel(kernel, spatial_shape, new_size, factor, layout="replicated",
-                         mode="exact", stddev=0.01, rng=None):
+def upscale_dense_kernel(
+    kernel,
+    spatial_shape,
+    new_size,
+    factor,
+    layout="replicated",
+    mode="exact",
+    stddev=0.01,
+    rng=None,
+):
     """The kernel of a dense layer after ``Flatten`` for a ``factor``-times larger map.
 
     Section III-B: the dense layer's rows are the flattened ``H x W x C`` map.
@@ -115,8 +124,10 @@ def upscale_dense_kernel(kernel, spatial_shape, new_size, factor, layout="replic
     h, w, c = (int(v) for v in spatial_shape)
     kernel = np.asarray(kernel, np.float32)
     if kernel.ndim != 2 or kernel.shape[0] != h * w * c:
-        raise ValueError(f"Expected a dense kernel with {h}*{w}*{c}={h * w * c} rows, received "
-                         f"shape {kernel.shape}.")
+        raise ValueError(
+            f"Expected a dense kernel with {h}*{w}*{c}={h * w * c} rows, received "
+            f"shape {kernel.shape}."
+        )
     check_choice(layout, LAYOUTS, "layout")
     check_choice(mode, MODES, "mode")
     factor = check_factor(factor, minimum=1)
@@ -126,11 +137,14 @@ def upscale_dense_kernel(kernel, spatial_shape, new_size, factor, layout="replic
     nh, nw = (int(v) for v in new_size)
     for n, o in ((nh, h), (nw, w)):
         if not factor * (o - 1) + 1 <= n <= factor * o:
-            raise ValueError(f"Expected the new map side between {factor * (o - 1) + 1} and "
-                             f"{factor * o} for side {o} and factor {factor}, received {n}.")
+            raise ValueError(
+                f"Expected the new map side between {factor * (o - 1) + 1} and "
+                f"{factor * o} for side {o} and factor {factor}, received {n}."
+            )
     if layout == "replicated" and (nh, nw) != (factor * h, factor * w):
-        raise ValueError(f"Expected a replicated map of {factor * h}x{factor * w}, received "
-                         f"{nh}x{nw}.")
+        raise ValueError(
+            f"Expected a replicated map of {factor * h}x{factor * w}, received {nh}x{nw}."
+        )
     return full[:nh, :nw].reshape(nh * nw * c, -1)
 
 
@@ -183,8 +197,17 @@ class UpscaledKernel(keras.initializers.Initializer):
     (6, 6, 3, 4)
     """
 
-    def __init__(self, kernel, factor=2, layout="replicated", mode="exact", stddev=0.01,
-                 seed=None, spatial_shape=None, new_size=None):
+    def __init__(
+        self,
+        kernel,
+        factor=2,
+        layout="replicated",
+        mode="exact",
+        stddev=0.01,
+        seed=None,
+        spatial_shape=None,
+        new_size=None,
+    ):
         self.kernel = np.asarray(keras.ops.convert_to_numpy(kernel), np.float32)
         self.factor = int(factor)
         check_choice(layout, LAYOUTS, "layout")
@@ -197,21 +220,38 @@ class UpscaledKernel(keras.initializers.Initializer):
         """The upscaled kernel as a float32 NumPy array."""
         rng = np.random.default_rng(self.seed)
         if self.spatial_shape is not None:
-            return upscale_dense_kernel(self.kernel, self.spatial_shape, self.new_size,
-                                        self.factor, self.layout, self.mode, self.stddev, rng)
+            return upscale_dense_kernel(
+                self.kernel,
+                self.spatial_shape,
+                self.new_size,
+                self.factor,
+                self.layout,
+                self.mode,
+                self.stddev,
+                rng,
+            )
         return upscale_kernel(self.kernel, self.factor, self.layout, self.mode, self.stddev, rng)
 
     def __call__(self, shape, dtype=None):
         value = self.value()
         if tuple(shape) != value.shape:
-            raise ValueError(f"Expected the layer's kernel shape to be {value.shape} (the "
-                             f"upscaled kernel), received {tuple(shape)}.")
+            raise ValueError(
+                f"Expected the layer's kernel shape to be {value.shape} (the "
+                f"upscaled kernel), received {tuple(shape)}."
+            )
         return keras.ops.convert_to_tensor(value, dtype=dtype or "float32")
 
     def get_config(self):
-        return {"kernel": self.kernel.tolist(), "factor": self.factor, "layout": self.layout,
-                "mode": self.mode, "stddev": self.stddev, "seed": self.seed,
-                "spatial_shape": self.spatial_shape, "new_size": self.new_size}
+        return {
+            "kernel": self.kernel.tolist(),
+            "factor": self.factor,
+            "layout": self.layout,
+            "mode": self.mode,
+            "stddev": self.stddev,
+            "seed": self.seed,
+            "spatial_shape": self.spatial_shape,
+            "new_size": self.new_size,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_transfer")
@@ -245,16 +285,26 @@ class DilatedPooling2D(keras.layers.Layer):
     [[10.0, 11.0], [14.0, 15.0]]
     """
 
-    def __init__(self, pool_size, strides=None, dilation_rate=1, padding=((0, 0), (0, 0)),
-                 pool_type="max", output_size=None, **kwargs):
+    def __init__(
+        self,
+        pool_size,
+        strides=None,
+        dilation_rate=1,
+        padding=((0, 0), (0, 0)),
+        pool_type="max",
+        output_size=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.pool_size = _pair(pool_size, "pool_size")
         self.strides = _pair(self.pool_size if strides is None else strides, "strides")
         self.dilation_rate = _pair(dilation_rate, "dilation_rate")
         padding = tuple(tuple(int(v) for v in p) for p in padding)
         if len(padding) != 2 or any(len(p) != 2 or min(p) < 0 for p in padding):
-            raise ValueError(f"Expected padding ((top, bottom), (left, right)) of non-negative "
-                             f"ints, received {padding!r}.")
+            raise ValueError(
+                f"Expected padding ((top, bottom), (left, right)) of non-negative "
+                f"ints, received {padding!r}."
+            )
         self.padding = padding
         check_choice(pool_type, POOL_TYPES, "pool_type")
         self.pool_type = pool_type
@@ -265,8 +315,10 @@ class DilatedPooling2D(keras.layers.Layer):
         n = n + sum(self.padding[axis]) - k
         if n < 0:
             pad = sum(self.padding[axis])
-            raise ValueError(f"Expected an input side of at least {k - pad} for a dilated "
-                             f"window of {k}, received {n + k - pad}.")
+            raise ValueError(
+                f"Expected an input side of at least {k - pad} for a dilated "
+                f"window of {k}, received {n + k - pad}."
+            )
         out = n // self.strides[axis] + 1
         if self.output_size is not None:
             out = min(out, self.output_size[axis])
@@ -274,8 +326,12 @@ class DilatedPooling2D(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         h, w = input_shape[1], input_shape[2]
-        return (input_shape[0], None if h is None else self._out_len(h, 0),
-                None if w is None else self._out_len(w, 1), input_shape[3])
+        return (
+            input_shape[0],
+            None if h is None else self._out_len(h, 0),
+            None if w is None else self._out_len(w, 1),
+            input_shape[3],
+        )
 
     def _pool(self, x, oh, ow):
         """Pools the padded ``x`` into an ``oh x ow`` output."""
@@ -284,8 +340,12 @@ class DilatedPooling2D(keras.layers.Layer):
         out = None
         for a in range(ph):
             for b in range(pw):
-                part = x[:, a * dh:a * dh + (oh - 1) * sh + 1:sh,
-                         b * dw:b * dw + (ow - 1) * sw + 1:sw, :]
+                part = x[
+                    :,
+                    a * dh : a * dh + (oh - 1) * sh + 1 : sh,
+                    b * dw : b * dw + (ow - 1) * sw + 1 : sw,
+                    :,
+                ]
                 if out is None:
                     out = part
                 elif self.pool_type == "max":
@@ -308,7 +368,12 @@ class DilatedPooling2D(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(pool_size=self.pool_size, strides=self.strides,
-                      dilation_rate=self.dilation_rate, padding=self.padding,
-                      pool_type=self.pool_type, output_size=self.output_size)
+        config.update(
+            pool_size=self.pool_size,
+            strides=self.strides,
+            dilation_rate=self.dilation_rate,
+            padding=self.padding,
+            pool_type=self.pool_type,
+            output_size=self.output_size,
+        )
         return config

@@ -19,7 +19,23 @@ from keras_transfer.models.registry import get_builder
 from keras_transfer.models.registry import list_models
 from keras_transfer.models.registry import register_model
 
-__all__ = ["alexnet", "backbone_classifier", "build", "cloud_cnn", "compact_cnn",
-           "efficientnet_lite", "get_builder", "lenet5", "list_models", "register_model",
-           "residual_cnn", "scaled_alexnet", "shallow_alexnet", "shallow_cnn", "split_classifier",
-           "squeezenet", "table1_net", "unfreeze_backbone"]
+__all__ = [
+    "alexnet",
+    "backbone_classifier",
+    "build",
+    "cloud_cnn",
+    "compact_cnn",
+    "efficientnet_lite",
+    "get_builder",
+    "lenet5",
+    "list_models",
+    "register_model",
+    "residual_cnn",
+    "scaled_alexnet",
+    "shallow_alexnet",
+    "shallow_cnn",
+    "split_classifier",
+    "squeezenet",
+    "table1_net",
+    "unfreeze_backbone",
+]

@@ -11,8 +11,8 @@ inputs such as Tiny ImageNet's 64x64.
 
 import keras
 
-from keras_transfer.layers.grouped_conv import GroupedConv2D
 from keras_transfer.checks import check_image_classifier
+from keras_transfer.layers.grouped_conv import GroupedConv2D
 from keras_transfer.models.htcnn import classifier
 from keras_transfer.models.registry import register_model
 
@@ -20,16 +20,28 @@ from keras_transfer.models.registry import register_model
 def _first_layer_groups(inputs, filters_per_group, stride):
     """The two first-layer groups, each on the full input, concatenated."""
     parts = [
-        keras.layers.Conv2D(filters_per_group, 11, strides=stride, padding="same",
-                            activation="relu", name=f"conv1_g{g}")(inputs)
+        keras.layers.Conv2D(
+            filters_per_group,
+            11,
+            strides=stride,
+            padding="same",
+            activation="relu",
+            name=f"conv1_g{g}",
+        )(inputs)
         for g in range(2)
     ]
     return keras.layers.Concatenate(name="conv1")(parts)
 
 
 @register_model
-def alexnet(input_shape=(227, 227, 3), num_classes=1000, fc_units=4096, dropout=0.5,
-            classifier_activation=None, name="alexnet"):
+def alexnet(
+    input_shape=(227, 227, 3),
+    num_classes=1000,
+    fc_units=4096,
+    dropout=0.5,
+    classifier_activation=None,
+    name="alexnet",
+):
     """AlexNet as the HTCNN paper's ImageNet cloud CNN (Fig. 7).
 
     conv1 (2 x 11x11x48, stride 4) - pool - conv2 (5x5x256, 2 groups) - pool -
@@ -68,8 +80,14 @@ def alexnet(input_shape=(227, 227, 3), num_classes=1000, fc_units=4096, dropout=
 
 
 @register_model
-def shallow_alexnet(input_shape=(227, 227, 3), num_classes=1000, first_filters=12,
-                    second_filters=32, classifier_activation=None, name="shallow_alexnet"):
+def shallow_alexnet(
+    input_shape=(227, 227, 3),
+    num_classes=1000,
+    first_filters=12,
+    second_filters=32,
+    classifier_activation=None,
+    name="shallow_alexnet",
+):
     """The shallow CNN matching AlexNet (HTCNN paper Fig. 4).
 
     Two separate parts, each an 11x11x``first_filters`` stride-4 convolution
@@ -86,11 +104,13 @@ def shallow_alexnet(input_shape=(227, 227, 3), num_classes=1000, first_filters=1
     inputs = keras.Input(input_shape, name="image")
     parts = []
     for g in range(2):
-        x = keras.layers.Conv2D(first_filters, 11, strides=4, padding="same", activation="relu",
-                                name=f"conv1_g{g}")(inputs)
+        x = keras.layers.Conv2D(
+            first_filters, 11, strides=4, padding="same", activation="relu", name=f"conv1_g{g}"
+        )(inputs)
         x = keras.layers.MaxPooling2D(3, 2, padding="same", name=f"pool1_g{g}")(x)
-        x = keras.layers.Conv2D(second_filters, 5, padding="same", activation="relu",
-                                name=f"conv2_g{g}")(x)
+        x = keras.layers.Conv2D(
+            second_filters, 5, padding="same", activation="relu", name=f"conv2_g{g}"
+        )(x)
         parts.append(x)
     x = keras.layers.Concatenate(name="concat")(parts)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)

@@ -17,7 +17,8 @@ import os
 
 import keras
 
-from keras_transfer.checks import check_weights_file, check_weights_path
+from keras_transfer.checks import check_weights_file
+from keras_transfer.checks import check_weights_path
 from keras_transfer.files import save_weights
 from keras_transfer.graph import all_layers
 from keras_transfer.layers.resize import ResizeImages
@@ -98,7 +99,8 @@ class ImagenetPreprocessing(keras.layers.Layer):
         super().__init__(**kwargs)
         if mode not in ("tf", "caffe", "torch", "none"):
             raise ValueError(
-                f"Expected mode in ('tf', 'caffe', 'torch', 'none'), received {mode!r}.")
+                f"Expected mode in ('tf', 'caffe', 'torch', 'none'), received {mode!r}."
+            )
         self.mode = mode
 
     def call(self, inputs):
@@ -142,24 +144,28 @@ def backbone(name, input_shape=(224, 224, 3), weights=None, pooling="avg", alpha
     constructor, _, min_side = _family(name)
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or input_shape[-1] != 3 or min(input_shape[:2]) < min_side:
-        raise ValueError(f"Expected input_shape (height, width, 3) with sides >= {min_side} for "
-                         f"{name}, received {input_shape}.")
+        raise ValueError(
+            f"Expected input_shape (height, width, 3) with sides >= {min_side} for "
+            f"{name}, received {input_shape}."
+        )
     kwargs = {"include_top": False, "input_shape": input_shape, "pooling": pooling}
     if alpha is not None:
         if not name.startswith("MobileNet"):
-            raise ValueError(f"Expected alpha only for the MobileNet families, received "
-                             f"alpha={alpha} for {name}.")
+            raise ValueError(
+                f"Expected alpha only for the MobileNet families, received "
+                f"alpha={alpha} for {name}."
+            )
         kwargs["alpha"] = alpha
     if name.startswith("MobileNetV3"):
         kwargs["include_preprocessing"] = False  # ImagenetPreprocessing does it, 0-255 in
     file_weights = weights not in (None, "imagenet")
     if file_weights:
-        check_weights_path(weights, expected="weights 'imagenet', None or an existing weights "
-                                             "file")
+        check_weights_path(weights, expected="weights 'imagenet', None or an existing weights file")
     model = constructor(weights=None if file_weights else weights, **kwargs)
     if file_weights:  # opened and matched layer by layer first: Keras may load a file partly
-        model.load_weights(check_weights_file(
-            weights, model, backbone_description(name, input_shape, alpha)))
+        model.load_weights(
+            check_weights_file(weights, model, backbone_description(name, input_shape, alpha))
+        )
     return model
 
 
@@ -194,13 +200,26 @@ def check_backbone_weights(path, name, input_shape, alpha=None, setting="weights
 (32, 32, 3), alpha 0.5), received '...b.weights.h5' which does not fit it: ...
     """
     return check_weights_file(
-        path, lambda: backbone(name, input_shape, alpha=alpha),
-        backbone_description(name, input_shape, alpha), setting, fix)
+        path,
+        lambda: backbone(name, input_shape, alpha=alpha),
+        backbone_description(name, input_shape, alpha),
+        setting,
+        fix,
+    )
 
 
 @register_model
-def backbone_classifier(name, input_shape, num_classes, weights=None, image_size=None,
-                        alpha=None, dropout=0.2, bn_momentum=None, model_name=None):
+def backbone_classifier(
+    name,
+    input_shape,
+    num_classes,
+    weights=None,
+    image_size=None,
+    alpha=None,
+    dropout=0.2,
+    bn_momentum=None,
+    model_name=None,
+):
     """A pretrained backbone with a new classifier, for fine-tuning on a target task.
 
     ``image [0, 1] -> ResizeImages(image_size) -> ImagenetPreprocessing -> backbone
@@ -349,15 +368,19 @@ def split_classifier(model, layer_name):
     base = model.get_layer("backbone")
     names = [layer.name for layer in base.layers]
     if layer_name not in names:
-        raise ValueError(f"Expected a layer of the backbone {base.name!r}, received "
-                         f"{layer_name!r}; e.g. {names[-8:]}.")
+        raise ValueError(
+            f"Expected a layer of the backbone {base.name!r}, received "
+            f"{layer_name!r}; e.g. {names[-8:]}."
+        )
     cut = base.get_layer(layer_name).output
     try:
         base_lower = keras.Model(base.input, cut, name="backbone_lower")
         base_upper = keras.Model(cut, base.output, name="backbone_upper")
     except ValueError as err:  # Keras: "Graph disconnected" and the like
-        raise ValueError(f"Expected {layer_name!r} to cut the backbone at one tensor, received "
-                         f"a layer that other connections cross: {err}") from None
+        raise ValueError(
+            f"Expected {layer_name!r} to cut the backbone at one tensor, received "
+            f"a layer that other connections cross: {err}"
+        ) from None
     outer = list(model.layers)
     at = outer.index(base)
     inputs = keras.Input(model.input_shape[1:], name="image")
@@ -367,6 +390,6 @@ def split_classifier(model, layer_name):
     lower = keras.Model(inputs, base_lower(x), name=f"{model.name}_lower")
     features = keras.Input(cut.shape[1:], name="features")
     y = base_upper(features)
-    for layer in outer[at + 1:]:  # dropout, logits
+    for layer in outer[at + 1 :]:  # dropout, logits
         y = layer(y)
     return lower, keras.Model(features, y, name=f"{model.name}_upper")

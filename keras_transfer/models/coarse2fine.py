@@ -31,7 +31,6 @@ TABLE1 = {
 SCALED_ALEXNET_SIZES = (8, 16, 32)
 
 
-
 def min_input_side(spec_name):
     """The smallest image side Table I network ``spec_name`` builds on (every output >= 1).
 
@@ -53,6 +52,7 @@ def min_input_side(spec_name):
             return side
     raise ValueError(f"Expected a buildable Table I network, received {spec_name!r}.")
 
+
 def table1_model(row, input_shape, num_classes, dropout=0.0, name=None):
     """The network of any Table I row (``TABLE1`` key) for images of ``input_shape``.
 
@@ -68,8 +68,9 @@ def table1_model(row, input_shape, num_classes, dropout=0.0, name=None):
     inputs = keras.Input(input_shape, name="image")
     x = inputs
     for i, (filters, kernel, pool) in enumerate(convs, start=1):
-        x = keras.layers.Conv2D(filters, max(1, round(kernel)), padding=padding,
-                                activation="relu", name=f"conv{i}")(x)
+        x = keras.layers.Conv2D(
+            filters, max(1, round(kernel)), padding=padding, activation="relu", name=f"conv{i}"
+        )(x)
         if pool is not None and pool[0] > 1 and pool[1] > 0:
             x = keras.layers.MaxPooling2D(pool[0], pool[1], name=f"pool{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
@@ -103,8 +104,7 @@ def table1_net(net="net-2", input_shape=(8, 8, 3), num_classes=1000, dropout=0.0
     ((2, 2, 3, 6), 256)
     """
     if net not in TABLE1 or not net.startswith("net-"):
-        raise ValueError(f"Expected net in ('net-1', 'net-2', 'net-3', 'net-4'), received "
-                         f"{net!r}.")
+        raise ValueError(f"Expected net in ('net-1', 'net-2', 'net-3', 'net-4'), received {net!r}.")
     return table1_model(net, input_shape, num_classes, dropout, name)
 
 
@@ -129,7 +129,9 @@ def scaled_alexnet(input_size=8, num_classes=1000, channels=3, dropout=0.0, name
     ([6, 16, 24], 256)
     """
     if input_size not in SCALED_ALEXNET_SIZES:
-        raise ValueError(f"Expected input_size in {SCALED_ALEXNET_SIZES} (Table I), received "
-                         f"{input_size!r}.")
-    return table1_model(f"alexnet-{input_size}", (input_size, input_size, channels),
-                        num_classes, dropout, name)
+        raise ValueError(
+            f"Expected input_size in {SCALED_ALEXNET_SIZES} (Table I), received {input_size!r}."
+        )
+    return table1_model(
+        f"alexnet-{input_size}", (input_size, input_size, channels), num_classes, dropout, name
+    )

@@ -31,11 +31,12 @@ def random_codes(num_classes, bits=20, seed=0):
     """
     if not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
         raise ValueError(f"Expected num_classes to be an integer >= 2, received {num_classes!r}.")
-    if not isinstance(bits, (int, np.integer)) or bits < 1 or 2 ** bits < num_classes:
+    if not isinstance(bits, (int, np.integer)) or bits < 1 or 2**bits < num_classes:
         need = int(np.ceil(np.log2(num_classes)))
         raise ValueError(
             f"Expected a code length of at least {need} bits for {num_classes} classes "
-            f"(2**bits >= classes), received bits={bits!r}.")
+            f"(2**bits >= classes), received bits={bits!r}."
+        )
     rng = np.random.RandomState(seed)
     codes, seen = [], set()
     while len(codes) < num_classes:
@@ -43,7 +44,7 @@ def random_codes(num_classes, bits=20, seed=0):
         if tuple(c) not in seen:
             seen.add(tuple(c))
             codes.append(c)
-    return (np.asarray(codes, np.float32) * 2.0 - 1.0)
+    return np.asarray(codes, np.float32) * 2.0 - 1.0
 
 
 def decode(outputs, codes):
@@ -77,8 +78,9 @@ class CodeLoss(keras.losses.Loss):
         self.codes = np.asarray(codes, np.float32)
 
     def call(self, y_true, y_pred):
-        target = ops.take(ops.convert_to_tensor(self.codes), ops.cast(
-            ops.reshape(y_true, (-1,)), "int32"), axis=0)
+        target = ops.take(
+            ops.convert_to_tensor(self.codes), ops.cast(ops.reshape(y_true, (-1,)), "int32"), axis=0
+        )
         return ops.mean(ops.square(ops.cast(y_pred, "float32") - target), axis=-1)
 
     def get_config(self):

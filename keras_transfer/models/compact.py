@@ -13,8 +13,15 @@ from keras_transfer.models.registry import register_model
 
 
 @register_model
-def compact_cnn(input_shape=(32, 32, 3), num_classes=10, width=16, depth=3, convs_per_stage=1,
-                dropout=0.0, name="compact_cnn"):
+def compact_cnn(
+    input_shape=(32, 32, 3),
+    num_classes=10,
+    width=16,
+    depth=3,
+    convs_per_stage=1,
+    dropout=0.0,
+    name="compact_cnn",
+):
     """A small CNN: ``depth`` stages of (3x3 conv-BN-ReLU) x ``convs_per_stage`` + 2x2 max pool.
 
     Stage ``i`` has ``width * 2**i`` filters; then global average pooling and a
@@ -38,15 +45,22 @@ def compact_cnn(input_shape=(32, 32, 3), num_classes=10, width=16, depth=3, conv
     for key, value in (("width", width), ("depth", depth), ("convs_per_stage", convs_per_stage)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"Expected {key} to be an integer >= 1, received {value!r}.")
-    if min(input_shape[:2]) < 2 ** depth:
-        raise ValueError(f"Expected image sides >= 2**depth = {2 ** depth}, received "
-                         f"input_shape {tuple(input_shape)}.")
+    if min(input_shape[:2]) < 2**depth:
+        raise ValueError(
+            f"Expected image sides >= 2**depth = {2**depth}, received "
+            f"input_shape {tuple(input_shape)}."
+        )
     inputs = keras.Input(tuple(input_shape), name="image")
     x = inputs
     for stage in range(depth):
         for conv in range(convs_per_stage):
-            x = keras.layers.Conv2D(width * 2 ** stage, 3, padding="same", use_bias=False,
-                                    name=f"conv{stage + 1}_{conv + 1}")(x)
+            x = keras.layers.Conv2D(
+                width * 2**stage,
+                3,
+                padding="same",
+                use_bias=False,
+                name=f"conv{stage + 1}_{conv + 1}",
+            )(x)
             x = keras.layers.BatchNormalization(name=f"bn{stage + 1}_{conv + 1}")(x)
             x = keras.layers.ReLU(name=f"relu{stage + 1}_{conv + 1}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"pool{stage + 1}")(x)
@@ -77,6 +91,7 @@ def count_flops(model, batch_size=1):
     frozen = convert_to_constants.convert_variables_to_constants_v2(fn.get_concrete_function(*spec))
     opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     opts["output"] = "none"
-    info = tf.compat.v1.profiler.profile(graph=frozen.graph, run_meta=tf.compat.v1.RunMetadata(),
-                                         cmd="op", options=opts)
+    info = tf.compat.v1.profiler.profile(
+        graph=frozen.graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=opts
+    )
     return int(info.total_float_ops)

@@ -12,13 +12,23 @@ name their block outputs so fusion can pair them.
 
 import keras
 
-from keras_transfer.checks import check_image_classifier, check_weights_file, check_weights_path
+from keras_transfer.checks import check_image_classifier
+from keras_transfer.checks import check_weights_file
+from keras_transfer.checks import check_weights_path
 from keras_transfer.models.registry import register_model
 
 # SqueezeNet v1.1 fire modules (squeeze, expand) in order, with the max pools
 # that follow fire3 and fire5 (Iandola et al. 2016; torchvision squeezenet1_1).
-_SQUEEZENET_V11_FIRES = ((16, 64), (16, 64), (32, 128), (32, 128), (48, 192), (48, 192),
-                         (64, 256), (64, 256))
+_SQUEEZENET_V11_FIRES = (
+    (16, 64),
+    (16, 64),
+    (32, 128),
+    (32, 128),
+    (48, 192),
+    (48, 192),
+    (64, 256),
+    (64, 256),
+)
 _POOL_AFTER = (3, 5)
 
 
@@ -38,14 +48,21 @@ def _load(model, weights, what):
 def _fire(x, squeeze, expand, name):
     s = keras.layers.Conv2D(squeeze, 1, activation="relu", name=f"{name}_squeeze")(x)
     e1 = keras.layers.Conv2D(expand, 1, activation="relu", name=f"{name}_expand1x1")(s)
-    e3 = keras.layers.Conv2D(expand, 3, padding="same", activation="relu",
-                             name=f"{name}_expand3x3")(s)
+    e3 = keras.layers.Conv2D(
+        expand, 3, padding="same", activation="relu", name=f"{name}_expand3x3"
+    )(s)
     return keras.layers.Concatenate(name=name)([e1, e3])
 
 
 @register_model
-def squeezenet(input_shape=(224, 224, 3), num_classes=1000, include_top=True, weights=None,
-               dropout=0.5, name="squeezenet"):
+def squeezenet(
+    input_shape=(224, 224, 3),
+    num_classes=1000,
+    include_top=True,
+    weights=None,
+    dropout=0.5,
+    name="squeezenet",
+):
     """SqueezeNet v1.1: 3x3/2 conv (64), max pool, 8 fire modules with two more pools, conv10.
 
     Block outputs are the layers ``conv1`` and ``fire2`` ... ``fire9``. With
@@ -70,8 +87,10 @@ def squeezenet(input_shape=(224, 224, 3), num_classes=1000, include_top=True, we
     if include_top:
         check_image_classifier(input_shape, num_classes)
     if len(tuple(input_shape)) != 3 or min(input_shape[:2]) < 32:
-        raise ValueError(f"Expected input_shape (height, width, channels) with sides >= 32, "
-                         f"received {input_shape!r}.")
+        raise ValueError(
+            f"Expected input_shape (height, width, channels) with sides >= 32, "
+            f"received {input_shape!r}."
+        )
     _check_path(weights)
     inputs = keras.Input(tuple(input_shape), name="image")
     x = keras.layers.Conv2D(64, 3, strides=2, activation="relu", name="conv1")(inputs)
@@ -90,8 +109,16 @@ def squeezenet(input_shape=(224, 224, 3), num_classes=1000, include_top=True, we
 
 
 @register_model
-def residual_cnn(input_shape=(100, 100, 3), num_classes=8, include_top=True, weights=None,
-                 blocks=16, blocks_per_stage=4, width=32, name="residual_cnn"):
+def residual_cnn(
+    input_shape=(100, 100, 3),
+    num_classes=8,
+    include_top=True,
+    weights=None,
+    blocks=16,
+    blocks_per_stage=4,
+    width=32,
+    name="residual_cnn",
+):
     """The paper's custom model: 16 conv-BN-ReLU blocks, a residual add after every 4th block.
 
     Section 3.2: "A CNN with 16 layers ... residual connections after every
@@ -119,33 +146,42 @@ def residual_cnn(input_shape=(100, 100, 3), num_classes=8, include_top=True, wei
     """
     if include_top:
         check_image_classifier(input_shape, num_classes)
-    for key, value in (("blocks", blocks), ("blocks_per_stage", blocks_per_stage),
-                       ("width", width)):
+    for key, value in (
+        ("blocks", blocks),
+        ("blocks_per_stage", blocks_per_stage),
+        ("width", width),
+    ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"Expected {key} to be an integer >= 1, received {value!r}.")
     if blocks % blocks_per_stage:
-        raise ValueError(f"Expected blocks to be a multiple of blocks_per_stage "
-                         f"({blocks_per_stage}), received {blocks}.")
+        raise ValueError(
+            f"Expected blocks to be a multiple of blocks_per_stage "
+            f"({blocks_per_stage}), received {blocks}."
+        )
     stages = blocks // blocks_per_stage
-    if len(tuple(input_shape)) != 3 or min(input_shape[:2]) < 2 ** stages:
-        raise ValueError(f"Expected input_shape (height, width, channels) with sides >= "
-                         f"2**stages = {2 ** stages}, received {input_shape!r}.")
+    if len(tuple(input_shape)) != 3 or min(input_shape[:2]) < 2**stages:
+        raise ValueError(
+            f"Expected input_shape (height, width, channels) with sides >= "
+            f"2**stages = {2**stages}, received {input_shape!r}."
+        )
     _check_path(weights)
     inputs = keras.Input(tuple(input_shape), name="image")
     x = inputs
     block = 0
     for stage in range(stages):
-        filters = width * 2 ** stage
+        filters = width * 2**stage
         shortcut = x
         for _ in range(blocks_per_stage):
             block += 1
-            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
-                                    name=f"block{block}_conv")(x)
+            x = keras.layers.Conv2D(
+                filters, 3, padding="same", use_bias=False, name=f"block{block}_conv"
+            )(x)
             x = keras.layers.BatchNormalization(name=f"block{block}_bn")(x)
             x = keras.layers.ReLU(name=f"block{block}")(x)
         if shortcut.shape[-1] != filters:
-            shortcut = keras.layers.Conv2D(filters, 1, use_bias=False,
-                                           name=f"stage{stage + 1}_projection")(shortcut)
+            shortcut = keras.layers.Conv2D(
+                filters, 1, use_bias=False, name=f"stage{stage + 1}_projection"
+            )(shortcut)
         x = keras.layers.Add(name=f"stage{stage + 1}_add")([shortcut, x])
         x = keras.layers.MaxPooling2D(2, name=f"stage{stage + 1}_pool")(x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)

@@ -27,8 +27,15 @@ def classifier(num_classes, activation=None):
 
 
 @register_model
-def shallow_cnn(input_shape=(32, 32, 3), num_classes=10, first_filters=8, second_filters=32,
-                kernel_size=3, classifier_activation=None, name="shallow_cnn"):
+def shallow_cnn(
+    input_shape=(32, 32, 3),
+    num_classes=10,
+    first_filters=8,
+    second_filters=32,
+    kernel_size=3,
+    classifier_activation=None,
+    name="shallow_cnn",
+):
     """The HTCNN shallow CNN for CIFAR-10 (paper Fig. 3).
 
     Two 3x3 convolutions with 8 and 32 filters, each followed by ReLU and 2x2
@@ -52,11 +59,13 @@ def shallow_cnn(input_shape=(32, 32, 3), num_classes=10, first_filters=8, second
     """
     check_image_classifier(input_shape, num_classes)
     inputs = keras.Input(input_shape, name="image")
-    x = keras.layers.Conv2D(first_filters, kernel_size, padding="same", activation="relu",
-                            name="conv1")(inputs)
+    x = keras.layers.Conv2D(
+        first_filters, kernel_size, padding="same", activation="relu", name="conv1"
+    )(inputs)
     x = keras.layers.MaxPooling2D(2, padding="same", name="pool1")(x)
-    x = keras.layers.Conv2D(second_filters, kernel_size, padding="same", activation="relu",
-                            name="conv2")(x)
+    x = keras.layers.Conv2D(
+        second_filters, kernel_size, padding="same", activation="relu", name="conv2"
+    )(x)
     x = keras.layers.MaxPooling2D(2, padding="same", name="pool2")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     outputs = classifier(num_classes, classifier_activation)(x)
@@ -64,9 +73,16 @@ def shallow_cnn(input_shape=(32, 32, 3), num_classes=10, first_filters=8, second
 
 
 @register_model
-def cloud_cnn(input_shape=(32, 32, 3), num_classes=10, filters=(32, 32, 64, 64, 128, 128),
-              fc_units=512, conv_dropout=0.0, fc_dropout=0.0, classifier_activation=None,
-              name="cloud_cnn"):
+def cloud_cnn(
+    input_shape=(32, 32, 3),
+    num_classes=10,
+    filters=(32, 32, 64, 64, 128, 128),
+    fc_units=512,
+    conv_dropout=0.0,
+    fc_dropout=0.0,
+    classifier_activation=None,
+    name="cloud_cnn",
+):
     """The HTCNN cloud CNN for CIFAR-10 (paper Fig. 5).
 
     Six 3x3 convolutions (32, 32, 64, 64, 128, 128 filters, ReLU) with a 2x2

@@ -41,8 +41,9 @@ def imagenet_class_indices(wnids):
     index = {w: i for i, w in enumerate(imagenet_wnids())}
     unknown = [w for w in wnids if w not in index]
     if unknown:
-        raise ValueError(f"Expected ImageNet-2012 wnids, received {len(unknown)} others, e.g. "
-                         f"{unknown[:3]}.")
+        raise ValueError(
+            f"Expected ImageNet-2012 wnids, received {len(unknown)} others, e.g. {unknown[:3]}."
+        )
     return np.array([index[w] for w in wnids])
 
 
@@ -73,11 +74,17 @@ def imagenet_top1(model, images, labels, wnids, image_size=224, batch_size=50):
 
     classes = imagenet_class_indices(wnids)
     labels = np.asarray(labels)
-    ds = tf.data.Dataset.from_tensor_slices(np.asarray(images, np.uint8)).batch(batch_size).map(
-        lambda x: tf.image.resize(tf.cast(x, tf.float32) / 255.0, (image_size, image_size)))
+    ds = (
+        tf.data.Dataset.from_tensor_slices(np.asarray(images, np.uint8))
+        .batch(batch_size)
+        .map(lambda x: tf.image.resize(tf.cast(x, tf.float32) / 255.0, (image_size, image_size)))
+    )
     logits = np.asarray(model.predict(ds, verbose=0))
     if logits.shape != (len(labels), 1000):
-        raise ValueError(f"Expected 1000 ImageNet logits per image, received logits of shape "
-                         f"{logits.shape}.")
-    return {"all": float(np.mean(logits.argmax(1) == classes[labels])),
-            "restricted": float(np.mean(logits[:, classes].argmax(1) == labels))}
+        raise ValueError(
+            f"Expected 1000 ImageNet logits per image, received logits of shape {logits.shape}."
+        )
+    return {
+        "all": float(np.mean(logits.argmax(1) == classes[labels])),
+        "restricted": float(np.mean(logits[:, classes].argmax(1) == labels)),
+    }

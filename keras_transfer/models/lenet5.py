@@ -1,12 +1,12 @@
-"""The LeNet-5 style net of the layer-transfer paper (lenet5-knowledge-transfer-nist.txt, Figure 1)."""
+"""The LeNet-5 style net of the layer-transfer paper (lenet5-knowledge-transfer-nist.txt Fig. 1)."""
 
 import keras
 
+from keras_transfer.checks import check_image_classifier
 from keras_transfer.layers.lenet import LENET5_C3_TABLE
 from keras_transfer.layers.lenet import ConnectionTableConv2D
 from keras_transfer.layers.lenet import Subsampling2D
 from keras_transfer.layers.lenet import lecun_tanh
-from keras_transfer.checks import check_image_classifier
 from keras_transfer.models.registry import register_model
 
 # Bottom-to-top order of the trainable levels, as the paper counts them
@@ -48,6 +48,7 @@ def lenet5(input_shape=(32, 32, 1), num_outputs=20, output="code", name="lenet5"
     x = Subsampling2D(2, name="S4")(x)
     x = keras.layers.Conv2D(120, 5, activation=lecun_tanh, name="C5")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    outputs = keras.layers.Dense(num_outputs, activation=lecun_tanh if output == "code" else None,
-                                 dtype="float32", name="F6")(x)
+    outputs = keras.layers.Dense(
+        num_outputs, activation=lecun_tanh if output == "code" else None, dtype="float32", name="F6"
+    )(x)
     return keras.Model(inputs, outputs, name=name)

@@ -25,6 +25,16 @@ from keras_transfer.report.tables import markdown_table
 from keras_transfer.report.tables import mean_range
 from keras_transfer.report.tables import text_table
 
-__all__ = ["HISTORY_FIELDS", "curve_matrix", "markdown_table", "mean_range", "plot_bars",
-           "plot_curves", "plot_time_curves", "save_figure", "text_table", "write_history",
-           "write_json"]
+__all__ = [
+    "HISTORY_FIELDS",
+    "curve_matrix",
+    "markdown_table",
+    "mean_range",
+    "plot_bars",
+    "plot_curves",
+    "plot_time_curves",
+    "save_figure",
+    "text_table",
+    "write_history",
+    "write_json",
+]

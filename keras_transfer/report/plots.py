@@ -81,14 +81,14 @@ def plot_curves(path, series, title="", xlabel="Epoch", ylabel="Testing accuracy
     fig, ax = _new_axes()
     for label, curves in series.items():
         epochs, acc = curve_matrix(curves)
-        line, = ax.plot(epochs, acc.mean(axis=0), marker="o", markersize=3, label=label)
-        ax.fill_between(epochs, acc.min(axis=0), acc.max(axis=0), alpha=0.2,
-                        color=line.get_color())
+        (line,) = ax.plot(epochs, acc.mean(axis=0), marker="o", markersize=3, label=label)
+        ax.fill_between(epochs, acc.min(axis=0), acc.max(axis=0), alpha=0.2, color=line.get_color())
     _save(fig, ax, path, title, xlabel, ylabel)
 
 
-def plot_time_curves(path, series, markers=(), title="", xlabel="Training wall time (s)",
-                     ylabel="Testing accuracy"):
+def plot_time_curves(
+    path, series, markers=(), title="", xlabel="Training wall time (s)", ylabel="Testing accuracy"
+):
     """Saves accuracy against wall time, like the coarse-to-fine paper's Figs. 5-6 and 10.
 
     Repeats take different times, so each repeat is its own line (one colour
@@ -103,20 +103,34 @@ def plot_time_curves(path, series, markers=(), title="", xlabel="Training wall t
 
     Example:
     >>> import tempfile
-    >>> rows = [{"wall_seconds": 0, "test_accuracy": 0.1}, {"wall_seconds": 9, "test_accuracy": 0.5}]
+    >>> rows = [{"wall_seconds": 0, "test_accuracy": 0.1},
+    ...         {"wall_seconds": 9, "test_accuracy": 0.5}]
     >>> plot_time_curves(tempfile.mkdtemp() + "/t.png", {"incremental": [rows]}, [(4.0, "16px")])
     """
     fig, ax = _new_axes()
     for k, (label, curves) in enumerate(series.items()):
         color = f"C{k}"
         for r, rows in enumerate(curves):
-            ax.plot([row["wall_seconds"] for row in rows], [row["test_accuracy"] for row in rows],
-                    color=color, marker="o", markersize=2, alpha=0.85,
-                    label=label if r == 0 else None)
+            ax.plot(
+                [row["wall_seconds"] for row in rows],
+                [row["test_accuracy"] for row in rows],
+                color=color,
+                marker="o",
+                markersize=2,
+                alpha=0.85,
+                label=label if r == 0 else None,
+            )
     for seconds, text in markers:
         ax.axvline(seconds, color="gray", linestyle=":", linewidth=1)
-        ax.annotate(text, (seconds, 0), xytext=(2, 2), textcoords="offset points",
-                    fontsize=8, color="gray", xycoords=("data", "axes fraction"))
+        ax.annotate(
+            text,
+            (seconds, 0),
+            xytext=(2, 2),
+            textcoords="offset points",
+            fontsize=8,
+            color="gray",
+            xycoords=("data", "axes fraction"),
+        )
     _save(fig, ax, path, title, xlabel, ylabel)
 
 
@@ -139,8 +153,9 @@ def plot_bars(path, groups, title="", ylabel="Testing accuracy"):
     labels = list(groups)
     values = [np.asarray(groups[k], float) for k in labels]
     means = [v.mean() for v in values]
-    err = np.array([[m - v.min() for m, v in zip(means, values)],
-                    [v.max() - m for m, v in zip(means, values)]])
+    err = np.array(
+        [[m - v.min() for m, v in zip(means, values)], [v.max() - m for m, v in zip(means, values)]]
+    )
     fig, ax = plt.subplots(figsize=(1.8 * len(labels) + 2, 4))
     ax.bar(labels, means, yerr=err, capsize=6, color="#9ecae1", edgecolor="#3182bd")
     for i, v in enumerate(values):

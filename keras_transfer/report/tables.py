@@ -48,11 +48,19 @@ def text_table(header, rows):
     numeric = [all(_is_number(r[i]) for r in cells) and cells for i in range(len(header))]
 
     def line(row):
-        return "| " + " | ".join(c.rjust(w) if num else c.ljust(w)
-                                 for c, w, num in zip(row, widths, numeric)) + " |"
+        return (
+            "| "
+            + " | ".join(
+                c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric)
+            )
+            + " |"
+        )
 
-    rule = "|" + "|".join("-" * (w + 1) + (":" if num else "-")
-                          for w, num in zip(widths, numeric)) + "|"
+    rule = (
+        "|"
+        + "|".join("-" * (w + 1) + (":" if num else "-") for w, num in zip(widths, numeric))
+        + "|"
+    )
     return "\n".join([line(header), rule] + [line(r) for r in cells])
 
 
@@ -73,7 +81,9 @@ def markdown_table(header, rows):
     |---|---|
     | 1 | 2 |
     """
-    lines = ["| " + " | ".join(str(h) for h in header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+    lines = [
+        "| " + " | ".join(str(h) for h in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)

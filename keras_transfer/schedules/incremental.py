@@ -37,16 +37,32 @@ class Stage:
         for name, low in (("resolution", 1), ("epochs", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"Expected Stage {name} to be an integer >= {low}, received "
-                                 f"{value!r}; e.g. Stage(16, 5, lambda m: upscale(m, 2)).")
+                raise ValueError(
+                    f"Expected Stage {name} to be an integer >= {low}, received "
+                    f"{value!r}; e.g. Stage(16, 5, lambda m: upscale(m, 2))."
+                )
         if self.transform is not None and not callable(self.transform):
-            raise ValueError(f"Expected Stage transform to be None or model -> model, received "
-                             f"{type(self.transform).__name__}; e.g. lambda m: upscale(m, 2).")
+            raise ValueError(
+                f"Expected Stage transform to be None or model -> model, received "
+                f"{type(self.transform).__name__}; e.g. lambda m: upscale(m, 2)."
+            )
 
 
-def train_incremental(model, stages, datasets, *, steps_per_epoch, compile_fn, run_dir=None,
-                      check=None, verbose=0, deadline_seconds=None, fit=None, callbacks=(),
-                      metric="accuracy"):
+def train_incremental(
+    model,
+    stages,
+    datasets,
+    *,
+    steps_per_epoch,
+    compile_fn,
+    run_dir=None,
+    check=None,
+    verbose=0,
+    deadline_seconds=None,
+    fit=None,
+    callbacks=(),
+    metric="accuracy",
+):
     """Trains ``model`` stage by stage, transforming it in between (coarse-to-fine, Fig. 1).
 
     Records test accuracy against cumulative wall time: training time
@@ -115,14 +131,18 @@ def train_incremental(model, stages, datasets, *, steps_per_epoch, compile_fn, r
         if not isinstance(stage, Stage):
             raise ValueError(f"Expected Stage objects, received {type(stage).__name__} at {i}.")
         if (stage.transform is None) != (i == 0):
-            raise ValueError(f"Expected a transform on every stage but the first, received "
-                             f"stage {i} ({stage.resolution}px) "
-                             f"{'without' if stage.transform is None else 'with'} one.")
+            raise ValueError(
+                f"Expected a transform on every stage but the first, received "
+                f"stage {i} ({stage.resolution}px) "
+                f"{'without' if stage.transform is None else 'with'} one."
+            )
     side = tuple(model.input_shape[1:3])
     if side != (stages[0].resolution, stages[0].resolution):
-        raise ValueError(f"Expected a model for {stages[0].resolution}x"
-                         f"{stages[0].resolution} images (the first stage), received input "
-                         f"{side}.")
+        raise ValueError(
+            f"Expected a model for {stages[0].resolution}x"
+            f"{stages[0].resolution} images (the first stage), received input "
+            f"{side}."
+        )
     rows, records = [], []
     seconds, epochs_done, steps_done, previous = 0.0, 0, 0, None
     for i, stage in enumerate(stages):
@@ -133,9 +153,11 @@ def train_incremental(model, stages, datasets, *, steps_per_epoch, compile_fn, r
             transform_seconds = time.perf_counter() - t0
             side = tuple(new.input_shape[1:3])
             if side != (stage.resolution, stage.resolution):
-                raise ValueError(f"Expected stage {i}'s transform to return a model for "
-                                 f"{stage.resolution}x{stage.resolution} images, received "
-                                 f"input {side}.")
+                raise ValueError(
+                    f"Expected stage {i}'s transform to return a model for "
+                    f"{stage.resolution}x{stage.resolution} images, received "
+                    f"input {side}."
+                )
             if check is not None:
                 checked = check(model, new, stages[i - 1], stage)
             model = new
@@ -149,25 +171,54 @@ def train_incremental(model, stages, datasets, *, steps_per_epoch, compile_fn, r
         left = None if deadline_seconds is None else deadline_seconds - seconds
         if left is not None and left <= 0:  # out of time: evaluate the transformed model only
             accuracy = model.evaluate(test_ds, verbose=0, return_dict=True)[metric]
-            curve = [{"epoch": 0, "step": 0, "wall_seconds": 0.0, "train_loss": float("nan"),
-                      "test_accuracy": float(accuracy)}]
+            curve = [
+                {
+                    "epoch": 0,
+                    "step": 0,
+                    "wall_seconds": 0.0,
+                    "train_loss": float("nan"),
+                    "test_accuracy": float(accuracy),
+                }
+            ]
         else:
-            curve = training.train(model, train_ds, test_ds, epochs=stage.epochs,
-                                   steps_per_epoch=steps_per_epoch, run_dir=stage_dir,
-                                   verbose=verbose, deadline_seconds=left, fit=fit,
-                                   callbacks=callbacks, metric=metric)
+            curve = training.train(
+                model,
+                train_ds,
+                test_ds,
+                epochs=stage.epochs,
+                steps_per_epoch=steps_per_epoch,
+                run_dir=stage_dir,
+                verbose=verbose,
+                deadline_seconds=left,
+                fit=fit,
+                callbacks=callbacks,
+                metric=metric,
+            )
         for row in curve:
-            rows.append(dict(row, stage=i, resolution=stage.resolution,
-                             epoch=row["epoch"] + epochs_done, step=row["step"] + steps_done,
-                             wall_seconds=round(row["wall_seconds"] + seconds, 4)))
-        records.append({
-            "stage": i, "resolution": stage.resolution, "epochs": stage.epochs,
-            "start_seconds": round(seconds - transform_seconds, 4),
-            "transform_seconds": round(transform_seconds, 4),
-            "accuracy_before_transform": previous,
-            "accuracy_after_transform": curve[0]["test_accuracy"],
-            "final_accuracy": curve[-1]["test_accuracy"],
-            "train_seconds": curve[-1]["wall_seconds"], "check": checked})
+            rows.append(
+                dict(
+                    row,
+                    stage=i,
+                    resolution=stage.resolution,
+                    epoch=row["epoch"] + epochs_done,
+                    step=row["step"] + steps_done,
+                    wall_seconds=round(row["wall_seconds"] + seconds, 4),
+                )
+            )
+        records.append(
+            {
+                "stage": i,
+                "resolution": stage.resolution,
+                "epochs": stage.epochs,
+                "start_seconds": round(seconds - transform_seconds, 4),
+                "transform_seconds": round(transform_seconds, 4),
+                "accuracy_before_transform": previous,
+                "accuracy_after_transform": curve[0]["test_accuracy"],
+                "final_accuracy": curve[-1]["test_accuracy"],
+                "train_seconds": curve[-1]["wall_seconds"],
+                "check": checked,
+            }
+        )
         seconds += curve[-1]["wall_seconds"]
         epochs_done += stage.epochs
         steps_done += curve[-1]["step"]

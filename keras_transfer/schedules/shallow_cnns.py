@@ -24,13 +24,24 @@ def _train_dataset(shard, batch_size, seed, mean):
     if isinstance(shard, tf.data.Dataset):
         return shard
     x, y = shard
-    return kt_data.make_dataset(x, y, batch_size, shuffle=True, repeat=True, seed=seed,
-                                mean=mean)
+    return kt_data.make_dataset(x, y, batch_size, shuffle=True, repeat=True, seed=seed, mean=mean)
 
 
-def train_shallow_cnns(build_shallow, shards, test, *, steps, batch_size=100, seed=0,
-                       steps_per_epoch=None, mean=None, compile_fn=None, strategy=None,
-                       runs_dir=None, tensorboard_dir=None):
+def train_shallow_cnns(
+    build_shallow,
+    shards,
+    test,
+    *,
+    steps,
+    batch_size=100,
+    seed=0,
+    steps_per_epoch=None,
+    mean=None,
+    compile_fn=None,
+    strategy=None,
+    runs_dir=None,
+    tensorboard_dir=None,
+):
     """Trains one shallow CNN per training shard (HTCNN step (ii), paper section III-A1).
 
     Shallow CNN ``j`` is built, compiled and trained with the seed
@@ -93,8 +104,10 @@ def train_shallow_cnns(build_shallow, shards, test, *, steps, batch_size=100, se
     """
     per_epoch = steps if steps_per_epoch is None else steps_per_epoch
     if not all(isinstance(v, int) and v >= 1 for v in (steps, per_epoch)) or steps % per_epoch:
-        raise ValueError(f"Expected integers steps >= 1 and steps_per_epoch >= 1 dividing it, "
-                         f"received steps={steps!r}, steps_per_epoch={steps_per_epoch!r}.")
+        raise ValueError(
+            f"Expected integers steps >= 1 and steps_per_epoch >= 1 dividing it, "
+            f"received steps={steps!r}, steps_per_epoch={steps_per_epoch!r}."
+        )
     strategy = strategy or training.get_strategy()
     compile_fn = compile_fn or training.compile_classifier
     if not isinstance(test, tf.data.Dataset):
@@ -107,11 +120,15 @@ def train_shallow_cnns(build_shallow, shards, test, *, steps, batch_size=100, se
             model = compile_fn(build_shallow(j))
         name = f"shallow_{j}"
         curve = training.train(
-            model, _train_dataset(shard, batch_size, shallow_seed, mean), test,
-            epochs=steps // per_epoch, steps_per_epoch=per_epoch,
+            model,
+            _train_dataset(shard, batch_size, shallow_seed, mean),
+            test,
+            epochs=steps // per_epoch,
+            steps_per_epoch=per_epoch,
             run_dir=runs_dir and os.path.join(runs_dir, name),
             tensorboard_dir=tensorboard_dir and os.path.join(tensorboard_dir, name),
-            eval_at_start=False)
+            eval_at_start=False,
+        )
         shallow_models.append(model)
         curves.append(curve)
         seconds += curve[-1]["wall_seconds"] if curve else 0.0

@@ -11,5 +11,15 @@ from keras_transfer.transfer.net2net import widen
 from keras_transfer.transfer.upscaling import replicate
 from keras_transfer.transfer.upscaling import upscale
 
-__all__ = ["Distiller", "average_ensemble", "deepen", "fuse", "parameter_report",
-           "replicate", "transfer_first_layer", "transfer_layers", "upscale", "widen"]
+__all__ = [
+    "Distiller",
+    "average_ensemble",
+    "deepen",
+    "fuse",
+    "parameter_report",
+    "replicate",
+    "transfer_first_layer",
+    "transfer_layers",
+    "upscale",
+    "widen",
+]

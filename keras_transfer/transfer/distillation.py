@@ -48,8 +48,11 @@ def check_distillation_hyperparameters(alpha, temperature):
     """
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise ValueError(f"Expected alpha in [0, 1], received {alpha!r}.")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
-            or not temperature > 0:
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not temperature > 0
+    ):
         raise ValueError(f"Expected temperature > 0, received {temperature!r}.")
 
 
@@ -85,7 +88,7 @@ def distillation_loss(labels, teacher_logits, student_logits, alpha=0.1, tempera
     # so its softmax/T^2 branch is skipped; pass loss=keras.losses.KLDivergence().
     t_prob = keras.ops.softmax(teacher_logits / temperature, axis=-1)
     s_prob = keras.ops.softmax(student_logits / temperature, axis=-1)
-    soft = keras.losses.kl_divergence(t_prob, s_prob) * (temperature ** 2)
+    soft = keras.losses.kl_divergence(t_prob, s_prob) * (temperature**2)
     return alpha * hard + (1.0 - alpha) * soft, hard, soft
 
 
@@ -127,9 +130,11 @@ class _KeywordOnlyModel(keras.Model):
 
     def __new__(cls, *args, **kwargs):
         if args:
-            raise TypeError(f"{cls.__name__} takes teacher= and student= by keyword (the order "
-                            f"of keras.distillation.Distiller), received {len(args)} positional "
-                            f"argument(s).")
+            raise TypeError(
+                f"{cls.__name__} takes teacher= and student= by keyword (the order "
+                f"of keras.distillation.Distiller), received {len(args)} positional "
+                f"argument(s)."
+            )
         return super().__new__(cls, **kwargs)
 
 
@@ -170,8 +175,9 @@ class Distiller(_KeywordOnlyModel):
     ['accuracy', 'distillation_loss', 'loss', 'student_loss']
     """
 
-    def __init__(self, *, teacher, student, alpha=0.1, temperature=4.0, distillation_loss=None,
-                 **kwargs):
+    def __init__(
+        self, *, teacher, student, alpha=0.1, temperature=4.0, distillation_loss=None, **kwargs
+    ):
         super().__init__(**kwargs)
         check_distillation_hyperparameters(alpha, temperature)
         teachers = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
@@ -180,27 +186,37 @@ class Distiller(_KeywordOnlyModel):
         # Every check before any change: a refused Distiller leaves its models as they were.
         for role, m in [("student", student)] + [("teacher", t) for t in teachers]:
             if not isinstance(m, keras.Model):
-                raise TypeError(f"Expected the {role} to be a keras.Model returning logits, "
-                                f"received {type(m).__name__}; pass Keras models.")
+                raise TypeError(
+                    f"Expected the {role} to be a keras.Model returning logits, "
+                    f"received {type(m).__name__}; pass Keras models."
+                )
         for t in teachers:
             s_out, t_out = student.output_shape[-1], t.output_shape[-1]
             if s_out != t_out:
-                raise ValueError(f"Expected teacher and student with the same number of "
-                                 f"classes, received teacher {t_out} and student {s_out}; "
-                                 f"give the student a classifier of the teacher's classes.")
+                raise ValueError(
+                    f"Expected teacher and student with the same number of "
+                    f"classes, received teacher {t_out} and student {s_out}; "
+                    f"give the student a classifier of the teacher's classes."
+                )
             if tuple(student.input_shape[1:]) != tuple(t.input_shape[1:]):
-                raise ValueError(f"Expected teacher and student with the same input shape, "
-                                 f"received teacher {t.input_shape[1:]} and student "
-                                 f"{student.input_shape[1:]}; resize inside one of them.")
+                raise ValueError(
+                    f"Expected teacher and student with the same input shape, "
+                    f"received teacher {t.input_shape[1:]} and student "
+                    f"{student.input_shape[1:]}; resize inside one of them."
+                )
         if distillation_loss is not None:
             if not isinstance(distillation_loss, keras.distillation.DistillationLoss):
-                raise ValueError(f"Expected distillation_loss None or a keras.distillation."
-                                 f"DistillationLoss, received {distillation_loss!r}.")
+                raise ValueError(
+                    f"Expected distillation_loss None or a keras.distillation."
+                    f"DistillationLoss, received {distillation_loss!r}."
+                )
             own = getattr(distillation_loss, "temperature", temperature)
             if float(own) != float(temperature):
-                raise ValueError(f"Expected the distillation loss's temperature to equal "
-                                 f"temperature={temperature}, received {own}; pass the same "
-                                 f"value to both.")
+                raise ValueError(
+                    f"Expected the distillation loss's temperature to equal "
+                    f"temperature={temperature}, received {own}; pass the same "
+                    f"value to both."
+                )
         for t in teachers:  # frozen once all of them are accepted
             t.trainable = False
         self.student = student
@@ -242,8 +258,10 @@ class Distiller(_KeywordOnlyModel):
     def _split_targets(self, x, y):
         if isinstance(y, dict):
             if set(y) != {LABEL, TEACHER_LOGITS}:
-                raise ValueError(f"Expected targets {{'{LABEL}', '{TEACHER_LOGITS}'}}, received "
-                                 f"keys {sorted(y)}.")
+                raise ValueError(
+                    f"Expected targets {{'{LABEL}', '{TEACHER_LOGITS}'}}, received "
+                    f"keys {sorted(y)}."
+                )
             return y[LABEL], y[TEACHER_LOGITS]
         if len(self.teachers) == 1:
             return y, self.teachers[0](x, training=False)
@@ -254,13 +272,16 @@ class Distiller(_KeywordOnlyModel):
         t_logits = keras.ops.stop_gradient(combine_teachers(t_logits, self.temperature))
         s_logits = self.student(x, training=training)
         if self.distillation_loss is None:
-            total, hard, soft = distillation_loss(labels, t_logits, s_logits, self.alpha,
-                                                  self.temperature)
+            total, hard, soft = distillation_loss(
+                labels, t_logits, s_logits, self.alpha, self.temperature
+            )
             return labels, s_logits, total, hard, soft
         hard = keras.losses.sparse_categorical_crossentropy(
-            labels, keras.ops.cast(s_logits, "float32"), from_logits=True)
+            labels, keras.ops.cast(s_logits, "float32"), from_logits=True
+        )
         soft = keras.ops.broadcast_to(  # a batch mean, broadcast per example
-            self.distillation_loss.compute_loss(t_logits, s_logits), keras.ops.shape(hard))
+            self.distillation_loss.compute_loss(t_logits, s_logits), keras.ops.shape(hard)
+        )
         return labels, s_logits, self.alpha * hard + (1.0 - self.alpha) * soft, hard, soft
 
     def _record(self, labels, s_logits, total, hard, soft, sample_weight):
@@ -290,18 +311,23 @@ class Distiller(_KeywordOnlyModel):
         return self._record(*self._forward(x, y, training=False), sample_weight)
 
     def get_config(self):
-        return {**super().get_config(),
-                "teacher": [keras.saving.serialize_keras_object(t) for t in self.teachers],
-                "student": keras.saving.serialize_keras_object(self.student),
-                "alpha": self.alpha, "temperature": self.temperature}
+        return {
+            **super().get_config(),
+            "teacher": [keras.saving.serialize_keras_object(t) for t in self.teachers],
+            "student": keras.saving.serialize_keras_object(self.student),
+            "alpha": self.alpha,
+            "temperature": self.temperature,
+        }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         config["student"] = keras.saving.deserialize_keras_object(config["student"])
         teachers = config["teacher"]
-        teachers = [keras.saving.deserialize_keras_object(t) for t in
-                    (teachers if isinstance(teachers, list) else [teachers])]
+        teachers = [
+            keras.saving.deserialize_keras_object(t)
+            for t in (teachers if isinstance(teachers, list) else [teachers])
+        ]
         config["teacher"] = teachers if len(teachers) > 1 else teachers[0]
         return cls(**config)
 
@@ -321,12 +347,16 @@ def teacher_logits(teacher, dataset):
     (5, 3)
     """
     if not isinstance(teacher, keras.Model) or not isinstance(dataset, tf.data.Dataset):
-        raise TypeError(f"Expected a Keras model and a tf.data.Dataset of (x, y) batches, "
-                        f"received {type(teacher).__name__} and {type(dataset).__name__}; "
-                        f"batch the data with tf.data (keras_transfer.data.make_dataset).")
+        raise TypeError(
+            f"Expected a Keras model and a tf.data.Dataset of (x, y) batches, "
+            f"received {type(teacher).__name__} and {type(dataset).__name__}; "
+            f"batch the data with tf.data (keras_transfer.data.make_dataset)."
+        )
     if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
-        raise ValueError("Expected a finite dataset for the teacher's logits, received a "
-                         "repeated (infinite) one.")
+        raise ValueError(
+            "Expected a finite dataset for the teacher's logits, received a "
+            "repeated (infinite) one."
+        )
     return np.asarray(teacher.predict(dataset.map(lambda x, *_: x), verbose=0), np.float32)
 
 
@@ -350,11 +380,14 @@ def with_teacher_logits(labels, logits):
     if isinstance(logits, (list, tuple)):
         shapes = {np.shape(z) for z in logits}
         if len(shapes) != 1:
-            raise ValueError(f"Expected every teacher's logits with one shape, received "
-                             f"{sorted(shapes)}.")
+            raise ValueError(
+                f"Expected every teacher's logits with one shape, received {sorted(shapes)}."
+            )
         logits = np.stack([np.asarray(z, np.float32) for z in logits], axis=1)
     logits = np.asarray(logits, np.float32)
     if logits.ndim not in (2, 3) or len(logits) != len(labels):
-        raise ValueError(f"Expected logits of shape ({len(labels)}, classes) or ({len(labels)}, "
-                         f"teachers, classes), received {logits.shape}.")
+        raise ValueError(
+            f"Expected logits of shape ({len(labels)}, classes) or ({len(labels)}, "
+            f"teachers, classes), received {logits.shape}."
+        )
     return {LABEL: labels, TEACHER_LOGITS: logits}

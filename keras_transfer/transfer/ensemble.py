@@ -44,25 +44,35 @@ def average_ensemble(models, name="ensemble"):
         raise ValueError(f"Expected two or more models to ensemble, received {len(models)}.")
     bad = [type(m).__name__ for m in models if not isinstance(m, keras.Model)]
     if bad:
-        raise TypeError(f"Expected keras.Model members returning logits, received {bad}; pass "
-                        f"Keras models.")
+        raise TypeError(
+            f"Expected keras.Model members returning logits, received {bad}; pass Keras models."
+        )
     shapes = {tuple(m.input_shape[1:]) for m in models}
     if len(shapes) != 1:
-        raise ValueError(f"Expected models with one input shape, received {sorted(shapes)}; "
-                         f"resize inside the models first.")
+        raise ValueError(
+            f"Expected models with one input shape, received {sorted(shapes)}; "
+            f"resize inside the models first."
+        )
     outputs = {m.name: m.output_shape for m in models}
-    classes = {shape[1:] if isinstance(shape, tuple) and len(shape) == 2 else None
-               for shape in outputs.values()}
+    classes = {
+        shape[1:] if isinstance(shape, tuple) and len(shape) == 2 else None
+        for shape in outputs.values()
+    }
     if len(classes) != 1 or None in classes:
-        raise ValueError(f"Expected models with one output shape (batch, classes), received "
-                         f"{outputs}; give every member a classifier of the same classes "
-                         f"(logits of rank 2).")
+        raise ValueError(
+            f"Expected models with one output shape (batch, classes), received "
+            f"{outputs}; give every member a classifier of the same classes "
+            f"(logits of rank 2)."
+        )
     names = [m.name for m in models]
     if len(set(names)) != len(names):
-        raise ValueError(f"Expected models with distinct names (they become layers of the "
-                         f"ensemble), received {names}; rename them (model.name = ...).")
+        raise ValueError(
+            f"Expected models with distinct names (they become layers of the "
+            f"ensemble), received {names}; rename them (model.name = ...)."
+        )
     inputs = keras.Input(shapes.pop(), name="image")
-    probs = [keras.layers.Softmax(dtype="float32", name=f"{m.name}_softmax")(m(inputs))
-             for m in models]
+    probs = [
+        keras.layers.Softmax(dtype="float32", name=f"{m.name}_softmax")(m(inputs)) for m in models
+    ]
     outputs = keras.layers.Average(dtype="float32", name="mean_probabilities")(probs)
     return keras.Model(inputs, outputs, name=name)

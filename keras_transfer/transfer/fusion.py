@@ -88,6 +88,7 @@ def auto_pairs(model_a, model_b):
     >>> auto_pairs(net("a"), net("b"))
     [('ac1', 'bc1'), ('ac2', 'bc2')]
     """
+
     def last_by_size(model):
         spatial, sizes, seen_weights = spatial_layers(model), {}, False
         for layer in all_layers(model):
@@ -110,44 +111,58 @@ def _unreachable(model, name):
             # Sequential.add rebuilds the graph, leaving its layers with extra
             # nodes; a layer of a Sequential model runs once by construction.
             if not isinstance(model, keras.Sequential) and graph.call_count(layer) > 1:
-                return (f"{name!r} is called more than once in {model.name!r}, so it has no "
-                        f"single output to exchange; pair a layer that runs once")
+                return (
+                    f"{name!r} is called more than once in {model.name!r}, so it has no "
+                    f"single output to exchange; pair a layer that runs once"
+                )
             return None
         if hasattr(layer, "layers") and name in {sub.name for sub in all_layers(layer)}:
             if graph.call_count(layer) > 1:
-                return (f"{name!r} is inside {layer.name!r}, a model called more than once in "
-                        f"{model.name!r} (shared weights), so it has no single output to "
-                        f"exchange; pair a layer outside it")
+                return (
+                    f"{name!r} is inside {layer.name!r}, a model called more than once in "
+                    f"{model.name!r} (shared weights), so it has no single output to "
+                    f"exchange; pair a layer outside it"
+                )
             if not graph.is_walkable(layer):
-                return (f"{name!r} is inside {layer.name!r}, a {type(layer).__name__} that is "
-                        f"not a Functional or Sequential model, so its layers cannot be re-run "
-                        f"one by one; pair a layer outside it or build it with the Functional "
-                        f"API")
+                return (
+                    f"{name!r} is inside {layer.name!r}, a {type(layer).__name__} that is "
+                    f"not a Functional or Sequential model, so its layers cannot be re-run "
+                    f"one by one; pair a layer outside it or build it with the Functional "
+                    f"API"
+                )
             return _unreachable(layer, name)
     return None
 
 
 def _check_pairs(pairs, model_a, model_b):
     spatial = (spatial_layers(model_a), spatial_layers(model_b))
-    for which, model, names in (("model_a", model_a, [p[0] for p in pairs]),
-                                ("model_b", model_b, [p[1] for p in pairs])):
+    for which, model, names in (
+        ("model_a", model_a, [p[0] for p in pairs]),
+        ("model_b", model_b, [p[1] for p in pairs]),
+    ):
         known = {layer.name for layer in all_layers(model)}
         for name in names:
             if name not in known:
-                raise ValueError(f"Expected a layer of {which} ({model.name}), received "
-                                 f"{name!r}, which does not exist; layers with spatial outputs: "
-                                 f"{sorted(spatial[which == 'model_b'])}.")
+                raise ValueError(
+                    f"Expected a layer of {which} ({model.name}), received "
+                    f"{name!r}, which does not exist; layers with spatial outputs: "
+                    f"{sorted(spatial[which == 'model_b'])}."
+                )
             reason = _unreachable(model, name)
             if reason:
-                raise ValueError(f"Expected a layer of {which} that can be paired, received "
-                                 f"{reason}.")
+                raise ValueError(
+                    f"Expected a layer of {which} that can be paired, received {reason}."
+                )
             if name not in spatial[which == "model_b"]:
-                raise ValueError(f"Expected a layer with a 4-D (batch, height, width, channels) "
-                                 f"output in {which}, received {name!r}, which has no spatial "
-                                 f"dimensions and cannot be paired.")
+                raise ValueError(
+                    f"Expected a layer with a 4-D (batch, height, width, channels) "
+                    f"output in {which}, received {name!r}, which has no spatial "
+                    f"dimensions and cannot be paired."
+                )
         if len(set(names)) != len(names):
-            raise ValueError(f"Expected each layer of {which} in at most one pair, received "
-                             f"{names}.")
+            raise ValueError(
+                f"Expected each layer of {which} in at most one pair, received {names}."
+            )
 
 
 def classification_head(features, num_classes, head_units=256, dropout=0.5):
@@ -191,8 +206,18 @@ def freeze(model):
     return model
 
 
-def fuse(model_a, model_b, num_classes, pairs="auto", exchange="paper", train="all",
-         head_units=256, dropout=0.5, batch_norm=False, name="fused"):
+def fuse(
+    model_a,
+    model_b,
+    num_classes,
+    pairs="auto",
+    exchange="paper",
+    train="all",
+    head_units=256,
+    dropout=0.5,
+    batch_norm=False,
+    name="fused",
+):
     """One Functional model running both networks with skip exchanges between their blocks.
 
     Args:
@@ -243,15 +268,20 @@ def fuse(model_a, model_b, num_classes, pairs="auto", exchange="paper", train="a
     """
     for which, model in (("model_a", model_a), ("model_b", model_b)):
         if not isinstance(model, keras.Model):
-            raise TypeError(f"Expected {which} to be a Keras model, received "
-                            f"{type(model).__name__}; pass two built Keras models.")
+            raise TypeError(
+                f"Expected {which} to be a Keras model, received "
+                f"{type(model).__name__}; pass two built Keras models."
+            )
     shape_a, shape_b = tuple(model_a.input_shape[1:]), tuple(model_b.input_shape[1:])
     if shape_a != shape_b:
-        raise ValueError(f"Expected two models with the same input shape, received {shape_a} "
-                         f"and {shape_b}; resize inside one of them first.")
+        raise ValueError(
+            f"Expected two models with the same input shape, received {shape_a} "
+            f"and {shape_b}; resize inside one of them first."
+        )
     if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
-        raise ValueError(f"Expected num_classes to be None or an integer >= 2, received "
-                         f"{num_classes!r}.")
+        raise ValueError(
+            f"Expected num_classes to be None or an integer >= 2, received {num_classes!r}."
+        )
     if exchange not in EXCHANGES:
         raise ValueError(f"Expected exchange to be one of {EXCHANGES}, received {exchange!r}.")
     if train not in TRAIN_MODES:
@@ -271,19 +301,24 @@ def fuse(model_a, model_b, num_classes, pairs="auto", exchange="paper", train="a
         try:
             got, tensor = walk.send(sent)
         except StopIteration:
-            raise ValueError(f"Expected {which} to reach {expected!r}, but its graph ended "
-                             f"first: the pairs are not in the order the layers run.") from None
+            raise ValueError(
+                f"Expected {which} to reach {expected!r}, but its graph ended "
+                f"first: the pairs are not in the order the layers run."
+            ) from None
         if got != expected:
-            raise ValueError(f"Expected {which} to reach {expected!r} next, received {got!r} "
-                             f"first: list the pairs in the order the layers run.")
+            raise ValueError(
+                f"Expected {which} to reach {expected!r} next, received {got!r} "
+                f"first: list the pairs in the order the layers run."
+            )
         return tensor
 
     sent_a = sent_b = None
     for k, (name_a, name_b) in enumerate(zip(stops_a, stops_b), start=1):
         ta = advance(walk_a, sent_a, name_a, "model_a")
         tb = advance(walk_b, sent_b, name_b, "model_b")
-        sent_a, sent_b = SkipExchange(exchange=exchange, batch_norm=batch_norm,
-                                      name=f"exchange_{k}")([ta, tb])
+        sent_a, sent_b = SkipExchange(
+            exchange=exchange, batch_norm=batch_norm, name=f"exchange_{k}"
+        )([ta, tb])
     features = []
     for walk, sent in ((walk_a, sent_a), (walk_b, sent_b)):
         try:
@@ -299,10 +334,12 @@ def fuse(model_a, model_b, num_classes, pairs="auto", exchange="paper", train="a
         outputs = classification_head(outputs, num_classes, head_units, dropout)
     model = keras.Model(inputs, outputs, name=name)
     if train == "new" and not model.trainable_weights:
-        raise ValueError(f"Expected something to train with train='new', received "
-                         f"{len(pairs)} exchange(s) without weights ({exchange!r}, equal shapes) "
-                         f"and no head (num_classes=None); use exchange='gated', give "
-                         f"num_classes, or train='all'.")
+        raise ValueError(
+            f"Expected something to train with train='new', received "
+            f"{len(pairs)} exchange(s) without weights ({exchange!r}, equal shapes) "
+            f"and no head (num_classes=None); use exchange='gated', give "
+            f"num_classes, or train='all'."
+        )
     return model
 
 
@@ -315,5 +352,4 @@ def exchange_gates(model):
     >>> exchange_gates(fuse(a, a, 3, pairs=[("block2", "block2")], exchange="gated"))
     {'exchange_1': {'b_to_a': 0.0, 'a_to_b': 0.0}}
     """
-    return {layer.name: layer.gates() for layer in model.layers
-            if isinstance(layer, SkipExchange)}
+    return {layer.name: layer.gates() for layer in model.layers if isinstance(layer, SkipExchange)}

@@ -33,8 +33,9 @@ def _get_layer(model, name):
         ) from None
 
 
-def transfer_first_layer(cloud_model, shallow_models, cloud_layers="conv1", shallow_layers=None,
-                         trainable=True):
+def transfer_first_layer(
+    cloud_model, shallow_models, cloud_layers="conv1", shallow_layers=None, trainable=True
+):
     """Initialises the cloud CNN's first layer from m trained shallow CNNs, in place.
 
     For each first-layer group g (one for the CIFAR-10 cloud CNN, two for
@@ -73,8 +74,11 @@ def transfer_first_layer(cloud_model, shallow_models, cloud_layers="conv1", shal
     if not shallow_models:
         raise ValueError("Expected at least one shallow model, received none.")
     cloud_layers = [cloud_layers] if isinstance(cloud_layers, str) else list(cloud_layers)
-    shallow_layers = cloud_layers if shallow_layers is None else (
-        [shallow_layers] if isinstance(shallow_layers, str) else list(shallow_layers))
+    shallow_layers = (
+        cloud_layers
+        if shallow_layers is None
+        else ([shallow_layers] if isinstance(shallow_layers, str) else list(shallow_layers))
+    )
     if len(shallow_layers) != len(cloud_layers):
         raise ValueError(
             f"Expected one shallow layer name per cloud group ({len(cloud_layers)}), received "
@@ -110,9 +114,9 @@ def transfer_first_layer(cloud_model, shallow_models, cloud_layers="conv1", shal
                     f"{cloud_name!r} to agree on use_bias, received {s_bias is not None} and "
                     f"{bias is not None}."
                 )
-            new_kernel[..., j * k:(j + 1) * k] = s_kernel
+            new_kernel[..., j * k : (j + 1) * k] = s_kernel
             if bias is not None:
-                new_bias[j * k:(j + 1) * k] = s_bias
+                new_bias[j * k : (j + 1) * k] = s_bias
         updates.append((layer, [new_kernel] + ([] if bias is None else [new_bias])))
     for layer, weights in updates:
         layer.set_weights(weights)

@@ -29,8 +29,7 @@ def weighted_layers(model):
     >>> [layer.name for layer in weighted_layers(outer)]
     ['d1', 'd2']
     """
-    return [layer for layer in all_layers(model)
-            if layer.weights and not hasattr(layer, "layers")]
+    return [layer for layer in all_layers(model) if layer.weights and not hasattr(layer, "layers")]
 
 
 def _resolve(source, target, n, names):
@@ -47,13 +46,15 @@ def _resolve(source, target, n, names):
                 raise ValueError(
                     f"Expected layer {name!r} in both models, source has "
                     f"{[layer.name for layer in src]} and target has "
-                    f"{[layer.name for layer in tgt]}.") from None
+                    f"{[layer.name for layer in tgt]}."
+                ) from None
         return pairs
     limit = min(len(src), len(tgt))
     if not isinstance(n, (int, np.integer)) or not 0 <= n <= limit:
         raise ValueError(
             f"Expected n (levels to transfer) to be an integer in [0, {limit}] (the weighted "
-            f"layers: {[layer.name for layer in src[:limit]]}), received n={n!r}.")
+            f"layers: {[layer.name for layer in src[:limit]]}), received n={n!r}."
+        )
     return list(zip(src[:n], tgt[:n]))
 
 
@@ -91,7 +92,8 @@ def transfer_layers(source, target, n=None, names=None, freeze=True):
             raise ValueError(
                 f"Expected matching layers to transfer; the first mismatch is source layer "
                 f"{s.name!r} ({type(s).__name__}, weights {s_shapes}) vs target layer {t.name!r} "
-                f"({type(t).__name__}, weights {t_shapes}).")
+                f"({type(t).__name__}, weights {t_shapes})."
+            )
     for s, t in pairs:
         t.set_weights(s.get_weights())
         t.trainable = not freeze
@@ -113,9 +115,20 @@ def parameter_report(model):
     >>> r["trainable"], r["frozen"], round(r["trainable_fraction"], 3)
     (2420, 49836, 0.046)
     """
-    rows = [{"layer": layer.name, "params": int(layer.count_params()),
-             "trainable": bool(layer.trainable)} for layer in weighted_layers(model)]
+    rows = [
+        {
+            "layer": layer.name,
+            "params": int(layer.count_params()),
+            "trainable": bool(layer.trainable),
+        }
+        for layer in weighted_layers(model)
+    ]
     total = sum(r["params"] for r in rows)
     trainable = sum(r["params"] for r in rows if r["trainable"])
-    return {"layers": rows, "total": total, "trainable": trainable, "frozen": total - trainable,
-            "trainable_fraction": trainable / total if total else 0.0}
+    return {
+        "layers": rows,
+        "total": total,
+        "trainable": trainable,
+        "frozen": total - trainable,
+        "trainable_fraction": trainable / total if total else 0.0,
+    }

@@ -16,15 +16,36 @@ from keras_transfer.checks import check_choice
 from keras_transfer.transfer.upscaling import GLOBAL_POOLING_LAYERS
 from keras_transfer.transfer.upscaling import POOLING_LAYERS
 
-WIDEN_INITS = ("gaussian", "zeros", "flip_horizontal", "flip_vertical", "flip_diagonal",
-               "flip_central", "net2wider")
+WIDEN_INITS = (
+    "gaussian",
+    "zeros",
+    "flip_horizontal",
+    "flip_vertical",
+    "flip_diagonal",
+    "flip_central",
+    "net2wider",
+)
 
 L = keras.layers
 # What widen lets a widened layer's channels pass through on the way to the next weighted layer.
-_CHANNEL_PASS = (L.Activation, L.ReLU, L.LeakyReLU, L.ELU, L.Dropout, L.SpatialDropout2D,
-                 L.GaussianNoise, L.GaussianDropout, L.AlphaDropout, L.Identity,
-                 L.ActivityRegularization, L.ZeroPadding2D, L.Cropping2D, L.Flatten,
-                 *POOLING_LAYERS, *GLOBAL_POOLING_LAYERS)
+_CHANNEL_PASS = (
+    L.Activation,
+    L.ReLU,
+    L.LeakyReLU,
+    L.ELU,
+    L.Dropout,
+    L.SpatialDropout2D,
+    L.GaussianNoise,
+    L.GaussianDropout,
+    L.AlphaDropout,
+    L.Identity,
+    L.ActivityRegularization,
+    L.ZeroPadding2D,
+    L.Cropping2D,
+    L.Flatten,
+    *POOLING_LAYERS,
+    *GLOBAL_POOLING_LAYERS,
+)
 
 
 def _flip(kernel, init):
@@ -132,24 +153,36 @@ def widen(model, layer, new_filters, init="gaussian", stddev=0.01, seed=None, na
     model = graph.as_functional(model, "widen")
     target = graph.find_layer(model, layer, "widen")
     if type(target) not in (L.Conv2D, L.Dense):
-        raise ValueError(f"Expected a Conv2D or Dense layer to widen, received {layer!r} "
-                         f"({type(target).__name__}).")
+        raise ValueError(
+            f"Expected a Conv2D or Dense layer to widen, received {layer!r} "
+            f"({type(target).__name__})."
+        )
     if type(target) is L.Conv2D and target.groups != 1:
-        raise ValueError(f"Expected an ungrouped convolution to widen, received {layer!r} with "
-                         f"groups={target.groups}.")
+        raise ValueError(
+            f"Expected an ungrouped convolution to widen, received {layer!r} with "
+            f"groups={target.groups}."
+        )
     old = target.filters if type(target) is L.Conv2D else target.units
-    if isinstance(new_filters, bool) or not isinstance(new_filters, (int, np.integer)) \
-            or new_filters <= old:
-        raise ValueError(f"Expected new_filters to be an integer above the current "
-                         f"{old} of {layer!r} (widen only adds filters), received "
-                         f"{new_filters!r}.")
+    if (
+        isinstance(new_filters, bool)
+        or not isinstance(new_filters, (int, np.integer))
+        or new_filters <= old
+    ):
+        raise ValueError(
+            f"Expected new_filters to be an integer above the current "
+            f"{old} of {layer!r} (widen only adds filters), received "
+            f"{new_filters!r}."
+        )
     check_choice(init, WIDEN_INITS, "init")
     if init.startswith("flip") and type(target) is not L.Conv2D:
-        raise ValueError(f"Expected a Conv2D layer for init={init!r} (filters to flip), "
-                         f"received {layer!r} ({type(target).__name__}).")
+        raise ValueError(
+            f"Expected a Conv2D layer for init={init!r} (filters to flip), "
+            f"received {layer!r} ({type(target).__name__})."
+        )
     if init == "flip_diagonal" and target.kernel_size[0] != target.kernel_size[1]:
-        raise ValueError(f"Expected a square kernel for init='flip_diagonal', received "
-                         f"{target.kernel_size}.")
+        raise ValueError(
+            f"Expected a square kernel for init='flip_diagonal', received {target.kernel_size}."
+        )
     rng = np.random.default_rng(seed)
     n_new = int(new_filters) - old
     new_weights, sources = _new_units(target, n_new, init, stddev, rng)
@@ -171,13 +204,16 @@ def widen(model, layer, new_filters, init="gaussian", stddev=0.01, seed=None, na
             return graph.copy_call(call)
         where = f"widening {layer!r}: its new channels reach {lyr.name!r} ({type(lyr).__name__})"
         if len(ins) > 1:
-            raise ValueError(f"Expected the widened channels to reach the next Conv2D/Dense "
-                             f"layer without merges; {where}, a merge.")
+            raise ValueError(
+                f"Expected the widened channels to reach the next Conv2D/Dense "
+                f"layer without merges; {where}, a merge."
+            )
         positions = marked[hit[0]]
         if type(lyr) in (L.Conv2D, L.Dense):
             if type(lyr) is L.Conv2D and lyr.groups != 1:
-                raise ValueError(f"Expected an ungrouped consumer; {where} with groups="
-                                 f"{lyr.groups}.")
+                raise ValueError(
+                    f"Expected an ungrouped consumer; {where} with groups={lyr.groups}."
+                )
             weights = lyr.get_weights()
             weights[0] = _extend_inputs(weights[0], old, sources, n_new, positions)
             new = graph.clone_layer(lyr)
@@ -188,9 +224,11 @@ def widen(model, layer, new_filters, init="gaussian", stddev=0.01, seed=None, na
         if isinstance(lyr, L.BatchNormalization):
             channel_axis = len(call.inputs[0].shape) - 1
             if positions is not None or lyr.axis not in (-1, channel_axis):
-                raise ValueError(f"Expected a channel-axis BatchNormalization of a map or "
-                                 f"vector; {where} normalising axis {lyr.axis} of "
-                                 f"{'a flattened map' if positions else 'it'}.")
+                raise ValueError(
+                    f"Expected a channel-axis BatchNormalization of a map or "
+                    f"vector; {where} normalising axis {lyr.axis} of "
+                    f"{'a flattened map' if positions else 'it'}."
+                )
             weights = []
             for w, v in zip(lyr.get_weights(), _bn_defaults(lyr)):
                 extra = w[sources] if sources is not None else np.full(n_new, v, w.dtype)
@@ -201,10 +239,10 @@ def widen(model, layer, new_filters, init="gaussian", stddev=0.01, seed=None, na
             marked[id(call.outputs[0])] = positions
             return out
         act = getattr(lyr, "activation", None)
-        if isinstance(lyr, L.Softmax) or getattr(act, "__name__", "") in ("softmax",
-                                                                           "log_softmax"):
-            raise ValueError(f"Expected channel-independent layers on the way; {where}, "
-                             f"which mixes channels.")
+        if isinstance(lyr, L.Softmax) or getattr(act, "__name__", "") in ("softmax", "log_softmax"):
+            raise ValueError(
+                f"Expected channel-independent layers on the way; {where}, which mixes channels."
+            )
         if isinstance(lyr, _CHANNEL_PASS):
             out = graph.copy_call(call)
             if isinstance(lyr, L.Flatten) and len(call.inputs[0].shape) == 4:
@@ -212,14 +250,18 @@ def widen(model, layer, new_filters, init="gaussian", stddev=0.01, seed=None, na
                 positions = h * w
             marked[id(call.outputs[0])] = positions
             return out
-        raise ValueError(f"Expected only activations, BatchNormalization, dropout, pooling, "
-                         f"padding or Flatten before the next Conv2D/Dense layer; {where}.")
+        raise ValueError(
+            f"Expected only activations, BatchNormalization, dropout, pooling, "
+            f"padding or Flatten before the next Conv2D/Dense layer; {where}."
+        )
 
     new = graph.rebuild(model, visit, name=name)
     for x in model.outputs:
         if id(x) in marked:
-            raise ValueError(f"Expected a layer whose output feeds another Conv2D/Dense layer; "
-                             f"widening {layer!r} would change the model's output size.")
+            raise ValueError(
+                f"Expected a layer whose output feeds another Conv2D/Dense layer; "
+                f"widening {layer!r} would change the model's output size."
+            )
     return new
 
 
@@ -240,14 +282,26 @@ def _nonnegative(tensor):
         return False
     layer, inputs = made
     act = getattr(getattr(layer, "activation", None), "__name__", "")
-    if act in ("relu", "relu6", "sigmoid", "softmax", "softplus", "exponential",
-               "hard_sigmoid"):
+    if act in ("relu", "relu6", "sigmoid", "softmax", "softplus", "exponential", "hard_sigmoid"):
         return True
     if isinstance(layer, L.ReLU):
         return not layer.negative_slope and (layer.threshold or 0) >= 0
-    if isinstance(layer, (L.Dropout, L.SpatialDropout2D, L.Flatten, L.ZeroPadding2D,
-                          L.Cropping2D, L.Identity, L.Concatenate, L.Add, L.Maximum,
-                          *POOLING_LAYERS, *GLOBAL_POOLING_LAYERS)):
+    if isinstance(
+        layer,
+        (
+            L.Dropout,
+            L.SpatialDropout2D,
+            L.Flatten,
+            L.ZeroPadding2D,
+            L.Cropping2D,
+            L.Identity,
+            L.Concatenate,
+            L.Add,
+            L.Maximum,
+            *POOLING_LAYERS,
+            *GLOBAL_POOLING_LAYERS,
+        ),
+    ):
         return all(_nonnegative(x) for x in inputs)
     return False
 
@@ -289,25 +343,38 @@ def deepen(model, after_layer, kernel_size=3, activation="relu", name=None):
     model = graph.as_functional(model, "deepen")
     target = graph.find_layer(model, after_layer, "deepen after")
     if isinstance(target, L.InputLayer):
-        raise ValueError(f"Expected a layer after the input to deepen after, received the "
-                         f"input {after_layer!r}.")
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, (int, np.integer)) \
-            or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"Expected an odd kernel_size >= 1 (the identity needs a centre "
-                         f"tap), received {kernel_size!r}.")
+        raise ValueError(
+            f"Expected a layer after the input to deepen after, received the input {after_layer!r}."
+        )
+    if (
+        isinstance(kernel_size, bool)
+        or not isinstance(kernel_size, (int, np.integer))
+        or kernel_size < 1
+        or kernel_size % 2 == 0
+    ):
+        raise ValueError(
+            f"Expected an odd kernel_size >= 1 (the identity needs a centre "
+            f"tap), received {kernel_size!r}."
+        )
     if activation not in (None, "linear", "relu"):
-        raise ValueError(f"Expected activation in (None, 'linear', 'relu') (the identity "
-                         f"layer must leave the function unchanged), received {activation!r}.")
+        raise ValueError(
+            f"Expected activation in (None, 'linear', 'relu') (the identity "
+            f"layer must leave the function unchanged), received {activation!r}."
+        )
     out_tensor = target.output
     rank = len(out_tensor.shape)
     if rank not in (2, 4):
-        raise ValueError(f"Expected {after_layer!r} to output a 4-D map or a 2-D vector, "
-                         f"received shape {tuple(out_tensor.shape)}.")
+        raise ValueError(
+            f"Expected {after_layer!r} to output a 4-D map or a 2-D vector, "
+            f"received shape {tuple(out_tensor.shape)}."
+        )
     if activation == "relu" and not _nonnegative(out_tensor):
-        raise ValueError(f"Expected {after_layer!r} to end in a ReLU-like activation for "
-                         f"activation='relu' (else the inserted ReLU would change the "
-                         f"function); received {type(target).__name__} whose output can be "
-                         f"negative. Pass activation=None.")
+        raise ValueError(
+            f"Expected {after_layer!r} to end in a ReLU-like activation for "
+            f"activation='relu' (else the inserted ReLU would change the "
+            f"function); received {type(target).__name__} whose output can be "
+            f"negative. Pass activation=None."
+        )
     new_name = name or f"{after_layer}_deeper"
     if new_name in [lyr.name for lyr in model.layers]:
         raise ValueError(f"Expected a new layer name, received {new_name!r}, which exists.")
@@ -318,8 +385,9 @@ def deepen(model, after_layer, kernel_size=3, activation="relu", name=None):
         if lyr is not target:
             return out
         if rank == 4:
-            layer = L.Conv2D(channels, kernel_size, padding="same", activation=activation,
-                             name=new_name)
+            layer = L.Conv2D(
+                channels, kernel_size, padding="same", activation=activation, name=new_name
+            )
             y = layer(out)
             kernel = np.zeros((kernel_size, kernel_size, channels, channels), np.float32)
             kernel[kernel_size // 2, kernel_size // 2] = np.eye(channels)

@@ -42,16 +42,31 @@ UPSCALE_MODES = ("exact", "paper")
 
 L = keras.layers
 # Layers acting on each position (and channel) independently: copied unchanged.
-_POINTWISE = (L.Activation, L.ReLU, L.LeakyReLU, L.ELU, L.Softmax, L.BatchNormalization,
-              L.Dropout, L.SpatialDropout2D, L.GaussianNoise, L.GaussianDropout, L.AlphaDropout,
-              L.Rescaling, L.Identity, L.ActivityRegularization)
+_POINTWISE = (
+    L.Activation,
+    L.ReLU,
+    L.LeakyReLU,
+    L.ELU,
+    L.Softmax,
+    L.BatchNormalization,
+    L.Dropout,
+    L.SpatialDropout2D,
+    L.GaussianNoise,
+    L.GaussianDropout,
+    L.AlphaDropout,
+    L.Rescaling,
+    L.Identity,
+    L.ActivityRegularization,
+)
 _MERGES = (L.Add, L.Subtract, L.Multiply, L.Average, L.Maximum, L.Minimum, L.Concatenate)
 POOLING_LAYERS = (L.MaxPooling2D, L.AveragePooling2D, DilatedPooling2D)
 GLOBAL_POOLING_LAYERS = (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D)
 
 
-_UNSUPPORTED = ("this layer type is not supported (supported: Conv2D, pooling, padding/cropping, "
-                "Flatten, Dense, global pooling, merges and pointwise layers).")
+_UNSUPPORTED = (
+    "this layer type is not supported (supported: Conv2D, pooling, padding/cropping, "
+    "Flatten, Dense, global pooling, merges and pointwise layers)."
+)
 
 
 def replicate(images, factor=2):
@@ -67,8 +82,9 @@ def replicate(images, factor=2):
     factor = check_factor(factor)
     images = np.asarray(images)
     if images.ndim != 4:
-        raise ValueError(f"Expected images (batch, height, width, channels), received shape "
-                         f"{images.shape}.")
+        raise ValueError(
+            f"Expected images (batch, height, width, channels), received shape {images.shape}."
+        )
     return np.repeat(np.repeat(images, factor, axis=1), factor, axis=2)
 
 
@@ -106,8 +122,10 @@ class _Upscaler:
     def input(self, x):
         shape = tuple(x.shape[1:])
         if len(shape) != 3 or None in shape:
-            raise ValueError(f"Expected an image input (height, width, channels) with known "
-                             f"sizes to upscale, received shape {shape}.")
+            raise ValueError(
+                f"Expected an image input (height, width, channels) with known "
+                f"sizes to upscale, received shape {shape}."
+            )
         self.state[id(x)] = ("replicated", shape[:2])
         return keras.Input((shape[0] * self.f, shape[1] * self.f, shape[2]), name=x.name)
 
@@ -120,8 +138,9 @@ class _Upscaler:
         return name
 
     def refuse(self, layer, why):
-        raise ValueError(f"upscale cannot map layer {layer.name!r} ({_typename(layer)}) "
-                         f"exactly: {why}")
+        raise ValueError(
+            f"upscale cannot map layer {layer.name!r} ({_typename(layer)}) exactly: {why}"
+        )
 
     def visit(self, call):
         """The `keras_transfer.graph.rebuild` visitor: maps one call, records its layout."""
@@ -146,8 +165,11 @@ class _Upscaler:
         layer, st = call.layer, states[0]
         if type(layer) is not L.Conv2D:  # a subclass may compute something else
             self.refuse(layer, _UNSUPPORTED)
-        if layer.kernel_size == (1, 1) and layer.strides == (1, 1) \
-                and layer.dilation_rate == (1, 1):
+        if (
+            layer.kernel_size == (1, 1)
+            and layer.strides == (1, 1)
+            and layer.dilation_rate == (1, 1)
+        ):
             return graph.copy_call(call), st  # pointwise
         self._spatial(call, st, "a convolution on")
         return self._conv(call, st)
@@ -168,8 +190,10 @@ class _Upscaler:
         st = states[0]
         if st[0] not in ("replicated", "anchored"):
             return graph.copy_call(call), ("plain",)
-        return (graph.copy_call(call),
-                ("flat", st[0], tuple(call.inputs[0].shape[1:]), tuple(call.args[0].shape[1:3])))
+        return (
+            graph.copy_call(call),
+            ("flat", st[0], tuple(call.inputs[0].shape[1:]), tuple(call.args[0].shape[1:3])),
+        )
 
     def _dense_map(self, call, states):
         if states[0][0] == "flat":
@@ -184,11 +208,11 @@ class _Upscaler:
     def _pointwise(self, call, states):
         layer, st = call.layer, states[0]
         if st[0] == "flat" and isinstance(layer, L.BatchNormalization):
-            self.refuse(layer, "BatchNormalization of a flattened map has one parameter per "
-                               "position.")
+            self.refuse(
+                layer, "BatchNormalization of a flattened map has one parameter per position."
+            )
         axis = getattr(layer, "axis", -1)
-        if isinstance(layer, (L.BatchNormalization, L.Softmax)) and axis not in (-1, 3, [-1],
-                                                                                 [3]):
+        if isinstance(layer, (L.BatchNormalization, L.Softmax)) and axis not in (-1, 3, [-1], [3]):
             self.refuse(layer, f"it acts along axis {axis}, not the channel axis.")
         return graph.copy_call(call), st
 
@@ -212,8 +236,11 @@ class _Upscaler:
             return "valid", None
         for a in range(2):
             left, right = _same_pads(new_in[a], k_new[a], strides[a])
-            if (left != explicit[a][0] or right < explicit[a][1]
-                    or math.ceil(new_in[a] / strides[a]) > self.f * out_hw[a]):
+            if (
+                left != explicit[a][0]
+                or right < explicit[a][1]
+                or math.ceil(new_in[a] / strides[a]) > self.f * out_hw[a]
+            ):
                 return "valid", tuple(explicit)
         return "same", None
 
@@ -244,8 +271,11 @@ class _Upscaler:
         h_w = tuple(call.inputs[0].shape[1:3])
         out_hw = tuple(call.outputs[0].shape[1:3])
         p, s = tuple(layer.pool_size), tuple(layer.strides)
-        if p == (1, 1) and s == (1, 1) and (not isinstance(layer, DilatedPooling2D)
-                                            or layer.padding == ((0, 0), (0, 0))):
+        if (
+            p == (1, 1)
+            and s == (1, 1)
+            and (not isinstance(layer, DilatedPooling2D) or layer.padding == ((0, 0), (0, 0)))
+        ):
             return graph.copy_call(call), st
         if isinstance(layer, DilatedPooling2D):
             d, pool_type = layer.dilation_rate, layer.pool_type
@@ -264,21 +294,33 @@ class _Upscaler:
             new = graph.clone_layer(layer, pool_size=window, padding=padding)
             return new(*args, **kwargs), ("anchored", out_hw)
         if explicit is None:
-            explicit = tuple(((0, 0) if padding == "valid" else
-                              _same_pads(new_in[a], k_new[a], s[a]))
-                             for a in range(2))
-        new = DilatedPooling2D(window, strides=s, dilation_rate=dilation, padding=explicit,
-                               pool_type=pool_type,
-                               output_size=(self.f * out_hw[0], self.f * out_hw[1]),
-                               name=layer.name)
+            explicit = tuple(
+                ((0, 0) if padding == "valid" else _same_pads(new_in[a], k_new[a], s[a]))
+                for a in range(2)
+            )
+        new = DilatedPooling2D(
+            window,
+            strides=s,
+            dilation_rate=dilation,
+            padding=explicit,
+            pool_type=pool_type,
+            output_size=(self.f * out_hw[0], self.f * out_hw[1]),
+            name=layer.name,
+        )
         return new(x), ("anchored", out_hw)
 
     def _global_pool(self, call):
         layer, args = call.layer, call.args
         h, w, c = call.inputs[0].shape[1:]
         pool_type = "avg" if isinstance(layer, L.GlobalAveragePooling2D) else "max"
-        x = DilatedPooling2D((h, w), strides=1, dilation_rate=self.f, pool_type=pool_type,
-                             output_size=(1, 1), name=layer.name)(args[0])
+        x = DilatedPooling2D(
+            (h, w),
+            strides=1,
+            dilation_rate=self.f,
+            pool_type=pool_type,
+            output_size=(1, 1),
+            name=layer.name,
+        )(args[0])
         if layer.keepdims:
             return x, ("anchored", (1, 1))
         flat = L.Flatten(name=self.unique(f"{layer.name}_flat"))(x)  # (1, 1, C) -> (C,)
@@ -288,8 +330,9 @@ class _Upscaler:
         layer, args, kwargs = call.layer, call.args, call.kwargs
         _, layout, spatial_shape, new_size = st
         weights = layer.get_weights()
-        weights[0] = upscale_dense_kernel(weights[0], spatial_shape, new_size, self.f, layout,
-                                          self.mode, self.stddev, self.rng)
+        weights[0] = upscale_dense_kernel(
+            weights[0], spatial_shape, new_size, self.f, layout, self.mode, self.stddev, self.rng
+        )
         new = graph.clone_layer(layer)
         out = new(*args, **kwargs)
         new.set_weights(weights)
@@ -315,7 +358,6 @@ class _Upscaler:
         out = graph.copy_call(call, [tensors, *args[1:]])
         kind = "replicated" if kinds == {"replicated"} else "anchored"
         return out, (kind, tuple(call.outputs[0].shape[1:3]))
-
 
     # Layer kinds and their handlers, first match wins.
     HANDLERS = (
@@ -381,8 +423,10 @@ def upscale(model, factor=2, mode="exact", stddev=0.01, seed=None, name=None):
     new = graph.rebuild(model, up.visit, make_input=up.input, name=name)
     for x in model.outputs:
         if up.state[id(x)][0] != "plain":
-            raise ValueError(f"upscale cannot map {model.name!r} exactly: its output "
-                             f"{tuple(x.shape)} is an image-shaped map (only every "
-                             f"{factor}-th position would equal the original); upscale "
-                             f"classifiers or feature extractors with a pooled/dense output.")
+            raise ValueError(
+                f"upscale cannot map {model.name!r} exactly: its output "
+                f"{tuple(x.shape)} is an image-shaped map (only every "
+                f"{factor}-th position would equal the original); upscale "
+                f"classifiers or feature extractors with a pooled/dense output."
+            )
     return new

@@ -169,10 +169,12 @@ def test_digits_splits():
     # train and test partition the full set (disjoint, covering): as a multiset
     # of (image, label) rows they equal sklearn's 1797 digits.
     full = load_digits()
-    ref = np.concatenate([np.round(full.images * 255 / 16).reshape(-1, 64),
-                          full.target[:, None]], axis=1).astype(np.int64)
-    got = np.concatenate([np.concatenate([xtr, xte]).reshape(-1, 64),
-                          np.concatenate([ytr, yte])[:, None]], axis=1).astype(np.int64)
+    ref = np.concatenate(
+        [np.round(full.images * 255 / 16).reshape(-1, 64), full.target[:, None]], axis=1
+    ).astype(np.int64)
+    got = np.concatenate(
+        [np.concatenate([xtr, xte]).reshape(-1, 64), np.concatenate([ytr, yte])[:, None]], axis=1
+    ).astype(np.int64)
     ref = ref[np.lexsort(ref.T[::-1])]
     got = got[np.lexsort(got.T[::-1])]
     np.testing.assert_array_equal(got, ref)
@@ -216,8 +218,12 @@ def _assert_corrupt(tmp_path):
 def test_corrupt_npz_random_bytes(tmp_path):
     folder = _bad_folder(tmp_path)
     rng = np.random.RandomState(1)
-    for blob in (rng.bytes(2000), b"PK\x03\x04" + rng.bytes(200), b"\x93NUMPY" + rng.bytes(200),
-                 b""):
+    for blob in (
+        rng.bytes(2000),
+        b"PK\x03\x04" + rng.bytes(200),
+        b"\x93NUMPY" + rng.bytes(200),
+        b"",
+    ):
         (folder / "train.npz").write_bytes(blob)
         _assert_corrupt(tmp_path)
 
@@ -259,8 +265,9 @@ def test_corrupt_npz_bad_offsets(tmp_path, breakage):
         offsets = np.stack([offsets, offsets])
     elif breakage == "garbage":  # offsets fine, the middle image's bytes are not a JPEG
         buf = buf.copy()
-        buf[offsets[1]:offsets[2]] = np.random.RandomState(0).randint(
-            0, 256, offsets[2] - offsets[1])
+        buf[offsets[1] : offsets[2]] = np.random.RandomState(0).randint(
+            0, 256, offsets[2] - offsets[1]
+        )
     np.savez(folder / "train.npz", jpeg=buf, offsets=offsets, y=y)
     _assert_corrupt(tmp_path)
 
@@ -458,8 +465,9 @@ def test_load_digits_pipeline():
     images, labels = next(iter(ds))
     assert tuple(images.shape) == (100, 8, 8, 3)
     train_mean = xtr.mean() / 255.0
-    np.testing.assert_allclose(images.numpy()[..., 1], xte[:100, ..., 0] / 255.0 - train_mean,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        images.numpy()[..., 1], xte[:100, ..., 0] / 255.0 - train_mean, atol=1e-5
+    )
     np.testing.assert_array_equal(labels.numpy(), yte[:100])
 
     # train split with mean subtraction is centred

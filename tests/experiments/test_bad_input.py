@@ -7,18 +7,16 @@ check the same through a real ``python recipes/...`` process.
 """
 
 import json
-import os
 import shutil
 import time
 
+import conftest
 import numpy as np
 import pytest
-
-import conftest
-from conftest import TINY
 from conftest import assert_refused
 from conftest import command
 from conftest import snapshot
+
 # Settings and flags: (recipe, flags, what the error line names).
 SETTINGS = {
     "nan_learning_rate": ("htcnn", ["--learning_rate=nan"], "finite"),
@@ -36,25 +34,42 @@ SETTINGS = {
     "cap_below_classes": ("htcnn", ["--max_train_examples=5"], "max_train_examples >= 10"),
     "multi_worker_without_tf_config": ("htcnn", ["--strategy=multi_worker"], "TF_CONFIG"),
     "bad_steps_per_execution": ("htcnn", ["--steps_per_execution=0"], "steps_per_execution"),
-    "overlapping_classes": ("layer_transfer", ["--source_classes=0-4", "--target_classes=4-9"],
-                            "disjoint"),
+    "overlapping_classes": (
+        "layer_transfer",
+        ["--source_classes=0-4", "--target_classes=4-9"],
+        "disjoint",
+    ),
     "k_above_class_size": ("layer_transfer", ["--ks=1,500"], "k=500"),
-    "pretrain_cap_below_classes": ("fusion", ["--pretrain_examples=5"],
-                                   "pretrain_examples >= 10"),
+    "pretrain_cap_below_classes": ("fusion", ["--pretrain_examples=5"], "pretrain_examples >= 10"),
     "fusion_image_too_small": ("fusion", ["--image_size=2"], "image_size >= 16"),
-    "teacher_image_too_small": ("compact_transfer", ["--teacher_image_size=4"],
-                                "teacher_image_size >= 32"),
-    "first_resolution_too_small": ("coarse2fine", ["--resolutions=1,2,4", "--widen_at=0"],
-                                   "first resolution >= 2"),
+    "teacher_image_too_small": (
+        "compact_transfer",
+        ["--teacher_image_size=4"],
+        "teacher_image_size >= 32",
+    ),
+    "first_resolution_too_small": (
+        "coarse2fine",
+        ["--resolutions=1,2,4", "--widen_at=0"],
+        "first resolution >= 2",
+    ),
     "alpha_above_one": ("compact_transfer", ["--alpha=1.5"], "alpha"),
     "zero_temperature": ("compact_transfer", ["--temperature=0"], "temperature"),
-    "non_dividing_resolutions": ("coarse2fine", ["--resolutions=3,8", "--stage_epochs=1,1",
-                                                 "--widen_at=0"], "integer factor"),
-    "resolution_above_dataset": ("coarse2fine", ["--resolutions=8,16", "--stage_epochs=1,1",
-                                                 "--widen_at=0"], "image size 8"),
+    "non_dividing_resolutions": (
+        "coarse2fine",
+        ["--resolutions=3,8", "--stage_epochs=1,1", "--widen_at=0"],
+        "integer factor",
+    ),
+    "resolution_above_dataset": (
+        "coarse2fine",
+        ["--resolutions=8,16", "--stage_epochs=1,1", "--widen_at=0"],
+        "image size 8",
+    ),
     "unknown_dataset": ("htcnn", ["--dataset=no_such_dataset"], "not found"),
-    "missing_data_dir": ("htcnn", ["--dataset=cifar10", "--data_dir=/no/such/data_dir"],
-                         "does not exist"),
+    "missing_data_dir": (
+        "htcnn",
+        ["--dataset=cifar10", "--data_dir=/no/such/data_dir"],
+        "does not exist",
+    ),
     "negative_seed": ("htcnn", ["--seed=-1"], "--seed"),
     "image_size_beyond_memory": ("htcnn", ["--image_size=100000"], "fit in memory"),
     "seed_beyond_32_bits": ("fusion", ["--seed=4294967296"], "--seed"),
@@ -89,8 +104,12 @@ def _data_case(case):
     """(train, test, classes.txt) of a broken dataset, and what the error line names."""
     x, y = _digits_like()
     return {
-        "float_pixels_far_outside_0_255": ((x.astype(np.float32) * 40, y), None, None,
-                                           "floats from"),
+        "float_pixels_far_outside_0_255": (
+            (x.astype(np.float32) * 40, y),
+            None,
+            None,
+            "floats from",
+        ),
         "nan_pixels": ((np.full(x.shape, np.nan, np.float32), y), None, None, "finite"),
         "negative_integer_pixels": ((x.astype(np.int16) - 300, y), None, None, "0..255"),
         "string_labels": ((x, y.astype(str)), None, None, "as integers, received dtype"),
@@ -105,18 +124,29 @@ def _data_case(case):
     }[case]
 
 
-DATA_CASES = ["float_pixels_far_outside_0_255", "nan_pixels", "negative_integer_pixels",
-              "string_labels", "fractional_labels", "negative_labels",
-              "labels_beyond_classes_txt", "single_class", "empty_training_split",
-              "label_count_mismatch", "split_shapes_differ", "zero_width_images"]
+DATA_CASES = [
+    "float_pixels_far_outside_0_255",
+    "nan_pixels",
+    "negative_integer_pixels",
+    "string_labels",
+    "fractional_labels",
+    "negative_labels",
+    "labels_beyond_classes_txt",
+    "single_class",
+    "empty_training_split",
+    "label_count_mismatch",
+    "split_shapes_differ",
+    "zero_width_images",
+]
 
 
 @pytest.mark.parametrize("case", DATA_CASES)
 def test_bad_dataset_is_refused_at_load_in_one_line(case, tmp_path, capsys):
     train, test, classes, fragment = _data_case(case)
     root = _dataset(tmp_path / "data", "broken", train, test, classes)
-    assert_refused("htcnn", ["--dataset=broken", f"--data_dir={root}"], fragment,
-                   tmp_path / "out", capsys)
+    assert_refused(
+        "htcnn", ["--dataset=broken", f"--data_dir={root}"], fragment, tmp_path / "out", capsys
+    )
 
 
 def test_corrupt_npz_is_refused_in_one_line(tmp_path, capsys):
@@ -124,8 +154,13 @@ def test_corrupt_npz_is_refused_in_one_line(tmp_path, capsys):
     folder.mkdir(parents=True)
     (folder / "train.npz").write_bytes(np.random.RandomState(0).bytes(256))
     (folder / "test.npz").write_bytes(np.random.RandomState(1).bytes(256))
-    assert_refused("htcnn", ["--dataset=broken", f"--data_dir={tmp_path / 'data'}"],
-                   "Corrupt npz", tmp_path / "out", capsys)
+    assert_refused(
+        "htcnn",
+        ["--dataset=broken", f"--data_dir={tmp_path / 'data'}"],
+        "Corrupt npz",
+        tmp_path / "out",
+        capsys,
+    )
 
 
 def test_unreadable_file_in_an_image_folder_is_refused_in_one_line(tmp_path, capsys):
@@ -138,8 +173,13 @@ def test_unreadable_file_in_an_image_folder_is_refused_in_one_line(tmp_path, cap
             for i in range(3):
                 Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(folder / f"{i}.png")
     (tmp_path / "data" / "pictures" / "train" / "b" / "broken.jpg").write_bytes(b"not a jpeg")
-    assert_refused("htcnn", ["--dataset=pictures", f"--data_dir={tmp_path / 'data'}"],
-                   "broken.jpg", tmp_path / "out", capsys)
+    assert_refused(
+        "htcnn",
+        ["--dataset=pictures", f"--data_dir={tmp_path / 'data'}"],
+        "broken.jpg",
+        tmp_path / "out",
+        capsys,
+    )
 
 
 def test_float_pixels_in_unit_range_are_accepted(tmp_path):
@@ -171,8 +211,13 @@ def test_unwritable_location_is_refused(tmp_path, capsys):
 
 def test_unwritable_export_location_is_refused_before_training(tmp_path, capsys):
     # Exports are written last: without this check a run trained to the end, then failed.
-    assert_refused("htcnn", ["--export", "--export_dir=/proc/keras_transfer_exports"],
-                   "writable location for --export_dir", tmp_path / "out", capsys)
+    assert_refused(
+        "htcnn",
+        ["--export", "--export_dir=/proc/keras_transfer_exports"],
+        "writable location for --export_dir",
+        tmp_path / "out",
+        capsys,
+    )
 
 
 def test_full_disk_is_refused(tmp_path, capsys, monkeypatch):
@@ -212,15 +257,18 @@ def test_refusal_traceback_only_under_debug_verbosity(tmp_path, capsys):
     assert err.strip().splitlines()[-1].startswith("error: Expected learning_rate")
 
 
-@pytest.mark.parametrize("recipe,args,fragment", [
-    ("htcnn", ["--learning_rate=nan"], "error: Expected learning_rate to be a finite number"),
-    ("htcnn", ["--epochz=3"], "error: "),
-])
+@pytest.mark.parametrize(
+    "recipe,args,fragment",
+    [
+        ("htcnn", ["--learning_rate=nan"], "error: Expected learning_rate to be a finite number"),
+        ("htcnn", ["--epochz=3"], "error: "),
+    ],
+)
 def test_recipe_process_exits_2_with_one_line(recipe, args, fragment, tmp_path):
     out = tmp_path / "out"
     start = time.perf_counter()
     proc = conftest.run_recipe(recipe, *command(recipe, args, out)[1:], timeout=120)
-    assert time.perf_counter() - start < REFUSAL_SECONDS
+    assert time.perf_counter() - start < conftest.REFUSAL_SECONDS
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(fragment), proc.stderr[-2000:]

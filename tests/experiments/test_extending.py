@@ -154,8 +154,14 @@ TOY = {
                 summary["headline"]["final_accuracy"], 3)
     ''',
 }
-ARGV = ["toy", "--dataset=digits", "--epochs=2", "--steps_per_epoch=10", "--repeats=2",
-        "--noexport"]
+ARGV = [
+    "toy",
+    "--dataset=digits",
+    "--epochs=2",
+    "--steps_per_epoch=10",
+    "--repeats=2",
+    "--noexport",
+]
 
 
 @pytest.fixture

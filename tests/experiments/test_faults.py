@@ -17,9 +17,8 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 import conftest
+import pytest
 
 # How far (accuracy) a resumed headline may be from the uninterrupted one. Settings that train
 # to a plateau (16 epochs of 30 steps: both nets end above 0.95): in the middle of the take-off
@@ -27,21 +26,35 @@ import conftest
 # shifts the take-off (train losses of the two runs agree to 0.003 there; measured).
 TOLERANCE = 0.05
 CASES = {
-    "htcnn": (conftest.TINY["htcnn"] + ["--epochs=16", "--steps_per_epoch=30",
-                                        "--shallow_steps=60", "--learning_rate=0.02",
-                                        "--repeats=1"],
-              ("htcnn_final_accuracy", "ccnn_final_accuracy")),
-    "coarse2fine": (conftest.TINY["coarse2fine"] + ["--stage_epochs=3,3,3",
-                                                    "--steps_per_epoch=50"],
-                    ("incremental_final_accuracy", "baseline_final_accuracy")),
+    "htcnn": (
+        conftest.TINY["htcnn"]
+        + [
+            "--epochs=16",
+            "--steps_per_epoch=30",
+            "--shallow_steps=60",
+            "--learning_rate=0.02",
+            "--repeats=1",
+        ],
+        ("htcnn_final_accuracy", "ccnn_final_accuracy"),
+    ),
+    "coarse2fine": (
+        conftest.TINY["coarse2fine"] + ["--stage_epochs=3,3,3", "--steps_per_epoch=50"],
+        ("incremental_final_accuracy", "baseline_final_accuracy"),
+    ),
 }
 
 
 def _argv(recipe, args, out):
     names = {a.split("=")[0] for a in args}
     base = [a for a in CASES[recipe][0] if a.split("=")[0] not in names]
-    return [sys.executable, str(conftest.REPO / "recipes" / f"{recipe}.py"), *base, *args,
-            f"--output_dir={out}", "--noexport"]
+    return [
+        sys.executable,
+        str(conftest.REPO / "recipes" / f"{recipe}.py"),
+        *base,
+        *args,
+        f"--output_dir={out}",
+        "--noexport",
+    ]
 
 
 def _curve_rows(out):
@@ -56,8 +69,12 @@ def _curve_rows(out):
 def _kill_at_random_step(recipe, out, rows_total, rng):
     """Starts the recipe, SIGKILLs it after a random number of recorded epochs; that number."""
     target = rng.randint(1, max(1, rows_total - 4))
-    proc = subprocess.Popen(_argv(recipe, [], out), cwd=str(conftest.REPO),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _argv(recipe, [], out),
+        cwd=str(conftest.REPO),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while proc.poll() is None and _curve_rows(out) < target:
             time.sleep(0.02)
@@ -69,8 +86,13 @@ def _kill_at_random_step(recipe, out, rows_total, rng):
 
 
 def _run(recipe, out, *args):
-    return subprocess.run(_argv(recipe, list(args), out), cwd=str(conftest.REPO),
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        _argv(recipe, list(args), out),
+        cwd=str(conftest.REPO),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.parametrize("recipe", sorted(CASES))
@@ -102,21 +124,31 @@ def test_sigkill_at_a_random_step_then_resume_matches_an_uninterrupted_run(recip
         history = list(csv.DictReader(f))
     with open(tmp_path / "whole" / "history.csv", newline="") as f:
         assert [(r["run"], r["repeat"], r["epoch"]) for r in history] == [
-            (r["run"], r["repeat"], r["epoch"]) for r in csv.DictReader(f)]
+            (r["run"], r["repeat"], r["epoch"]) for r in csv.DictReader(f)
+        ]
     for key in CASES[recipe][1]:
-        print(f"{recipe} killed at curve row {target}/{rows_total}: {key} resumed "
-              f"{summary['headline'][key]['mean']:.4f}, uninterrupted "
-              f"{reference['headline'][key]['mean']:.4f}")
+        print(
+            f"{recipe} killed at curve row {target}/{rows_total}: {key} resumed "
+            f"{summary['headline'][key]['mean']:.4f}, uninterrupted "
+            f"{reference['headline'][key]['mean']:.4f}"
+        )
         assert summary["headline"][key]["mean"] == pytest.approx(
-            reference["headline"][key]["mean"], abs=TOLERANCE), (key, target)
+            reference["headline"][key]["mean"], abs=TOLERANCE
+        ), (key, target)
 
 
 def test_diverging_run_is_reported_as_diverged(tmp_path):
     out = tmp_path / "out"
     # 1e6 was enough on the AMD CPU but on the Intel one (oneDNN/AMX kernels) the loss stayed
     # finite (about 1.7e6) and the run finished; 1e12 overflows float32 on both.
-    proc = conftest.run_recipe("htcnn", *conftest.TINY["htcnn"], "--learning_rate=1e12",
-                               "--repeats=1", f"--output_dir={out}", "--noexport")
+    proc = conftest.run_recipe(
+        "htcnn",
+        *conftest.TINY["htcnn"],
+        "--learning_rate=1e12",
+        "--repeats=1",
+        f"--output_dir={out}",
+        "--noexport",
+    )
     assert proc.returncode == 3, proc.stderr[-3000:]
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("error: Expected a finite training loss"), lines

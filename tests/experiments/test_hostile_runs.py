@@ -16,10 +16,9 @@ import time
 import zipfile
 import zlib
 
+import conftest
 import numpy as np
 import pytest
-
-import conftest
 from conftest import assert_refused
 from conftest import command
 from conftest import snapshot
@@ -46,12 +45,12 @@ def _npy_bytes(shape, payload=b"\0" * 64):
     """An ``.npy`` member whose header claims ``shape`` (uint8) and holds ``payload``."""
     out = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        out, {"descr": "|u1", "fortran_order": False, "shape": shape})
+        out, {"descr": "|u1", "fortran_order": False, "shape": shape}
+    )
     return out.getvalue() + payload
 
 
-def test_npz_header_claiming_a_trillion_elements_is_refused_before_allocating(tmp_path,
-                                                                               capsys):
+def test_npz_header_claiming_a_trillion_elements_is_refused_before_allocating(tmp_path, capsys):
     folder = tmp_path / "data" / "bomb"
     folder.mkdir(parents=True)
     for split in ("train", "test"):
@@ -59,8 +58,9 @@ def test_npz_header_claiming_a_trillion_elements_is_refused_before_allocating(tm
             archive.writestr("x.npy", _npy_bytes((10**6, 10**6, 1, 1)))
             archive.writestr("y.npy", _npy_bytes((10,), bytes(10)))
     args = ["--dataset=bomb", f"--data_dir={tmp_path / 'data'}"]
-    assert_refused("htcnn", args, "1,000,000,000,000 elements its header claims",
-                   tmp_path / "out", capsys)
+    assert_refused(
+        "htcnn", args, "1,000,000,000,000 elements its header claims", tmp_path / "out", capsys
+    )
     from keras_transfer.experiments import runner  # the library path: a ValueError too
 
     with pytest.raises(ValueError, match="header claims"):
@@ -69,12 +69,21 @@ def test_npz_header_claiming_a_trillion_elements_is_refused_before_allocating(tm
 
 def _png(width, height):
     """A valid PNG header claiming ``width`` x ``height`` grey pixels, with one tiny row."""
+
     def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0,
-                                                              0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _jpeg(width, height):
@@ -85,7 +94,7 @@ def _jpeg(width, height):
     Image.new("RGB", (8, 8)).save(out, "JPEG")
     data = bytearray(out.getvalue())
     sof = data.index(b"\xff\xc0")  # baseline frame: length(2) precision(1) height(2) width(2)
-    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 
@@ -102,8 +111,9 @@ def test_decompression_bomb_in_an_image_folder_is_refused_in_one_line(kind, tmp_
             folder.mkdir(parents=True)
             Image.new("RGB", (8, 8)).save(folder / "ok.png")
     (root / "pics" / "train" / "b" / f"bomb.{kind}").write_bytes(make(side, side))
-    assert_refused("htcnn", ["--dataset=pics", f"--data_dir={root}"],
-                   "pixels under", tmp_path / "out", capsys)
+    assert_refused(
+        "htcnn", ["--dataset=pics", f"--data_dir={root}"], "pixels under", tmp_path / "out", capsys
+    )
 
 
 @pytest.mark.parametrize("name", ["../../../../x", "a/b", "..", ".hidden", ""])
@@ -145,8 +155,9 @@ def test_folder_of_unrelated_files_is_refused_as_such(extra, tmp_path, capsys):
     (out / "holiday.jpg").write_bytes(b"not mine")
     (out / "notes.txt").write_text("keep")
     before = snapshot(out)
-    assert_refused("htcnn", extra, "2 entries that are not a run of this package", out, capsys,
-                   before=before)
+    assert_refused(
+        "htcnn", extra, "2 entries that are not a run of this package", out, capsys, before=before
+    )
 
 
 def _settings_of(out):
@@ -158,8 +169,9 @@ def test_resume_after_the_dataset_changed_is_refused(tmp_path, capsys):
 
     folder = _digits_dataset(tmp_path / "data")
     out = tmp_path / "out"
-    argv = command("htcnn", ["--dataset=mine", f"--data_dir={tmp_path / 'data'}",
-                             "--repeats=1"], out)
+    argv = command(
+        "htcnn", ["--dataset=mine", f"--data_dir={tmp_path / 'data'}", "--repeats=1"], out
+    )
     assert runner.run_command("htcnn", argv, "digits") == 0
     recorded = _settings_of(out)["data"]
     assert sorted(recorded) == ["mine/test", "mine/train"]
@@ -171,9 +183,14 @@ def test_resume_after_the_dataset_changed_is_refused(tmp_path, capsys):
     x[0, 0, 0, 0] ^= 1  # one pixel of 92,000
     np.savez(folder / "train.npz", x=x, y=y)
     before = snapshot(out)
-    assert_refused("htcnn", ["--dataset=mine", f"--data_dir={tmp_path / 'data'}",
-                             "--repeats=1", "--resume"],
-                   "changed data: dataset 'mine', split 'train'", out, capsys, before=before)
+    assert_refused(
+        "htcnn",
+        ["--dataset=mine", f"--data_dir={tmp_path / 'data'}", "--repeats=1", "--resume"],
+        "changed data: dataset 'mine', split 'train'",
+        out,
+        capsys,
+        before=before,
+    )
     # The same content in a rewritten file (new time, same arrays) resumes and finishes.
     (folder / "train.npz").write_bytes(original)
     assert runner.run_command("htcnn", argv + ["--resume"], "digits") == 0
@@ -183,13 +200,22 @@ def test_resume_after_the_dataset_changed_is_refused(tmp_path, capsys):
 def _start(out, *args, length=SLOW):
     """Starts the htcnn recipe on ``out``: ``TINY`` with ``length``'s flags and ``args``."""
     return subprocess.Popen(
-        [sys.executable, str(conftest.REPO / "recipes" / "htcnn.py"),
-         *[a for a in TINY if a.split("=")[0] not in {s.split("=")[0] for s in length}],
-         *length, f"--output_dir={out}", *args],
-        cwd=str(out.parent), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(conftest.REPO / "recipes" / "htcnn.py"),
+            *[a for a in TINY if a.split("=")[0] not in {s.split("=")[0] for s in length}],
+            *length,
+            f"--output_dir={out}",
+            *args,
+        ],
+        cwd=str(out.parent),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         # pytest-xdist's workers ignore SIGINT, and an ignored signal stays ignored in a child
         # (Python then installs no KeyboardInterrupt handler): give the recipe a terminal's.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def _wait_for(proc, condition, timeout=240):
@@ -201,12 +227,14 @@ def _wait_for(proc, condition, timeout=240):
 
 
 def _curve_rows(out):
-    return sum(len(open(os.path.join(root, "curve.csv")).read().splitlines()) - 1
-               for root, _, names in os.walk(out) if "curve.csv" in names)
+    return sum(
+        len(open(os.path.join(root, "curve.csv")).read().splitlines()) - 1
+        for root, _, names in os.walk(out)
+        if "curve.csv" in names
+    )
 
 
-def test_a_second_process_on_a_running_folder_is_refused_and_the_first_finishes(tmp_path,
-                                                                                capsys):
+def test_a_second_process_on_a_running_folder_is_refused_and_the_first_finishes(tmp_path, capsys):
     from keras_transfer.experiments import runner
 
     out = tmp_path / "out"
@@ -215,8 +243,7 @@ def test_a_second_process_on_a_running_folder_is_refused_and_the_first_finishes(
         _wait_for(first, lambda: _curve_rows(out) >= 1)  # training, its folder claimed
         for extra in ([], ["--resume"]):
             capsys.readouterr()
-            code = runner.run_command("htcnn", command("htcnn", [*SLOW, *extra], out),
-                                      "digits")
+            code = runner.run_command("htcnn", command("htcnn", [*SLOW, *extra], out), "digits")
             err = capsys.readouterr().err.strip().splitlines()
             assert first.poll() is None, "the first run ended before the second was refused"
             assert code == 2 and len(err) == 1, err
@@ -275,36 +302,58 @@ def test_a_hand_edited_run_settings_file_is_refused_on_resume(content, tmp_path,
     out.mkdir()
     (out / "run_settings.json").write_text(content)
     (out / "history.csv").write_text("run\n")
-    assert_refused("htcnn", ["--resume"], "to hold the settings the run started with", out,
-                   capsys, before=snapshot(out))
+    assert_refused(
+        "htcnn",
+        ["--resume"],
+        "to hold the settings the run started with",
+        out,
+        capsys,
+        before=snapshot(out),
+    )
 
 
 def test_dangling_symlink_as_export_dir_is_refused_before_training(tmp_path, capsys):
     # It used to train the whole run, then fail with FileNotFoundError at the export.
     link = tmp_path / "exports"
     link.symlink_to(tmp_path / "missing")
-    assert_refused("htcnn", ["--export", f"--export_dir={link}"], "symbolic link to the missing",
-                   tmp_path / "out", capsys)
+    assert_refused(
+        "htcnn",
+        ["--export", f"--export_dir={link}"],
+        "symbolic link to the missing",
+        tmp_path / "out",
+        capsys,
+    )
 
 
 def test_names_longer_than_the_file_system_takes_are_refused(tmp_path, capsys):
     assert_refused("htcnn", [], "names of at most 255 bytes", tmp_path / ("b" * 300), capsys)
-    assert_refused("htcnn", ["--dataset=" + "a" * 300], "at most 100 characters",
-                   tmp_path / "out", capsys)
+    assert_refused(
+        "htcnn", ["--dataset=" + "a" * 300], "at most 100 characters", tmp_path / "out", capsys
+    )
 
 
 def test_data_dir_that_is_a_file_is_named_as_a_file(tmp_path, capsys):
     data = tmp_path / "data"
     data.write_text("not a folder")
-    assert_refused("htcnn", ["--dataset=cifar10", f"--data_dir={data}"], "which is a file",
-                   tmp_path / "out", capsys)
+    assert_refused(
+        "htcnn",
+        ["--dataset=cifar10", f"--data_dir={data}"],
+        "which is a file",
+        tmp_path / "out",
+        capsys,
+    )
 
 
 def test_binary_classes_txt_is_refused_in_one_line(tmp_path, capsys):
     folder = _digits_dataset(tmp_path / "data")
     (folder / "classes.txt").write_bytes(b"\xff\xfe\x00bad\n" * 10)
-    assert_refused("htcnn", ["--dataset=mine", f"--data_dir={tmp_path / 'data'}"], "UTF-8 text",
-                   tmp_path / "out", capsys)
+    assert_refused(
+        "htcnn",
+        ["--dataset=mine", f"--data_dir={tmp_path / 'data'}"],
+        "UTF-8 text",
+        tmp_path / "out",
+        capsys,
+    )
 
 
 def test_a_damaged_decode_cache_is_decoded_again(tmp_path, cache_dir):
@@ -323,8 +372,9 @@ def test_a_damaged_decode_cache_is_decoded_again(tmp_path, cache_dir):
     folder.mkdir()
     offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])])
     for split in ("train", "test"):
-        np.savez(folder / f"{split}.npz", jpeg=np.concatenate(blobs), offsets=offsets,
-                 y=np.arange(6) % 2)
+        np.savez(
+            folder / f"{split}.npz", jpeg=np.concatenate(blobs), offsets=offsets, y=np.arange(6) % 2
+        )
     first, _, _ = load_arrays("packed", "train", data_dir=str(tmp_path))
     cache = readers._cache_path(str(folder / "train.npz"))
     for damage in (b"garbage", None):

@@ -16,11 +16,13 @@ import sys
 import textwrap
 import time
 
+import conftest
 import keras
 import numpy as np
 
-import conftest
-from keras_transfer import data, models, training
+from keras_transfer import data
+from keras_transfer import models
+from keras_transfer import training
 
 GLOBAL_BATCH, EPOCHS, STEPS = 32, 2, 3
 WORKER = textwrap.dedent(f"""
@@ -59,13 +61,24 @@ def _launch_workers(script, out, timeout=400):
     workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     procs = []
     for index in range(2):
-        env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2",
-                   PYTHONPATH=str(conftest.REPO),
-                   TF_CONFIG=json.dumps({"cluster": {"worker": workers},
-                                         "task": {"type": "worker", "index": index}}))
-        procs.append(subprocess.Popen([sys.executable, str(script), str(out)], env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True))
+        env = dict(
+            os.environ,
+            CUDA_VISIBLE_DEVICES="",
+            TF_CPP_MIN_LOG_LEVEL="2",
+            PYTHONPATH=str(conftest.REPO),
+            TF_CONFIG=json.dumps(
+                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            ),
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(script), str(out)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     deadline = time.time() + timeout
     try:
         while any(p.poll() is None for p in procs) and time.time() < deadline:
@@ -106,10 +119,19 @@ def test_two_workers_match_one_process_on_the_global_batch(tmp_path):
 
 def test_recipe_refuses_multi_worker_without_tf_config(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    proc = subprocess.run([sys.executable, str(conftest.REPO / "recipes" / "htcnn.py"),
-                           "--strategy=multi_worker", f"--output_dir={tmp_path / 'out'}"],
-                          capture_output=True, text=True, timeout=120, env=env,
-                          cwd=str(conftest.REPO))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(conftest.REPO / "recipes" / "htcnn.py"),
+            "--strategy=multi_worker",
+            f"--output_dir={tmp_path / 'out'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=str(conftest.REPO),
+    )
     assert proc.returncode != 0
     assert "Expected TF_CONFIG naming >= 2 workers for --strategy=multi_worker" in proc.stderr
     assert not (tmp_path / "out").exists()

@@ -22,31 +22,49 @@ def test_every_config_field_gets_a_flag_with_its_documented_help(name):
     assert set(fields) <= set(helps), set(fields) - set(helps)  # every field documented
     fv = flags.FlagValues()
     skip = recipe_flags.flagless_fields(experiment)
-    config_flags.define_config_flags(experiment.config_class, experiment.presets, skip=skip,
-                                     flag_values=fv)
+    config_flags.define_config_flags(
+        experiment.config_class, experiment.presets, skip=skip, flag_values=fv
+    )
     assert set(fv) == set(fields) - set(skip)
     fv(["prog"])
-    assert config_flags.config_overrides(experiment.config_class,
-                                         experiment.presets["quick"], fv, skip=skip) == {}
+    assert (
+        config_flags.config_overrides(
+            experiment.config_class, experiment.presets["quick"], fv, skip=skip
+        )
+        == {}
+    )
     some = next(f for f in fields if f not in skip)
     assert helps[some] in fv[some].help and "quick: " in fv[some].help
 
 
 def test_flags_parse_to_the_field_types_and_refuse_bad_items():
-    from keras_transfer.experiments.coarse2fine.config import PRESETS, Coarse2FineConfig
+    from keras_transfer.experiments.coarse2fine.config import PRESETS
+    from keras_transfer.experiments.coarse2fine.config import Coarse2FineConfig
 
     fv = flags.FlagValues()
-    config_flags.define_config_flags(Coarse2FineConfig, PRESETS, skip=("dataset",),
-                                     flag_values=fv)
-    fv(["prog", "--resolutions=8,16", "--stage_epochs=2,3", "--noise_stddev=0.5",
-        "--widen_at=0", "--upscale_mode=exact"])
-    got = config_flags.config_overrides(Coarse2FineConfig, PRESETS["quick"], fv,
-                                        skip=("dataset",))
-    assert got == {"resolutions": (8, 16), "stage_epochs": (2, 3), "noise_stddev": 0.5,
-                   "widen_at": 0, "upscale_mode": "exact"}
+    config_flags.define_config_flags(Coarse2FineConfig, PRESETS, skip=("dataset",), flag_values=fv)
+    fv(
+        [
+            "prog",
+            "--resolutions=8,16",
+            "--stage_epochs=2,3",
+            "--noise_stddev=0.5",
+            "--widen_at=0",
+            "--upscale_mode=exact",
+        ]
+    )
+    got = config_flags.config_overrides(Coarse2FineConfig, PRESETS["quick"], fv, skip=("dataset",))
+    assert got == {
+        "resolutions": (8, 16),
+        "stage_epochs": (2, 3),
+        "noise_stddev": 0.5,
+        "widen_at": 0,
+        "upscale_mode": "exact",
+    }
     fv["stage_epochs"].parse("2,x")
-    with pytest.raises(ValueError, match="Expected --stage_epochs to be comma-separated "
-                                         "integers, received '2,x'"):
+    with pytest.raises(
+        ValueError, match="Expected --stage_epochs to be comma-separated integers, received '2,x'"
+    ):
         config_flags.config_overrides(Coarse2FineConfig, PRESETS["quick"], fv, skip=("dataset",))
 
 

@@ -21,8 +21,9 @@ def test_split_validation_is_stratified_and_disjoint():
 
 
 def test_tuner_runs_trials_in_the_search_space(tmp_path):
-    config = htcnn.get_preset("quick", dataset="digits", epochs=1, steps_per_epoch=5,
-                              shallow_steps=5)
+    config = htcnn.get_preset(
+        "quick", dataset="digits", epochs=1, steps_per_epoch=5, shallow_steps=5
+    )
     data = htcnn.load_data(config)
     tuner = htcnn_tuner(config, data, str(tmp_path / "tuner"), max_trials=2, seed=0)
     tuner.search()

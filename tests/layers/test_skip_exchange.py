@@ -33,8 +33,11 @@ def test_adapter_shapes_where_shapes_differ():
     # Non-integer ratio (6x6 vs 4x4, same channels): resize + 1x1 both ways.
     odd = SkipExchange(batch_norm=True)
     odd([_rand(1, 6, 6, 3), _rand(1, 4, 4, 3)])
-    assert [type(x).__name__ for x in odd.adapt_a_to_b] == ["ResizeImages", "Conv2D",
-                                                          "BatchNormalization"]
+    assert [type(x).__name__ for x in odd.adapt_a_to_b] == [
+        "ResizeImages",
+        "Conv2D",
+        "BatchNormalization",
+    ]
 
 
 def test_adapter_math_and_zeroed_adapters_pass_inputs_through():
@@ -47,7 +50,7 @@ def test_adapter_math_and_zeroed_adapters_pass_inputs_through():
     expect = np.zeros_like(b)
     for i in range(2):
         for j in range(2):
-            patch = a[:, 2 * i:2 * i + 2, 2 * j:2 * j + 2, :]
+            patch = a[:, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2, :]
             expect[:, i, j, :] = np.einsum("nhwc,hwcd->nd", patch, kernel) + bias
     np.testing.assert_allclose(np.asarray(layer([a, b])[1]), b + expect, rtol=1e-5, atol=1e-5)
     for adapter in (layer.adapt_a_to_b, layer.adapt_b_to_a):

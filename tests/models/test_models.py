@@ -29,8 +29,9 @@ def test_shallow_cnn_shapes_and_params():
 
 
 def test_shallow_cnn_options():
-    model = models.shallow_cnn((8, 8, 1), 10, first_filters=4, kernel_size=5,
-                               classifier_activation="softmax")
+    model = models.shallow_cnn(
+        (8, 8, 1), 10, first_filters=4, kernel_size=5, classifier_activation="softmax"
+    )
     assert model.get_layer("conv1").kernel.shape == (5, 5, 1, 4)
     probs = model(np.random.RandomState(0).rand(3, 8, 8, 1).astype(np.float32))
     np.testing.assert_allclose(np.sum(probs, axis=-1), 1.0, atol=1e-5)
@@ -38,8 +39,16 @@ def test_shallow_cnn_options():
 
 def test_cloud_cnn_params_and_output():
     model = models.cloud_cnn((32, 32, 3), 10)
-    expected = {"conv1": 896, "conv2": 9248, "conv3": 18496, "conv4": 36928, "conv5": 73856,
-                "conv6": 147584, "fc1": 2048 * 512 + 512, "logits": 5130}
+    expected = {
+        "conv1": 896,
+        "conv2": 9248,
+        "conv3": 18496,
+        "conv4": 36928,
+        "conv5": 73856,
+        "conv6": 147584,
+        "fc1": 2048 * 512 + 512,
+        "logits": 5130,
+    }
     assert {name: _params(model, name) for name in expected} == expected
     assert model.count_params() == sum(expected.values())
     assert [model.get_layer(f"conv{i}").filters for i in range(1, 7)] == [32, 32, 64, 64, 128, 128]
@@ -50,8 +59,9 @@ def test_cloud_cnn_params_and_output():
 
 def test_cloud_cnn_dropout_variant():
     model = models.cloud_cnn((32, 32, 3), 10, conv_dropout=0.2, fc_dropout=0.5)
-    drops = {layer.name: layer.rate for layer in model.layers
-             if isinstance(layer, keras.layers.Dropout)}
+    drops = {
+        layer.name: layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)
+    }
     assert drops == {**{f"conv{i}_dropout": 0.2 for i in range(1, 7)}, "fc1_dropout": 0.5}
     assert model.count_params() == models.cloud_cnn((32, 32, 3), 10).count_params()
     # dropout is inactive at inference: deterministic predictions
@@ -84,9 +94,9 @@ def test_alexnet_groups_and_params():
     assert _params(model, "fc7") == 256 * 256 + 256
     assert _params(model, "logits") == 256 * 50 + 50
     assert model.output_shape == (None, 50)
-    assert {layer.name: layer.rate for layer in model.layers
-            if isinstance(layer, keras.layers.Dropout)} == {"fc6_dropout": 0.5,
-                                                             "fc7_dropout": 0.5}
+    assert {
+        layer.name: layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)
+    } == {"fc6_dropout": 0.5, "fc7_dropout": 0.5}
 
 
 def test_shallow_alexnet():
@@ -97,21 +107,34 @@ def test_shallow_alexnet():
     assert model.output_shape == (None, 50)
 
 
-@pytest.mark.parametrize("strides,padding,groups", [(1, "same", 2), (2, "valid", 2),
-                                                    (1, "same", 4)])
+@pytest.mark.parametrize(
+    "strides,padding,groups", [(1, "same", 2), (2, "valid", 2), (1, "same", 4)]
+)
 def test_grouped_conv_equals_conv2d_groups(strides, padding, groups):
     cin, filters = 8, 12
     x = np.random.RandomState(0).randn(2, 9, 9, cin).astype(np.float32)
-    grouped = GroupedConv2D(filters, 3, groups=groups, strides=strides, padding=padding,
-                            activation="relu", bias_initializer="random_normal")
+    grouped = GroupedConv2D(
+        filters,
+        3,
+        groups=groups,
+        strides=strides,
+        padding=padding,
+        activation="relu",
+        bias_initializer="random_normal",
+    )
     out = grouped(x)
-    ref = keras.layers.Conv2D(filters, 3, groups=groups, strides=strides, padding=padding,
-                              activation="relu")
+    ref = keras.layers.Conv2D(
+        filters, 3, groups=groups, strides=strides, padding=padding, activation="relu"
+    )
     ref.build((None, 9, 9, cin))
     assert ref.kernel.shape == (3, 3, cin // groups, filters)
     # Conv2D(groups=G): output channels [g*F/G, (g+1)*F/G) come from input group g.
-    ref.set_weights([np.concatenate([c.kernel.numpy() for c in grouped.convs], axis=-1),
-                     np.concatenate([c.bias.numpy() for c in grouped.convs])])
+    ref.set_weights(
+        [
+            np.concatenate([c.kernel.numpy() for c in grouped.convs], axis=-1),
+            np.concatenate([c.bias.numpy() for c in grouped.convs]),
+        ]
+    )
     expected = ref(x)
     assert tuple(out.shape) == tuple(expected.shape)
     assert grouped.compute_output_shape((2, 9, 9, cin)) == tuple(expected.shape)
@@ -141,8 +164,9 @@ def test_grouped_conv_errors():
 
 
 def test_grouped_conv_config_round_trip():
-    layer = GroupedConv2D(8, 3, groups=2, strides=2, padding="same", activation="relu",
-                          use_bias=False, name="gc")
+    layer = GroupedConv2D(
+        8, 3, groups=2, strides=2, padding="same", activation="relu", use_bias=False, name="gc"
+    )
     clone = GroupedConv2D.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
     assert clone.groups == 2 and clone.use_bias is False and clone.strides == 2

@@ -3,9 +3,8 @@
 import csv
 import json
 
-import pytest
-
 import conftest
+import pytest
 
 # digits are 8x8: stages at 2x2, 4x4 and 8x8 (area-downscaled), net-2 widened to net-3 at 4x4.
 TINY = conftest.TINY["coarse2fine"]
@@ -13,8 +12,13 @@ TINY = conftest.TINY["coarse2fine"]
 
 def test_recipe_writes_headline_curves_and_exports(tmp_path):
     out = tmp_path / "run"
-    proc = conftest.run_recipe("coarse2fine", *TINY, "--upscale_mode=exact",
-                               f"--output_dir={out}", f"--export_dir={tmp_path / 'saved'}")
+    proc = conftest.run_recipe(
+        "coarse2fine",
+        *TINY,
+        "--upscale_mode=exact",
+        f"--output_dir={out}",
+        f"--export_dir={tmp_path / 'saved'}",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     head = summary["headline"]
@@ -46,37 +50,50 @@ def test_recipe_writes_headline_curves_and_exports(tmp_path):
 
 
 def test_same_seed_same_numbers(tmp_path):
-    args = [*TINY, "--stage_epochs=1,1,1", "--steps_per_epoch=10", "--noexport", "--seed=3",
-            "--upscale_mode=paper"]
+    args = [
+        *TINY,
+        "--stage_epochs=1,1,1",
+        "--steps_per_epoch=10",
+        "--noexport",
+        "--seed=3",
+        "--upscale_mode=paper",
+    ]
     finals = []
     for k in range(2):
         out = tmp_path / f"run{k}"
         proc = conftest.run_recipe("coarse2fine", *args, f"--output_dir={out}")
         assert proc.returncode == 0, proc.stderr[-3000:]
         summary = json.loads((out / "summary.json").read_text())
-        finals.append([(s["accuracy_after_transform"], s["final_accuracy"], s["check"])
-                       for s in summary["incremental"][0]["stages"]])
+        finals.append(
+            [
+                (s["accuracy_after_transform"], s["final_accuracy"], s["check"])
+                for s in summary["incremental"][0]["stages"]
+            ]
+        )
     assert finals[0] == finals[1]
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--resolutions=2,3,8"], "integer factor >= 2 of the previous one"),
-    (["--resolutions=4,4,8"], "integer factor >= 2 of the previous one"),
-    (["--resolutions=2,4,x"], "comma-separated integers"),
-    (["--stage_epochs=1,1"], "one stage_epochs entry per resolution"),
-    (["--widen_to=net-1"], "widen only adds"),
-    (["--widen_at=8", "--widen_to=net-4"], "as many convolutions as net-2"),
-    (["--net=net-9"], "Expected net in"),
-    (["--widen_init=uniform"], "Expected widen_init in"),
-    (["--resolutions=4,8,16", "--widen_at=8"], "up to digits's image size 8"),
-    (["--train_examples=100000"], "train_examples <= "),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--resolutions=2,3,8"], "integer factor >= 2 of the previous one"),
+        (["--resolutions=4,4,8"], "integer factor >= 2 of the previous one"),
+        (["--resolutions=2,4,x"], "comma-separated integers"),
+        (["--stage_epochs=1,1"], "one stage_epochs entry per resolution"),
+        (["--widen_to=net-1"], "widen only adds"),
+        (["--widen_at=8", "--widen_to=net-4"], "as many convolutions as net-2"),
+        (["--net=net-9"], "Expected net in"),
+        (["--widen_init=uniform"], "Expected widen_init in"),
+        (["--resolutions=4,8,16", "--widen_at=8"], "up to digits's image size 8"),
+        (["--train_examples=100000"], "train_examples <= "),
+    ],
+)
 def test_bad_input_fails_before_training(args, message, tmp_path):
-    conftest.assert_refused_before_training("coarse2fine", TINY, args, message,
-                                            tmp_path / "out")
+    conftest.assert_refused_before_training("coarse2fine", TINY, args, message, tmp_path / "out")
 
 
 def test_recipe_exits_with_the_refusal(tmp_path):
     argv = [a for a in TINY if not a.startswith("--resolutions=")] + ["--resolutions=2,3,8"]
-    conftest.assert_recipe_refuses("coarse2fine", argv, "integer factor >= 2 of the previous one",
-                                   tmp_path / "out")
+    conftest.assert_recipe_refuses(
+        "coarse2fine", argv, "integer factor >= 2 of the previous one", tmp_path / "out"
+    )

@@ -2,14 +2,19 @@
 
 import json
 
-import pytest
-
 import conftest
+import pytest
 
 TINY = conftest.TINY["compact_transfer"]
 # The earlier offline path: a small MobileNetV2 pre-trained from scratch on the source task.
-SOURCE = ["--backbone=MobileNetV2", "--backbone_alpha=0.35", "--backbone_weights=source",
-          "--source_dataset=digits", "--source_steps=10", "--finetune_mode=full"]
+SOURCE = [
+    "--backbone=MobileNetV2",
+    "--backbone_alpha=0.35",
+    "--backbone_weights=source",
+    "--source_dataset=digits",
+    "--source_steps=10",
+    "--finetune_mode=full",
+]
 
 
 def run_recipe(*args, timeout=600):
@@ -30,7 +35,8 @@ def test_recipe_writes_summary_exports_and_ratios(tmp_path):
     h = head["widths"]["4"]
     assert h["student_alone_accuracy"]["min"] <= h["student_alone_accuracy"]["mean"]
     assert h["distillation_gain"] == pytest.approx(
-        h["student_distilled_accuracy"]["mean"] - h["student_alone_accuracy"]["mean"])
+        h["student_distilled_accuracy"]["mean"] - h["student_alone_accuracy"]["mean"]
+    )
     assert 0.0 <= head["teacher_accuracy"] <= 1.0
     wall = summary["wall_seconds"]
     assert wall["feature_cache"] > 0 and wall["pretrain"] < 5  # cached path, no pre-training
@@ -39,11 +45,13 @@ def test_recipe_writes_summary_exports_and_ratios(tmp_path):
     assert dep["teacher"]["parameters"] > 20 * dep["student_distilled_w4"]["parameters"]
     assert dep["student_distilled_w2"]["parameters"] < dep["student_distilled_w4"]["parameters"]
     assert h["size_ratio_teacher_over_student"] == pytest.approx(
-        dep["teacher"]["parameters"] / dep["student_distilled_w4"]["parameters"])
+        dep["teacher"]["parameters"] / dep["student_distilled_w4"]["parameters"]
+    )
     # Dynamic-range quantisation stores weight tensors of >= 1,024 elements as
     # int8 (the teacher's); this tiny student's are all smaller, so kept float.
-    assert dep["teacher"]["tflite_dynamic_range_bytes"] < 0.5 * dep["teacher"][
-        "tflite_float32_bytes"]
+    assert (
+        dep["teacher"]["tflite_dynamic_range_bytes"] < 0.5 * dep["teacher"]["tflite_float32_bytes"]
+    )
     for row in dep.values():
         assert row["tflite_dynamic_range_bytes"] <= row["tflite_float32_bytes"]
         assert row["latency_seconds"] > 0
@@ -54,8 +62,9 @@ def test_recipe_writes_summary_exports_and_ratios(tmp_path):
 
 def test_recipe_source_pretraining_path(tmp_path):
     out = tmp_path / "run"
-    proc = run_recipe(*TINY, *SOURCE, "--student_widths=2", "--repeats=1", "--noexport",
-                      f"--output_dir={out}")
+    proc = run_recipe(
+        *TINY, *SOURCE, "--student_widths=2", "--repeats=1", "--noexport", f"--output_dir={out}"
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert (out / "source_backbone.weights.h5").exists()
@@ -63,23 +72,28 @@ def test_recipe_source_pretraining_path(tmp_path):
     assert summary["wall_seconds"]["feature_cache"] == 0
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--backbone=AlexNet"], "backbone name among"),
-    (["--alpha=1.5"], "alpha in [0, 1]"),
-    (["--temperature=0"], "temperature > 0"),
-    (["--backbone_weights=/nonexistent.weights.h5"], "existing file"),
-    (["--student_widths=4,x"], "--student_widths to be comma-separated integers"),
-    (["--student_widths=4,4"], "distinct integers >= 1"),
-    (["--augment"], "augment=False with finetune_mode='cached'"),
-    (["--finetune_from=stage9"], "finetune_from to name a layer of EfficientNetLite0"),
-    (["--test_examples=100000"], "test_examples (the digits split"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--backbone=AlexNet"], "backbone name among"),
+        (["--alpha=1.5"], "alpha in [0, 1]"),
+        (["--temperature=0"], "temperature > 0"),
+        (["--backbone_weights=/nonexistent.weights.h5"], "existing file"),
+        (["--student_widths=4,x"], "--student_widths to be comma-separated integers"),
+        (["--student_widths=4,4"], "distinct integers >= 1"),
+        (["--augment"], "augment=False with finetune_mode='cached'"),
+        (["--finetune_from=stage9"], "finetune_from to name a layer of EfficientNetLite0"),
+        (["--test_examples=100000"], "test_examples (the digits split"),
+    ],
+)
 def test_bad_input_fails_before_training(args, message, tmp_path):
-    conftest.assert_refused_before_training("compact_transfer", TINY, args, message,
-                                            tmp_path / "out")
+    conftest.assert_refused_before_training(
+        "compact_transfer", TINY, args, message, tmp_path / "out"
+    )
 
 
 def test_recipe_exits_with_the_refusal(tmp_path):
     argv = [a for a in TINY if not a.startswith("--backbone=")] + ["--backbone=AlexNet"]
-    conftest.assert_recipe_refuses("compact_transfer", argv, "backbone name among",
-                                   tmp_path / "out")
+    conftest.assert_recipe_refuses(
+        "compact_transfer", argv, "backbone name among", tmp_path / "out"
+    )

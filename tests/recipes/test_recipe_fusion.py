@@ -2,22 +2,31 @@
 
 import json
 
-import pytest
-
 import conftest
+import pytest
 
 TINY = conftest.TINY["fusion"]
 
 
-RUNS = {"single_1_frozen", "single_2_frozen", "single_1_finetuned", "single_2_finetuned",
-        "hybrid_paper_all", "hybrid_paper_new", "hybrid_gated_all", "hybrid_gated_new",
-        "ensemble_frozen", "ensemble_finetuned"}
+RUNS = {
+    "single_1_frozen",
+    "single_2_frozen",
+    "single_1_finetuned",
+    "single_2_finetuned",
+    "hybrid_paper_all",
+    "hybrid_paper_new",
+    "hybrid_gated_all",
+    "hybrid_gated_new",
+    "ensemble_frozen",
+    "ensemble_finetuned",
+}
 
 
 def test_recipe_runs_every_protocol_and_baseline(tmp_path):
     out = tmp_path / "run"
-    proc = conftest.run_recipe("fusion", *TINY, f"--output_dir={out}",
-                               f"--export_dir={tmp_path / 'saved'}")
+    proc = conftest.run_recipe(
+        "fusion", *TINY, f"--output_dir={out}", f"--export_dir={tmp_path / 'saved'}"
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     runs, head = summary["runs"], summary["headline"]
@@ -31,19 +40,20 @@ def test_recipe_runs_every_protocol_and_baseline(tmp_path):
     trainable = {name: rows[0]["trainable_params"] for name, rows in runs.items()}
     assert trainable["hybrid_paper_new"] < trainable["single_1_finetuned"]
     assert trainable["hybrid_gated_new"] == trainable["hybrid_paper_new"] + 2 * len(
-        runs["hybrid_gated_new"][0]["gates"])
+        runs["hybrid_gated_new"][0]["gates"]
+    )
     assert trainable["single_1_frozen"] < trainable["single_1_finetuned"]
     # The ensemble costs its members; the hybrid computes both networks.
     e, s1, s2 = (runs[n][0] for n in ("ensemble_frozen", "single_1_frozen", "single_2_frozen"))
     assert e["train_seconds"] == s1["train_seconds"] + s2["train_seconds"]
     flops = summary["flops"]
-    assert flops["hybrid_paper_all"] > max(flops["single_1_finetuned"],
-                                           flops["single_2_finetuned"])
+    assert flops["hybrid_paper_all"] > max(flops["single_1_finetuned"], flops["single_2_finetuned"])
     # Gates moved off zero in training; the paper's sums have none.
     gates = runs["hybrid_gated_all"][0]["gates"]
     assert gates and all(abs(g) > 0 for ex in gates.values() for g in ex.values())
-    assert all(g == 1.0 for ex in runs["hybrid_paper_all"][0]["gates"].values()
-               for g in ex.values())
+    assert all(
+        g == 1.0 for ex in runs["hybrid_paper_all"][0]["gates"].values() for g in ex.values()
+    )
     # Table 3-shaped: a frozen and a fine-tuned row.
     assert head["table"].count("\n") == 3 and "| frozen (new) | custom | custom |" in head["table"]
     assert set(head["hybrid_vs"]) == {n for n in RUNS if n.startswith("hybrid")}
@@ -55,26 +65,37 @@ def test_recipe_runs_every_protocol_and_baseline(tmp_path):
     # (their pre-training datasets are then not even read).
     again = tmp_path / "again"
     proc = conftest.run_recipe(
-        "fusion", *TINY, "--dataset_1=no_such_dataset", "--dataset_2=no_such_dataset",
-        f"--weights_1={out / 'pretrained_1.weights.h5'}", "--single_protocols=frozen",
-        f"--weights_2={out / 'pretrained_2.weights.h5'}", "--hybrids=gated/new",
-        "--nobaselines", f"--output_dir={again}", "--noexport")
+        "fusion",
+        *TINY,
+        "--dataset_1=no_such_dataset",
+        "--dataset_2=no_such_dataset",
+        f"--weights_1={out / 'pretrained_1.weights.h5'}",
+        "--single_protocols=frozen",
+        f"--weights_2={out / 'pretrained_2.weights.h5'}",
+        "--hybrids=gated/new",
+        "--nobaselines",
+        f"--output_dir={again}",
+        "--noexport",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((again / "summary.json").read_text())
     assert {k: v["accuracy"] for k, v in summary["pretrain"].items()} == {"1": None, "2": None}
     assert set(summary["runs"]) == {"single_1_frozen", "single_2_frozen", "hybrid_gated_new"}
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--model_1=AlexNet"], "network among"),
-    (["--pretrain_examples=100000"], "pretrain_examples (the digits split"),
-    (["--retrain_steps=0"], "retrain_steps to be an integer >= 1"),
-    (["--weights_1=/nonexistent.weights.h5"], "existing weights file"),
-    (["--hybrids=sum/all"], "hybrids to be distinct values among"),
-    (["--hybrids=gated/head"], "hybrids to be distinct values among"),
-    (["--single_protocols=linear"], "single_protocols to be distinct values among"),
-    (["--single_protocols=frozen"], "'finetuned' in single_protocols and a hybrid"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--model_1=AlexNet"], "network among"),
+        (["--pretrain_examples=100000"], "pretrain_examples (the digits split"),
+        (["--retrain_steps=0"], "retrain_steps to be an integer >= 1"),
+        (["--weights_1=/nonexistent.weights.h5"], "existing weights file"),
+        (["--hybrids=sum/all"], "hybrids to be distinct values among"),
+        (["--hybrids=gated/head"], "hybrids to be distinct values among"),
+        (["--single_protocols=linear"], "single_protocols to be distinct values among"),
+        (["--single_protocols=frozen"], "'finetuned' in single_protocols and a hybrid"),
+    ],
+)
 def test_bad_input_fails_before_training(args, message, tmp_path):
     conftest.assert_refused_before_training("fusion", TINY, args, message, tmp_path / "out")
 

@@ -4,10 +4,9 @@ import csv
 import json
 import os
 
+import conftest
 import numpy as np
 import pytest
-
-import conftest
 
 TINY = conftest.TINY["htcnn"]
 
@@ -68,10 +67,14 @@ def test_recipe_same_seed_same_numbers(finished_run, tmp_path):
     again = tmp_path / "again"
     proc = run_recipe(*TINY, f"--output_dir={again}", "--noexport")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    first = [(r["run"], r["repeat"], r["step"], r["test_accuracy"])
-             for r in read_history(out / "history.csv")]
-    second = [(r["run"], r["repeat"], r["step"], r["test_accuracy"])
-              for r in read_history(again / "history.csv")]
+    first = [
+        (r["run"], r["repeat"], r["step"], r["test_accuracy"])
+        for r in read_history(out / "history.csv")
+    ]
+    second = [
+        (r["run"], r["repeat"], r["step"], r["test_accuracy"])
+        for r in read_history(again / "history.csv")
+    ]
     assert first == second
 
 
@@ -98,8 +101,10 @@ def test_bad_input_fails_before_training(case, tmp_path):
         "m": (["--num_shallow=3"], "divide"),
         "dataset": (["--dataset=no_such_dataset"], "not found"),
         "preset": (["--preset=fast"], "--preset must be one of"),
-        "corrupt": (["--dataset=broken", f"--data_dir={_corrupt_data_dir(tmp_path)}"],
-                    "Corrupt npz"),
+        "corrupt": (
+            ["--dataset=broken", f"--data_dir={_corrupt_data_dir(tmp_path)}"],
+            "Corrupt npz",
+        ),
         "setting_shards": (["--setting=locality", "--num_shallow=8"], "num_shards"),
     }[case]
     conftest.assert_refused_before_training("htcnn", TINY, args, message, tmp_path / "out")
@@ -115,11 +120,22 @@ def test_alexnet_arch_on_tiny_imagenet(shared_data, tmp_path):
     if not (shared_data / "tiny_imagenet50" / "train.npz").exists():
         pytest.skip("tiny_imagenet50 not in the shared data")
     out = tmp_path / "alex"
-    proc = run_recipe("--dataset=tiny_imagenet50", "--arch=alexnet", "--preset=quick",
-                      "--epochs=1", "--steps_per_epoch=2", "--shallow_steps=2", "--repeats=1",
-                      "--batch_size=32", "--fc_units=64", "--max_train_examples=1000",
-                      f"--data_dir={shared_data}", f"--output_dir={out}", "--noexport",
-                      timeout=400)
+    proc = run_recipe(
+        "--dataset=tiny_imagenet50",
+        "--arch=alexnet",
+        "--preset=quick",
+        "--epochs=1",
+        "--steps_per_epoch=2",
+        "--shallow_steps=2",
+        "--repeats=1",
+        "--batch_size=32",
+        "--fc_units=64",
+        "--max_train_examples=1000",
+        f"--data_dir={shared_data}",
+        f"--output_dir={out}",
+        "--noexport",
+        timeout=400,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["settings"]["arch"] == "alexnet"

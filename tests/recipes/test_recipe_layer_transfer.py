@@ -3,9 +3,8 @@
 import csv
 import json
 
-import pytest
-
 import conftest
+import pytest
 
 TINY = conftest.TINY["layer_transfer"]
 
@@ -38,23 +37,29 @@ def test_recipe_writes_accuracy_table(tmp_path):
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 * 3
     assert {r["run"] for r in rows} == {f"k{k}_n{n}" for k in (1, 5) for n in (0, 3, 5)}
-    assert all(int(r["step"]) == 5 and float(r["wall_seconds"]) > 0
-               and float(r["train_loss"]) >= 0 for r in rows)
+    assert all(
+        int(r["step"]) == 5 and float(r["wall_seconds"]) > 0 and float(r["train_loss"]) >= 0
+        for r in rows
+    )
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--source_classes=0-4", "--target_classes=4-8"], "disjoint"),
-    (["--ks=1,500"], "at least k=500 samples"),
-    (["--levels=0,6"], "n = 6 would leave nothing to train"),
-    (["--code_bits=2"], "at least 3 bits for 5 classes"),
-    (["--target_epochs=-1"], "target_epochs to be an integer >= 0"),
-    (["--source_classes=0-4", "--target_classes=5-12"], "class ids in [0, 10)"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--source_classes=0-4", "--target_classes=4-8"], "disjoint"),
+        (["--ks=1,500"], "at least k=500 samples"),
+        (["--levels=0,6"], "n = 6 would leave nothing to train"),
+        (["--code_bits=2"], "at least 3 bits for 5 classes"),
+        (["--target_epochs=-1"], "target_epochs to be an integer >= 0"),
+        (["--source_classes=0-4", "--target_classes=5-12"], "class ids in [0, 10)"),
+    ],
+)
 def test_bad_input_fails_before_training(args, message, tmp_path):
     conftest.assert_refused_before_training("layer_transfer", TINY, args, message, tmp_path / "out")
 
 
 def test_recipe_exits_with_the_refusal(tmp_path):
     argv = [a for a in TINY if not a.startswith("--ks=")] + ["--ks=1,500"]
-    conftest.assert_recipe_refuses("layer_transfer", argv, "at least k=500 samples",
-                                   tmp_path / "out")
+    conftest.assert_recipe_refuses(
+        "layer_transfer", argv, "at least k=500 samples", tmp_path / "out"
+    )

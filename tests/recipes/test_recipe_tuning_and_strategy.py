@@ -3,24 +3,32 @@
 
 import json
 
-import pytest
-
 import conftest
+import pytest
 from conftest import TINY
+
 # The expensive phase each search shares between trials (GridSearch changes the
 # last searched field first, so the first two trials agree on it).
 # The mirrored smoke test needs every code path once, not every protocol or width.
-MIRRORED_ONLY = {"fusion": ["--single_protocols=finetuned", "--hybrids=gated/all"],
-                 "compact_transfer": ["--student_widths=2"]}
-SHARED = {"htcnn": "shallow", "layer_transfer": "source", "compact_transfer": "teacher",
-          "fusion": "pretrain", "coarse2fine": "first_stage"}
+MIRRORED_ONLY = {
+    "fusion": ["--single_protocols=finetuned", "--hybrids=gated/all"],
+    "compact_transfer": ["--student_widths=2"],
+}
+SHARED = {
+    "htcnn": "shallow",
+    "layer_transfer": "source",
+    "compact_transfer": "teacher",
+    "fusion": "pretrain",
+    "coarse2fine": "first_stage",
+}
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_tune_two_trials_share_the_expensive_phase(name, tmp_path):
     out = tmp_path / "tune"
-    proc = conftest.run_recipe(name, *TINY[name], "--tune", "--tune_trials=2",
-                               f"--output_dir={out}", timeout=600)
+    proc = conftest.run_recipe(
+        name, *TINY[name], "--tune", "--tune_trials=2", f"--output_dir={out}", timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     trials = summary["trials"]
@@ -32,8 +40,7 @@ def test_tune_two_trials_share_the_expensive_phase(name, tmp_path):
     # One folder, computed by exactly one trial, its cost split between both.
     assert used[0]["folder"] == used[1]["folder"] and used[0]["users"] == 2
     assert sorted(u["computed"] for u in used) == [False, True]
-    assert all(t["cost_seconds"] >= t["shared_phases"][phase]["share_seconds"] > 0
-               for t in trials)
+    assert all(t["cost_seconds"] >= t["shared_phases"][phase]["share_seconds"] > 0 for t in trials)
     assert summary["best_command"].startswith(f"python recipes/{name}.py ")
 
 
@@ -43,8 +50,15 @@ def test_recipe_runs_under_mirrored_strategy_on_two_cpus(name, tmp_path):
     extra = ["--repeats=1"] + MIRRORED_ONLY.get(name, [])
     tiny = [a for a in TINY[name] if a.split("=")[0] not in {e.split("=")[0] for e in extra}]
     tiny += extra
-    proc = conftest.run_recipe(name, *tiny, "--strategy=mirrored", "--cpu_devices=2",
-                               "--noexport", f"--output_dir={out}", timeout=600)
+    proc = conftest.run_recipe(
+        name,
+        *tiny,
+        "--strategy=mirrored",
+        "--cpu_devices=2",
+        "--noexport",
+        f"--output_dir={out}",
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["strategy"] == "mirrored" and summary["replicas"] == 2

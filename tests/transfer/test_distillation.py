@@ -10,11 +10,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO
 
 from keras_transfer import data as kt_data
 from keras_transfer.models.compact import compact_cnn
 from keras_transfer.transfer import distillation
-from conftest import REPO
 
 
 def _softmax(z):
@@ -29,7 +29,7 @@ def test_distillation_loss_matches_hand_computation():
     alpha, temp = 0.3, 2.5
     hard = -np.log(_softmax(student)[np.arange(2), labels])
     p, q = _softmax(teacher / temp), _softmax(student / temp)
-    soft = (p * np.log(p / q)).sum(axis=-1) * temp ** 2
+    soft = (p * np.log(p / q)).sum(axis=-1) * temp**2
     total, h, s = distillation.distillation_loss(labels, teacher, student, alpha, temp)
     np.testing.assert_allclose(np.asarray(h), hard, rtol=1e-5)
     np.testing.assert_allclose(np.asarray(s), soft, rtol=1e-5)
@@ -37,8 +37,8 @@ def test_distillation_loss_matches_hand_computation():
     # The soft term is keras.distillation's LogitsDistillation (batch mean there),
     # given the KLDivergence instance (its default string loss skips the softmax).
     ref = keras.distillation.LogitsDistillation(
-        temperature=temp, loss=keras.losses.KLDivergence()).compute_loss(
-        tf.constant(teacher, tf.float32), tf.constant(student, tf.float32))
+        temperature=temp, loss=keras.losses.KLDivergence()
+    ).compute_loss(tf.constant(teacher, tf.float32), tf.constant(student, tf.float32))
     np.testing.assert_allclose(float(ref), soft.mean(), rtol=1e-5)
 
 
@@ -101,8 +101,10 @@ def test_alpha_one_equals_training_on_labels_alone():
     d.compile(optimizer=keras.optimizers.SGD(0.1))
     d.fit(kt_data.make_dataset(x, y, 32), epochs=1, verbose=0)
     _, plain = _pair(seed=2)
-    plain.compile(optimizer=keras.optimizers.SGD(0.1),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    plain.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     plain.fit(kt_data.make_dataset(x, y, 32), epochs=1, verbose=0)
     for a, b in zip(student.get_weights(), plain.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-6)
@@ -119,23 +121,29 @@ def test_distiller_save_load_and_student_export(tmp_path):
     assert isinstance(loaded, distillation.Distiller)
     assert (loaded.alpha, loaded.temperature) == (0.3, 3.0)
     xf = x.astype("float32") / 255.0
-    np.testing.assert_allclose(loaded.predict(xf, verbose=0), student.predict(xf, verbose=0),
-                               atol=1e-6)
-    np.testing.assert_allclose(loaded.teacher.predict(xf, verbose=0),
-                               teacher.predict(xf, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(xf, verbose=0), student.predict(xf, verbose=0), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        loaded.teacher.predict(xf, verbose=0), teacher.predict(xf, verbose=0), atol=1e-6
+    )
     export_dir = str(tmp_path / "student")
     loaded.student.export(export_dir, verbose=False)
     reloaded = tf.saved_model.load(export_dir)
-    np.testing.assert_allclose(reloaded.serve(tf.constant(xf)).numpy(),
-                               student.predict(xf, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        reloaded.serve(tf.constant(xf)).numpy(), student.predict(xf, verbose=0), atol=1e-5
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"alpha": 1.5}, "alpha in \\[0, 1\\]"),
-    ({"alpha": -0.1}, "alpha in \\[0, 1\\]"),
-    ({"temperature": 0.0}, "temperature > 0"),
-    ({"temperature": -2}, "temperature > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"alpha": 1.5}, "alpha in \\[0, 1\\]"),
+        ({"alpha": -0.1}, "alpha in \\[0, 1\\]"),
+        ({"temperature": 0.0}, "temperature > 0"),
+        ({"temperature": -2}, "temperature > 0"),
+    ],
+)
 def test_bad_hyperparameters(kwargs, message):
     teacher, student = _pair()
     with pytest.raises(ValueError, match=message):
@@ -163,13 +171,16 @@ def test_bad_cached_targets():
     with pytest.raises(ValueError, match="logits of shape \\(3, classes\\)"):
         distillation.with_teacher_logits(np.zeros(3), np.zeros((2, 5)))
     teacher, _ = _pair()
-    ds = tf.data.Dataset.from_tensor_slices((np.zeros((4, 8, 8, 1), "float32"),
-                                             np.zeros(4))).batch(2).repeat()
+    ds = (
+        tf.data.Dataset.from_tensor_slices((np.zeros((4, 8, 8, 1), "float32"), np.zeros(4)))
+        .batch(2)
+        .repeat()
+    )
     with pytest.raises(ValueError, match="finite dataset"):
         distillation.teacher_logits(teacher, ds)
 
 
-MIRRORED_SCRIPT = textwrap.dedent('''
+MIRRORED_SCRIPT = textwrap.dedent("""
     import json, os
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -210,13 +221,19 @@ MIRRORED_SCRIPT = textwrap.dedent('''
     moved = max(float(np.abs(a - b).max()) for a, b in zip(s_init, ref))
     diff = max(float(np.abs(a - b).max()) for a, b in zip(ref, mirrored))
     print("RESULT " + json.dumps({"replicas": [n1, n2], "moved": moved, "diff": diff}))
-''')
+""")
 
 
 def test_distiller_mirrored_two_replicas_matches_one():
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT], cwd=str(REPO), env=env,
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT],
+        cwd=str(REPO),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     line = next(s for s in proc.stdout.splitlines() if s.startswith("RESULT "))
     result = json.loads(line.split(" ", 1)[1])
@@ -237,15 +254,23 @@ def test_two_teachers_match_hand_computed_loss_run_or_cached(tmp_path):
     alpha, temp = 0.3, 3.0
     p_bar = (_softmax(z1 / temp) + _softmax(z2 / temp)) / 2  # averaged softened outputs
     q = _softmax(zs / temp)
-    soft = (p_bar * np.log(p_bar / q)).sum(-1) * temp ** 2
+    soft = (p_bar * np.log(p_bar / q)).sum(-1) * temp**2
     hard = -np.log(_softmax(zs)[np.arange(len(y)), y])
-    expected = {"loss": (alpha * hard + (1 - alpha) * soft).mean(),
-                "student_loss": hard.mean(), "distillation_loss": soft.mean()}
+    expected = {
+        "loss": (alpha * hard + (1 - alpha) * soft).mean(),
+        "student_loss": hard.mean(),
+        "distillation_loss": soft.mean(),
+    }
     d = distillation.Distiller(teacher=[t1, t2], student=student, alpha=alpha, temperature=temp)
     d.compile(optimizer="sgd", metrics=["accuracy"])
     run = d.evaluate(xs, y, batch_size=len(y), verbose=0, return_dict=True)
-    cached = d.evaluate(xs, distillation.with_teacher_logits(y, [z1, z2]), batch_size=len(y),
-                        verbose=0, return_dict=True)
+    cached = d.evaluate(
+        xs,
+        distillation.with_teacher_logits(y, [z1, z2]),
+        batch_size=len(y),
+        verbose=0,
+        return_dict=True,
+    )
     for key, value in expected.items():
         np.testing.assert_allclose(run[key], value, rtol=1e-4)
         np.testing.assert_allclose(cached[key], value, rtol=1e-4)
@@ -261,10 +286,12 @@ def test_keras_distillation_loss_object_as_the_soft_term():
     x, y = _digits(n=32)
     xs = x.astype("float32")
     temp, alpha = 2.0, 0.25
-    soft_obj = keras.distillation.LogitsDistillation(temperature=temp,
-                                                     loss=keras.losses.KLDivergence())
-    d = distillation.Distiller(teacher=teacher, student=student, alpha=alpha, temperature=temp,
-                               distillation_loss=soft_obj)
+    soft_obj = keras.distillation.LogitsDistillation(
+        temperature=temp, loss=keras.losses.KLDivergence()
+    )
+    d = distillation.Distiller(
+        teacher=teacher, student=student, alpha=alpha, temperature=temp, distillation_loss=soft_obj
+    )
     d.compile(optimizer="sgd", metrics=["accuracy"])
     got = d.evaluate(xs, y, batch_size=len(y), verbose=0, return_dict=True)
     zt = teacher.predict(xs, verbose=0)
@@ -274,24 +301,28 @@ def test_keras_distillation_loss_object_as_the_soft_term():
     np.testing.assert_allclose(got["distillation_loss"], ref, rtol=1e-4)
     np.testing.assert_allclose(got["loss"], alpha * hard + (1 - alpha) * ref, rtol=1e-4)
     # the built-in per-example KL gives the same number for this loss object
-    builtin = distillation.Distiller(teacher=teacher, student=student, alpha=alpha,
-                                     temperature=temp)
+    builtin = distillation.Distiller(
+        teacher=teacher, student=student, alpha=alpha, temperature=temp
+    )
     builtin.compile(optimizer="sgd")
     b = builtin.evaluate(xs, y, batch_size=len(y), verbose=0, return_dict=True)
     np.testing.assert_allclose(b["distillation_loss"], ref, rtol=1e-4)
     hist = d.fit(xs, y, batch_size=16, epochs=1, verbose=0).history
     assert np.isfinite(hist["loss"][0])
     with pytest.raises(ValueError, match="temperature to equal temperature=4.0, received 2.0"):
-        distillation.Distiller(teacher=teacher, student=student, temperature=4.0,
-                               distillation_loss=soft_obj)
+        distillation.Distiller(
+            teacher=teacher, student=student, temperature=4.0, distillation_loss=soft_obj
+        )
     with pytest.raises(ValueError, match="keras.distillation.DistillationLoss, received 'kl'"):
         distillation.Distiller(teacher=teacher, student=student, distillation_loss="kl")
     with pytest.raises(ValueError, match="at least one teacher"):
         distillation.Distiller(teacher=[], student=student)
 
 
-@pytest.mark.parametrize("case", ["bad_second_teacher", "wrong_input_shape", "bad_loss",
-                                  "not_a_model", "bad_hyperparameters"])
+@pytest.mark.parametrize(
+    "case",
+    ["bad_second_teacher", "wrong_input_shape", "bad_loss", "not_a_model", "bad_hyperparameters"],
+)
 def test_refused_distiller_leaves_every_model_as_it_was(case):
     good, student = _pair()
     bad, _ = _pair(classes=4)

@@ -33,8 +33,9 @@ def _zero_adapters(model):
 def test_zeroed_adapters_give_the_two_untouched_networks(nets, tmp_path):
     a, b = nets
     before = [w.copy() for w in a.get_weights() + b.get_weights()]
-    fused = fusion.fuse(a, b, 5, pairs=[("stage2_add", "block_1_project_BN"),
-                                        ("stage3_add", "block_2_add")])
+    fused = fusion.fuse(
+        a, b, 5, pairs=[("stage2_add", "block_1_project_BN"), ("stage3_add", "block_2_add")]
+    )
     feats = keras.Model(fused.input, fused.get_layer("fused_features").output)
     x = _x()
     ref = np.concatenate([a.predict(x, verbose=0), b.predict(x, verbose=0)], axis=-1)
@@ -42,8 +43,10 @@ def test_zeroed_adapters_give_the_two_untouched_networks(nets, tmp_path):
     _zero_adapters(fused)
     np.testing.assert_allclose(feats.predict(x, verbose=0), ref, rtol=1e-5, atol=1e-5)
     # Copies, not the same layers: training the fused model leaves a and b alone.
-    fused.compile(optimizer=keras.optimizers.SGD(0.1),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    fused.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     fused.train_on_batch(x, np.array([0, 1]))
     for w0, w1 in zip(before, a.get_weights() + b.get_weights()):
         np.testing.assert_array_equal(w0, w1)
@@ -53,18 +56,25 @@ def test_zeroed_adapters_give_the_two_untouched_networks(nets, tmp_path):
     path = str(tmp_path / "fused.keras")
     fused.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), fused.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), fused.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_auto_pairs_pick_the_last_block_of_each_resolution(nets):
     a = residual_cnn((16, 16, 3), include_top=False, blocks=8, width=4)
     b = residual_cnn((16, 16, 3), include_top=False, blocks=8, width=8)
-    assert fusion.auto_pairs(a, b) == [("stage1_add", "stage1_add"), ("stage2_add", "stage2_add"),
-                                       ("stage2_pool", "stage2_pool")]
+    assert fusion.auto_pairs(a, b) == [
+        ("stage1_add", "stage1_add"),
+        ("stage2_add", "stage2_add"),
+        ("stage2_pool", "stage2_pool"),
+    ]
     fused = fusion.fuse(a, b, 3)
-    assert [l.name for l in fused.layers if l.name.startswith("exchange_")] == [
-        "exchange_1", "exchange_2", "exchange_3"]
+    assert [layer.name for layer in fused.layers if layer.name.startswith("exchange_")] == [
+        "exchange_1",
+        "exchange_2",
+        "exchange_3",
+    ]
     # Nested keras.applications model: preprocessing is not a block output.
     pairs = fusion.auto_pairs(*nets)
     assert pairs[0] == ("stage2_add", "block_1_expand_relu")
@@ -81,16 +91,19 @@ def test_bad_input(nets):
     with pytest.raises(ValueError, match="'gap', which has no spatial dimensions"):
         fusion.fuse(a, b, 5, pairs=[("gap", "block_2_add")])
     with pytest.raises(ValueError, match="order the layers run"):
-        fusion.fuse(a, b, 5, pairs=[("stage3_add", "block_2_add"),
-                                    ("stage2_add", "block_1_project_BN")])
+        fusion.fuse(
+            a, b, 5, pairs=[("stage3_add", "block_2_add"), ("stage2_add", "block_1_project_BN")]
+        )
 
 
 _PAIRS = [("stage2_add", "block_1_project_BN"), ("stage3_add", "block_2_add")]
 
 
 def _compiled(model):
-    model.compile(optimizer=keras.optimizers.SGD(0.1),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     return model
 
 
@@ -121,15 +134,19 @@ def test_gated_fusion_starts_as_the_two_untouched_networks(nets, tmp_path):
     loaded = keras.saving.load_model(path)
     assert loaded.get_layer("exchange_2").exchange == "gated"
     assert loaded.get_layer("exchange_2").gates() == fused.get_layer("exchange_2").gates()
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), fused.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), fused.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_train_new_changes_only_exchanges_and_head(nets):
     a, b = nets
     fused = fusion.fuse(a, b, 5, pairs=_PAIRS, exchange="gated", train="new", batch_norm=True)
-    carried = [layer for layer in fusion.all_layers(fused)
-               if layer.name.startswith(("a_", "b_")) and layer.weights]
+    carried = [
+        layer
+        for layer in fusion.all_layers(fused)
+        if layer.name.startswith(("a_", "b_")) and layer.weights
+    ]
     assert carried and not any(layer.trainable for layer in carried)
     assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in carried)
     new = [w for w in fused.trainable_weights]
@@ -155,11 +172,16 @@ def test_ensemble_baseline_averages_the_softmax_outputs(nets):
     members = []
     for k, feats in enumerate((a, b), start=1):
         inputs = keras.Input((32, 32, 3))
-        members.append(keras.Model(inputs, fusion.classification_head(feats(inputs), 5, 8, 0.0),
-                                   name=f"single_{k}"))
+        members.append(
+            keras.Model(
+                inputs, fusion.classification_head(feats(inputs), 5, 8, 0.0), name=f"single_{k}"
+            )
+        )
     x = _x(3)
-    expected = np.mean([keras.ops.convert_to_numpy(keras.ops.softmax(m.predict(x, verbose=0)))
-                        for m in members], axis=0)
+    expected = np.mean(
+        [keras.ops.convert_to_numpy(keras.ops.softmax(m.predict(x, verbose=0))) for m in members],
+        axis=0,
+    )
     got = average_ensemble(members).predict(x, verbose=0)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(got.sum(axis=-1), 1.0, rtol=1e-6)
@@ -180,26 +202,30 @@ class _Block(keras.Model):
 
 def test_bad_exchange_train_and_unreachable_pairs(nets):
     a, b = nets
-    with pytest.raises(ValueError, match="exchange to be one of \\('paper', 'gated'\\), "
-                                         "received 'sum'"):
+    with pytest.raises(
+        ValueError, match="exchange to be one of \\('paper', 'gated'\\), received 'sum'"
+    ):
         fusion.fuse(a, b, 5, exchange="sum")
-    with pytest.raises(ValueError, match="train to be one of \\('all', 'new'\\), received "
-                                         "'head'"):
+    with pytest.raises(ValueError, match="train to be one of \\('all', 'new'\\), received 'head'"):
         fusion.fuse(a, b, 5, train="head")
     same = residual_cnn((16, 16, 3), include_top=False, blocks=4, width=4)
     with pytest.raises(ValueError, match="something to train with train='new'"):
         fusion.fuse(same, same, None, pairs=[("block2", "block2")], train="new")
     # The same fusion is fine with gates or a head to train.
-    assert fusion.fuse(same, same, None, pairs=[("block2", "block2")], train="new",
-                       exchange="gated").output_shape == (None, 8)
+    assert fusion.fuse(
+        same, same, None, pairs=[("block2", "block2")], train="new", exchange="gated"
+    ).output_shape == (None, 8)
     # A layer inside a frozen subclassed model cannot be reached by the walk.
     inputs = keras.Input((16, 16, 3))
     block = _Block(name="frozen_block")
     block.trainable = False
     x = keras.layers.Conv2D(4, 3, padding="same", name="stem")(inputs)
     wrapped = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(block(x)))
-    with pytest.raises(ValueError, match="'inner_conv' is inside 'frozen_block', a _Block "
-                                         "that is not a Functional or Sequential model"):
+    with pytest.raises(
+        ValueError,
+        match="'inner_conv' is inside 'frozen_block', a _Block "
+        "that is not a Functional or Sequential model",
+    ):
         fusion.fuse(wrapped, same, 5, pairs=[("inner_conv", "block2")])
     # A layer called twice has no single output to exchange.
     conv = keras.layers.Conv2D(3, 3, padding="same", name="twice")
@@ -226,11 +252,16 @@ def test_pairs_inside_a_nested_sequential_model():
     summed = fusion.fuse(outer, other, None, pairs=[("s_relu", "block2")])
     assert np.abs(summed.predict(x, verbose=0) - ref)[:, :4].max() > 1e-3
     # ... and a nested model called twice (shared weights) cannot be paired inside.
-    twin = keras.Model(inputs, keras.layers.Add()([
-        keras.layers.GlobalAveragePooling2D()(inner(inputs)),
-        keras.layers.GlobalAveragePooling2D()(inner(inputs))]))
-    with pytest.raises(ValueError, match="'s_relu' is inside 'seq', a model called more "
-                                         "than once"):
+    twin = keras.Model(
+        inputs,
+        keras.layers.Add()(
+            [
+                keras.layers.GlobalAveragePooling2D()(inner(inputs)),
+                keras.layers.GlobalAveragePooling2D()(inner(inputs)),
+            ]
+        ),
+    )
+    with pytest.raises(ValueError, match="'s_relu' is inside 'seq', a model called more than once"):
         fusion.fuse(twin, other, 5, pairs=[("s_relu", "block2")])
 
 

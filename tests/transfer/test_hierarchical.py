@@ -4,7 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_transfer import data, models, training
+from keras_transfer import data
+from keras_transfer import models
+from keras_transfer import training
 from keras_transfer.transfer import transfer_first_layer
 
 SHAPE = (8, 8, 3)  # small inputs: the transfer only touches the first layer
@@ -34,8 +36,7 @@ def _assert_same(before, after, skip=()):
 def test_transfer_places_each_shallow_cnn_in_its_filter_range(m):
     cloud = models.cloud_cnn(SHAPE, 10)
     k = 32 // m
-    shallow = [_randomise(models.shallow_cnn(SHAPE, 10, first_filters=k), seed=j)
-               for j in range(m)]
+    shallow = [_randomise(models.shallow_cnn(SHAPE, 10, first_filters=k), seed=j) for j in range(m)]
     before = _weights_by_layer(cloud)
     out = transfer_first_layer(cloud, shallow)
     assert out is cloud
@@ -43,8 +44,8 @@ def test_transfer_places_each_shallow_cnn_in_its_filter_range(m):
     assert kernel.shape == (3, 3, 3, 32)
     for j, s in enumerate(shallow):
         s_kernel, s_bias = s.get_layer("conv1").get_weights()
-        np.testing.assert_array_equal(kernel[..., j * k:(j + 1) * k], s_kernel)
-        np.testing.assert_array_equal(bias[j * k:(j + 1) * k], s_bias)
+        np.testing.assert_array_equal(kernel[..., j * k : (j + 1) * k], s_kernel)
+        np.testing.assert_array_equal(bias[j * k : (j + 1) * k], s_bias)
     _assert_same(before, _weights_by_layer(cloud), skip={"conv1"})
     assert cloud.get_layer("conv1").trainable
 
@@ -52,8 +53,9 @@ def test_transfer_places_each_shallow_cnn_in_its_filter_range(m):
 def test_alexnet_group_mapping():
     shape = (64, 64, 3)
     cloud = models.alexnet(shape, 5, fc_units=16)
-    shallow = [_randomise(models.shallow_alexnet(shape, 5, second_filters=4), seed=j)
-               for j in range(4)]
+    shallow = [
+        _randomise(models.shallow_alexnet(shape, 5, second_filters=4), seed=j) for j in range(4)
+    ]
     before = _weights_by_layer(cloud)
     transfer_first_layer(cloud, shallow, cloud_layers=["conv1_g0", "conv1_g1"])
     for group in ("conv1_g0", "conv1_g1"):
@@ -61,15 +63,16 @@ def test_alexnet_group_mapping():
         assert kernel.shape == (11, 11, 3, 48)
         for j, s in enumerate(shallow):
             s_kernel, s_bias = s.get_layer(group).get_weights()
-            np.testing.assert_array_equal(kernel[..., 12 * j:12 * j + 12], s_kernel)
-            np.testing.assert_array_equal(bias[12 * j:12 * j + 12], s_bias)
+            np.testing.assert_array_equal(kernel[..., 12 * j : 12 * j + 12], s_kernel)
+            np.testing.assert_array_equal(bias[12 * j : 12 * j + 12], s_bias)
     _assert_same(before, _weights_by_layer(cloud), skip={"conv1_g0", "conv1_g1"})
 
 
 def test_non_dividing_m_raises_and_writes_nothing():
     cloud = models.cloud_cnn(SHAPE, 10)
-    shallow = [_randomise(models.shallow_cnn(SHAPE, 10, first_filters=10), seed=j)
-               for j in range(3)]
+    shallow = [
+        _randomise(models.shallow_cnn(SHAPE, 10, first_filters=10), seed=j) for j in range(3)
+    ]
     before = _weights_by_layer(cloud)
     with pytest.raises(ValueError, match="m=3"):
         transfer_first_layer(cloud, shallow)
@@ -80,13 +83,18 @@ def test_failure_in_second_group_writes_nothing():
     """Validation covers every group before the first one is written."""
     shape = (64, 64, 3)
     cloud = models.alexnet(shape, 5, fc_units=16)
-    shallow = [_randomise(models.shallow_alexnet(shape, 5, second_filters=4), seed=j)
-               for j in range(4)]
+    shallow = [
+        _randomise(models.shallow_alexnet(shape, 5, second_filters=4), seed=j) for j in range(4)
+    ]
     before = _weights_by_layer(cloud)
     with pytest.raises(ValueError, match="kernel shape"):
         # group 0 is valid; group 1 maps to a 5x5 conv of the wrong shape
-        transfer_first_layer(cloud, shallow, cloud_layers=["conv1_g0", "conv1_g1"],
-                             shallow_layers=["conv1_g0", "conv2_g1"])
+        transfer_first_layer(
+            cloud,
+            shallow,
+            cloud_layers=["conv1_g0", "conv1_g1"],
+            shallow_layers=["conv1_g0", "conv2_g1"],
+        )
     _assert_same(before, _weights_by_layer(cloud))
 
 
@@ -116,8 +124,9 @@ def test_missing_layers_and_bad_arguments():
     with pytest.raises(ValueError, match="at least one"):
         transfer_first_layer(cloud, [])
     with pytest.raises(ValueError, match="one shallow layer name per cloud group"):
-        transfer_first_layer(cloud, shallow, cloud_layers=["conv1"],
-                             shallow_layers=["conv1", "conv2"])
+        transfer_first_layer(
+            cloud, shallow, cloud_layers=["conv1"], shallow_layers=["conv1", "conv2"]
+        )
     with pytest.raises(ValueError, match="4-D kernel"):
         transfer_first_layer(cloud, shallow, cloud_layers="fc1")
 

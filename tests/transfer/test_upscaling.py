@@ -5,10 +5,10 @@ same function (to 1e-5) as the original, on pixel-replicated inputs for
 upscale (eqs. 1, 5-8).
 """
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 from keras_transfer.layers import DilatedPooling2D
 from keras_transfer.layers import UpscaledKernel
 from keras_transfer.layers.upscaled import upscale_dense_kernel
@@ -57,8 +57,14 @@ def random_cnn(seed, channels=2, classes=5):
     for layer in model.layers:
         if isinstance(layer, L.BatchNormalization):
             g, b, m, v = layer.get_weights()
-            layer.set_weights([rng.normal(1, .2, g.shape), rng.normal(0, .2, b.shape),
-                               rng.normal(0, .2, m.shape), rng.uniform(.5, 2, v.shape)])
+            layer.set_weights(
+                [
+                    rng.normal(1, 0.2, g.shape),
+                    rng.normal(0, 0.2, b.shape),
+                    rng.normal(0, 0.2, m.shape),
+                    rng.uniform(0.5, 2, v.shape),
+                ]
+            )
     return model
 
 
@@ -105,9 +111,17 @@ def test_random_cnns_cover_the_layer_kinds():
         for layer in model.layers:
             if hasattr(layer, "strides") and hasattr(layer, "padding"):
                 kinds.add(f"{type(layer).__name__}/{layer.strides[0]}/{layer.padding}")
-    for kind in ("Conv2D/1/valid", "Conv2D/2/same", "Conv2D/1/same", "MaxPooling2D/2/valid",
-                 "AveragePooling2D/1/same", "BatchNormalization", "Add", "Flatten",
-                 "GlobalAveragePooling2D"):
+    for kind in (
+        "Conv2D/1/valid",
+        "Conv2D/2/same",
+        "Conv2D/1/same",
+        "MaxPooling2D/2/valid",
+        "AveragePooling2D/1/same",
+        "BatchNormalization",
+        "Add",
+        "Flatten",
+        "GlobalAveragePooling2D",
+    ):
         assert kind in kinds, kind
 
 
@@ -117,15 +131,19 @@ def test_eq7_kernel_blocks_and_anchors():
     assert up.shape == (6, 4, 4, 5)
     for a in range(3):
         for b in range(2):
-            np.testing.assert_allclose(up[2 * a:2 * a + 2, 2 * b:2 * b + 2], np.broadcast_to(
-                k[a, b] / 4, (2, 2, 4, 5)), rtol=1e-6)
+            np.testing.assert_allclose(
+                up[2 * a : 2 * a + 2, 2 * b : 2 * b + 2],
+                np.broadcast_to(k[a, b] / 4, (2, 2, 4, 5)),
+                rtol=1e-6,
+            )
     anchored = upscale_kernel(k, 3, "anchored")
     np.testing.assert_array_equal(anchored[::3, ::3], k)
     mask = np.ones(anchored.shape[:2], bool)
     mask[::3, ::3] = False
     assert not anchored[mask].any()
-    noisy = upscale_kernel(k, 3, "anchored", mode="paper", stddev=0.01,
-                           rng=np.random.default_rng(1))
+    noisy = upscale_kernel(
+        k, 3, "anchored", mode="paper", stddev=0.01, rng=np.random.default_rng(1)
+    )
     np.testing.assert_array_equal(noisy[::3, ::3], k)
     assert 0.007 < noisy[mask].std() < 0.013
 
@@ -161,8 +179,11 @@ def test_scaled_alexnets_upscale_exactly():
     x = _images(model)
     up = upscale(upscale(model, 2), 2)
     assert _max_diff(up.predict(replicate(x, 4), verbose=0), model.predict(x, verbose=0)) <= TOL
-    assert [scaled_alexnet(s, 10).get_layer("conv2").kernel.shape[0] for s in (8, 16, 32)] == \
-        [1, 3, 4]
+    assert [scaled_alexnet(s, 10).get_layer("conv2").kernel.shape[0] for s in (8, 16, 32)] == [
+        1,
+        3,
+        4,
+    ]
 
 
 def test_paper_mode_copies_at_anchors_and_adds_noise():
@@ -190,12 +211,14 @@ def test_dilated_pooling_matches_keras_pooling():
             pads = ((0, 0), (0, 0))
             if padding == "same":
                 from keras_transfer.transfer.upscaling import _same_pads
+
                 pads = (_same_pads(9, pool, stride), _same_pads(7, pool, stride))
             ours = DilatedPooling2D(pool, stride, padding=pads, pool_type=kind)(x)
             assert _max_diff(ours, keras_out) <= 1e-6, (kind, pool, stride, padding)
     dilated = DilatedPooling2D(2, 1, dilation_rate=3, pool_type="avg")(x)
-    np.testing.assert_allclose(dilated[:, 0, 0], (x[:, 0, 0] + x[:, 0, 3] + x[:, 3, 0]
-                                                  + x[:, 3, 3]) / 4, rtol=1e-6)
+    np.testing.assert_allclose(
+        dilated[:, 0, 0], (x[:, 0, 0] + x[:, 0, 3] + x[:, 3, 0] + x[:, 3, 3]) / 4, rtol=1e-6
+    )
 
 
 def test_transformed_models_save_and_load(tmp_path):
@@ -217,8 +240,13 @@ def test_upscaled_kernel_initializer_round_trip():
     init = UpscaledKernel(kernel, 2, layout="anchored", mode="paper", seed=1)
     again = UpscaledKernel.from_config(init.get_config())
     np.testing.assert_array_equal(np.asarray(init((4, 4, 3, 4))), np.asarray(again((4, 4, 3, 4))))
-    layer = L.Conv2D(4, 4, kernel_initializer=keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(init)))
+    layer = L.Conv2D(
+        4,
+        4,
+        kernel_initializer=keras.saving.deserialize_keras_object(
+            keras.saving.serialize_keras_object(init)
+        ),
+    )
     layer.build((None, 16, 16, 3))
     np.testing.assert_array_equal(layer.kernel.numpy()[::2, ::2], kernel)
     with pytest.raises(ValueError, match=r"Expected the layer's kernel shape to be \(4, 4, 3, 4\)"):
@@ -251,18 +279,37 @@ def _widen_net():
     model = keras.Model(inputs, L.Dense(3, name="out")(x))
     rng = np.random.default_rng(0)
     bn = model.get_layer("bn1")
-    bn.set_weights([rng.normal(1, .2, 4), rng.normal(0, .2, 4), rng.normal(0, .2, 4),
-                    rng.uniform(.5, 2, 4)])
+    bn.set_weights(
+        [
+            rng.normal(1, 0.2, 4),
+            rng.normal(0, 0.2, 4),
+            rng.normal(0, 0.2, 4),
+            rng.uniform(0.5, 2, 4),
+        ]
+    )
     return model
 
 
-_INITS = ["gaussian", "zeros", "flip_horizontal", "flip_vertical", "flip_diagonal",
-          "flip_central", "net2wider"]
+_INITS = [
+    "gaussian",
+    "zeros",
+    "flip_horizontal",
+    "flip_vertical",
+    "flip_diagonal",
+    "flip_central",
+    "net2wider",
+]
 
 
-@pytest.mark.parametrize("layer,init", [(layer, init) for layer in ("c1", "c2", "d1")
-                                        for init in _INITS
-                                        if not (layer == "d1" and init.startswith("flip"))])
+@pytest.mark.parametrize(
+    "layer,init",
+    [
+        (layer, init)
+        for layer in ("c1", "c2", "d1")
+        for init in _INITS
+        if not (layer == "d1" and init.startswith("flip"))
+    ],
+)
 def test_widen_preserves_the_function(init, layer):
     model = _widen_net()
     wide = widen(model, layer, 9 if layer != "d1" else 12, init=init, seed=1)
@@ -275,8 +322,12 @@ def test_widen_preserves_the_function(init, layer):
 def test_widen_flips_produce_flipped_kernels():
     model = _widen_net()
     old = model.get_layer("c1").kernel.numpy()  # (3, 3, 3, 4)
-    expected = {"flip_horizontal": old[:, ::-1], "flip_vertical": old[::-1, :],
-                "flip_central": old[::-1, ::-1], "flip_diagonal": old.transpose(1, 0, 2, 3)}
+    expected = {
+        "flip_horizontal": old[:, ::-1],
+        "flip_vertical": old[::-1, :],
+        "flip_central": old[::-1, ::-1],
+        "flip_diagonal": old.transpose(1, 0, 2, 3),
+    }
     for init, flipped in expected.items():
         new = widen(model, "c1", 10, init=init).get_layer("c1").kernel.numpy()
         np.testing.assert_array_equal(new[..., :4], old)

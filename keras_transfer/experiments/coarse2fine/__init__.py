@@ -32,7 +32,16 @@ from keras_transfer.experiments.contract import register_experiment
 
 __all__ = ["EXPERIMENT", "Coarse2FineConfig", "get_preset", "load_data"]
 
-EXPERIMENT = register_experiment(Experiment(
-    name="coarse2fine", config_class=Coarse2FineConfig, get_preset=get_preset,
-    presets=PRESETS, load_data=load_data, run=_run.run, planned_steps=_run.planned_steps,
-    default_dataset=Coarse2FineConfig.dataset, tuning=search_space()))
+EXPERIMENT = register_experiment(
+    Experiment(
+        name="coarse2fine",
+        config_class=Coarse2FineConfig,
+        get_preset=get_preset,
+        presets=PRESETS,
+        load_data=load_data,
+        run=_run.run,
+        planned_steps=_run.planned_steps,
+        default_dataset=Coarse2FineConfig.dataset,
+        tuning=search_space(),
+    )
+)

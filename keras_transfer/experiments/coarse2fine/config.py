@@ -81,56 +81,78 @@ class Coarse2FineConfig:
             raise ValueError(f"Expected resolutions to be positive integers, received {res!r}.")
         side = min_input_side(self.net)
         if res[0] < side:
-            raise ValueError(f"Expected the first resolution >= {side} for {self.net} (its "
-                             f"convolutions and pools leave nothing below), received {res[0]}; "
-                             f"start at --resolutions={side},...")
+            raise ValueError(
+                f"Expected the first resolution >= {side} for {self.net} (its "
+                f"convolutions and pools leave nothing below), received {res[0]}; "
+                f"start at --resolutions={side},..."
+            )
         for a, b in zip(res, res[1:]):
             if b % a or b // a < 2:
-                raise ValueError(f"Expected each resolution to be an integer factor >= 2 of "
-                                 f"the previous one (upscale needs an integer factor >= 2), "
-                                 f"received {a} -> {b}.")
+                raise ValueError(
+                    f"Expected each resolution to be an integer factor >= 2 of "
+                    f"the previous one (upscale needs an integer factor >= 2), "
+                    f"received {a} -> {b}."
+                )
         if len(tuple(self.stage_epochs)) != len(res):
-            raise ValueError(f"Expected one stage_epochs entry per resolution ({len(res)}), "
-                             f"received {tuple(self.stage_epochs)!r}.")
+            raise ValueError(
+                f"Expected one stage_epochs entry per resolution ({len(res)}), "
+                f"received {tuple(self.stage_epochs)!r}."
+            )
         for e in self.stage_epochs:
             if isinstance(e, bool) or not isinstance(e, int) or e < 1:
-                raise ValueError(f"Expected stage_epochs to be integers >= 1, received "
-                                 f"{tuple(self.stage_epochs)!r}.")
+                raise ValueError(
+                    f"Expected stage_epochs to be integers >= 1, received "
+                    f"{tuple(self.stage_epochs)!r}."
+                )
         if self.widen_at:
             if self.widen_at not in res[1:]:
-                raise ValueError(f"Expected widen_at to be 0 or one of the later resolutions "
-                                 f"{res[1:]}, received {self.widen_at!r}.")
+                raise ValueError(
+                    f"Expected widen_at to be 0 or one of the later resolutions "
+                    f"{res[1:]}, received {self.widen_at!r}."
+                )
             if self.widen_to not in TABLE1:
-                raise ValueError(f"Expected widen_to among {sorted(TABLE1)}, received "
-                                 f"{self.widen_to!r}.")
+                raise ValueError(
+                    f"Expected widen_to among {sorted(TABLE1)}, received {self.widen_to!r}."
+                )
             start, target = TABLE1[self.net], TABLE1[self.widen_to]
             if len(start[0]) != len(target[0]):
-                raise ValueError(f"Expected widen_to with as many convolutions as {self.net} "
-                                 f"({len(start[0])}), received {self.widen_to!r} with "
-                                 f"{len(target[0])}.")
+                raise ValueError(
+                    f"Expected widen_to with as many convolutions as {self.net} "
+                    f"({len(start[0])}), received {self.widen_to!r} with "
+                    f"{len(target[0])}."
+                )
             for (old, _, _), (new, _, _) in zip(start[0], target[0]):
                 if new < old:
-                    raise ValueError(f"Expected widen_to to have at least {self.net}'s filters "
-                                     f"(widen only adds), received {self.widen_to!r} with {new} "
-                                     f"< {old}.")
+                    raise ValueError(
+                        f"Expected widen_to to have at least {self.net}'s filters "
+                        f"(widen only adds), received {self.widen_to!r} with {new} "
+                        f"< {old}."
+                    )
             if target[1] < start[1]:
-                raise ValueError(f"Expected widen_to to have at least {start[1]} L6 units, "
-                                 f"received {self.widen_to!r} with {target[1]}.")
+                raise ValueError(
+                    f"Expected widen_to to have at least {start[1]} L6 units, "
+                    f"received {self.widen_to!r} with {target[1]}."
+                )
         if self.widen_init not in net2net.WIDEN_INITS:
-            raise ValueError(f"Expected widen_init in {net2net.WIDEN_INITS}, received "
-                             f"{self.widen_init!r}.")
+            raise ValueError(
+                f"Expected widen_init in {net2net.WIDEN_INITS}, received {self.widen_init!r}."
+            )
         if self.upscale_mode not in upscaling.UPSCALE_MODES:
-            raise ValueError(f"Expected upscale_mode in {upscaling.UPSCALE_MODES}, received "
-                             f"{self.upscale_mode!r}.")
+            raise ValueError(
+                f"Expected upscale_mode in {upscaling.UPSCALE_MODES}, received "
+                f"{self.upscale_mode!r}."
+            )
         check_positive_ints(self, ("steps_per_epoch", "batch_size", "repeats"))
         for name in ("train_examples", "test_examples", "baseline_epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"Expected {name} to be an integer >= 0, received {value!r}.")
         if not self.learning_rate > 0 or not 0 <= self.dropout < 1 or self.noise_stddev < 0:
-            raise ValueError(f"Expected learning_rate > 0, 0 <= dropout < 1 and noise_stddev "
-                             f">= 0, received {self.learning_rate!r}, {self.dropout!r}, "
-                             f"{self.noise_stddev!r}.")
+            raise ValueError(
+                f"Expected learning_rate > 0, 0 <= dropout < 1 and noise_stddev "
+                f">= 0, received {self.learning_rate!r}, {self.dropout!r}, "
+                f"{self.noise_stddev!r}."
+            )
         return self
 
 

@@ -35,31 +35,37 @@ def headline(results, config):
     inc, base = results["incremental"], results["baseline"]
     reach, ratios, same_time = [], [], []
     for i, b in zip(inc, base):
-        within = [row["test_accuracy"] for row in b["curve"]
-                  if row["wall_seconds"] <= i["seconds"]]
+        within = [row["test_accuracy"] for row in b["curve"] if row["wall_seconds"] <= i["seconds"]]
         same_time.append(within[-1] if within else None)
-        hit = metrics.time_to_accuracy([row["test_accuracy"] for row in i["curve"]],
-                                       [row["wall_seconds"] for row in i["curve"]],
-                                       b["final_accuracy"])
+        hit = metrics.time_to_accuracy(
+            [row["test_accuracy"] for row in i["curve"]],
+            [row["wall_seconds"] for row in i["curve"]],
+            b["final_accuracy"],
+        )
         reach.append(None if hit is None else hit["seconds"])
         ratios.append(None if hit is None else hit["seconds"] / b["seconds"])
     dips = {}
     for run in inc:
         for st in run["stages"][1:]:
             key = f"{st['resolution']}px"
-            dips.setdefault(key, []).append(st["accuracy_after_transform"]
-                                            - st["accuracy_before_transform"])
-    checks = {f"{st['resolution']}px": max(
-        run["stages"][k]["check"] for run in inc) for k, st in enumerate(inc[0]["stages"])
-        if k > 0}
+            dips.setdefault(key, []).append(
+                st["accuracy_after_transform"] - st["accuracy_before_transform"]
+            )
+    checks = {
+        f"{st['resolution']}px": max(run["stages"][k]["check"] for run in inc)
+        for k, st in enumerate(inc[0]["stages"])
+        if k > 0
+    }
     summary = {
         "incremental_final_accuracy": metrics.summarize_runs([r["final_accuracy"] for r in inc]),
         "baseline_final_accuracy": metrics.summarize_runs([r["final_accuracy"] for r in base]),
         "baseline_accuracy_at_incremental_time": metrics.summarize_runs(same_time),
         "incremental_best_accuracy": metrics.summarize_runs(
-            [max(row["test_accuracy"] for row in r["curve"]) for r in inc]),
+            [max(row["test_accuracy"] for row in r["curve"]) for r in inc]
+        ),
         "baseline_best_accuracy": metrics.summarize_runs(
-            [max((row["test_accuracy"] for row in r["curve"]), default=None) for r in base]),
+            [max((row["test_accuracy"] for row in r["curve"]), default=None) for r in base]
+        ),
         "incremental_seconds": metrics.summarize_runs([r["seconds"] for r in inc]),
         "baseline_seconds": metrics.summarize_runs([r["seconds"] for r in base]),
         "seconds_to_baseline_final": reach,
@@ -89,26 +95,42 @@ def table(h, config):
     from keras_transfer.report import mean_range as acc
 
     ratio = h["time_ratio"]
-    reached = (f"{acc(ratio, 2)}, reached in "
-               f"{h['incremental_reached_baseline']} of {config.repeats}"
-               if ratio["n"] else f"never reached (0 of {config.repeats})")
+    reached = (
+        f"{acc(ratio, 2)}, reached in {h['incremental_reached_baseline']} of {config.repeats}"
+        if ratio["n"]
+        else f"never reached (0 of {config.repeats})"
+    )
     steps = " -> ".join(f"{r}px" for r in config.resolutions)
     rows = [
-        ("schedule", f"{config.net} {steps}"
-         + (f", widened to {config.widen_to} at {config.widen_at}px" if config.widen_at else "")
-         + f", epochs {tuple(config.stage_epochs)} x {config.steps_per_epoch} steps"),
+        (
+            "schedule",
+            f"{config.net} {steps}"
+            + (f", widened to {config.widen_to} at {config.widen_at}px" if config.widen_at else "")
+            + f", epochs {tuple(config.stage_epochs)} x {config.steps_per_epoch} steps",
+        ),
         ("incremental final accuracy", acc(h["incremental_final_accuracy"])),
-        (f"baseline ({config.resolutions[-1]}px from scratch, same number of steps) final "
-         f"accuracy", acc(h["baseline_final_accuracy"])),
-        ("baseline accuracy at the incremental run's total wall time",
-         acc(h["baseline_accuracy_at_incremental_time"])),
-        ("best accuracy (incremental / baseline)",
-         f"{acc(h['incremental_best_accuracy'])} / {acc(h['baseline_best_accuracy'])}"),
-        ("wall seconds (incremental / baseline)",
-         f"{h['incremental_seconds']['mean']:.0f} / {h['baseline_seconds']['mean']:.0f}"),
+        (
+            f"baseline ({config.resolutions[-1]}px from scratch, same number of steps) final "
+            f"accuracy",
+            acc(h["baseline_final_accuracy"]),
+        ),
+        (
+            "baseline accuracy at the incremental run's total wall time",
+            acc(h["baseline_accuracy_at_incremental_time"]),
+        ),
+        (
+            "best accuracy (incremental / baseline)",
+            f"{acc(h['incremental_best_accuracy'])} / {acc(h['baseline_best_accuracy'])}",
+        ),
+        (
+            "wall seconds (incremental / baseline)",
+            f"{h['incremental_seconds']['mean']:.0f} / {h['baseline_seconds']['mean']:.0f}",
+        ),
         ("incremental time to the baseline's final accuracy / baseline time", reached),
-    ] + [(f"accuracy dip at the transform to {k}", acc(v, signed=True))
-         for k, v in h["dip_at_transform"].items()]
+    ] + [
+        (f"accuracy dip at the transform to {k}", acc(v, signed=True))
+        for k, v in h["dip_at_transform"].items()
+    ]
     lines = ["| measure | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
     return "\n".join(lines)
 
@@ -131,11 +153,18 @@ def plot_curves(path, config, results):
     from keras_transfer import report
 
     final_res = config.resolutions[-1]
-    markers = [(st["start_seconds"], f"{st['resolution']}px")
-               for st in results["incremental"][0]["stages"][1:]]
+    markers = [
+        (st["start_seconds"], f"{st['resolution']}px")
+        for st in results["incremental"][0]["stages"][1:]
+    ]
     report.plot_time_curves(
-        path, {"incremental " + " -> ".join(str(r) for r in config.resolutions):
-               [rep["curve"] for rep in results["incremental"]],
-               f"{final_res}px from scratch": [rep["curve"] for rep in results["baseline"]]},
-        markers, title=f"Coarse-to-fine, {config.net}, {config.dataset} "
-                       f"({config.repeats} repeats)")
+        path,
+        {
+            "incremental " + " -> ".join(str(r) for r in config.resolutions): [
+                rep["curve"] for rep in results["incremental"]
+            ],
+            f"{final_res}px from scratch": [rep["curve"] for rep in results["baseline"]],
+        },
+        markers,
+        title=f"Coarse-to-fine, {config.net}, {config.dataset} ({config.repeats} repeats)",
+    )

@@ -20,9 +20,12 @@ def search_space():
     >>> sorted(search_space().choices(get_preset("quick")))
     ['stage_epochs_0', 'stage_epochs_1', 'stage_epochs_2', 'upscale_mode', 'widen_init']
     """
+
     def choices(config):
-        out = {f"stage_epochs_{i}": tuple(dict.fromkeys((e, max(1, e // 2))))
-               for i, e in enumerate(config.stage_epochs)}
+        out = {
+            f"stage_epochs_{i}": tuple(dict.fromkeys((e, max(1, e // 2))))
+            for i, e in enumerate(config.stage_epochs)
+        }
         out["upscale_mode"] = tuple(dict.fromkeys((config.upscale_mode,) + upscaling.UPSCALE_MODES))
         if config.widen_at:
             out["widen_init"] = tuple(dict.fromkeys((config.widen_init, "net2wider")))
@@ -34,7 +37,9 @@ def search_space():
         return dict(rest, stage_epochs=epochs)
 
     return SearchSpace(
-        choices=choices, apply=apply,
+        choices=choices,
+        apply=apply,
         shared={"first_stage": FIRST_STAGE_FIELDS + ("stage_epochs[0]",)},
         objective=lambda r: float(r.headline["incremental_final_accuracy"]["mean"]),
-        trial_config=lambda c: dataclasses.replace(c, repeats=1, baseline_epochs=1))
+        trial_config=lambda c: dataclasses.replace(c, repeats=1, baseline_epochs=1),
+    )

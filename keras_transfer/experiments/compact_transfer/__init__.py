@@ -43,7 +43,16 @@ from keras_transfer.experiments.contract import register_experiment
 
 __all__ = ["EXPERIMENT", "CompactTransferConfig", "get_preset", "load_data"]
 
-EXPERIMENT = register_experiment(Experiment(
-    name="compact_transfer", config_class=CompactTransferConfig, get_preset=get_preset,
-    presets=PRESETS, load_data=load_data, run=_run.run, planned_steps=_run.planned_steps,
-    default_dataset=CompactTransferConfig.dataset, tuning=search_space()))
+EXPERIMENT = register_experiment(
+    Experiment(
+        name="compact_transfer",
+        config_class=CompactTransferConfig,
+        get_preset=get_preset,
+        presets=PRESETS,
+        load_data=load_data,
+        run=_run.run,
+        planned_steps=_run.planned_steps,
+        default_dataset=CompactTransferConfig.dataset,
+        tuning=search_space(),
+    )
+)

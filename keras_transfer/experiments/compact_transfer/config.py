@@ -15,9 +15,11 @@ from keras_transfer.models.backbone import min_input_side
 from keras_transfer.transfer.distillation import check_distillation_hyperparameters
 
 FINETUNE_MODES = ("cached", "full")
-BACKBONE_WEIGHTS_FIX = ("pass a .weights.h5 file of the backbone without its top (an earlier run's "
-                        "source_backbone.weights.h5 with the same --backbone and "
-                        "--backbone_alpha), or --backbone_weights=imagenet or source")
+BACKBONE_WEIGHTS_FIX = (
+    "pass a .weights.h5 file of the backbone without its top (an earlier run's "
+    "source_backbone.weights.h5 with the same --backbone and "
+    "--backbone_alpha), or --backbone_weights=imagenet or source"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,34 +111,55 @@ class CompactTransferConfig:
         'EfficientNetLite0'
         """
         if self.backbone not in list_backbones():
-            raise ValueError(f"Expected a backbone name among {list_backbones()}, received "
-                             f"{self.backbone!r}.")
+            raise ValueError(
+                f"Expected a backbone name among {list_backbones()}, received {self.backbone!r}."
+            )
         check_distillation_hyperparameters(self.alpha, self.temperature)
         side = min_input_side(self.backbone)
         if isinstance(self.teacher_image_size, int) and self.teacher_image_size < side:
-            raise ValueError(f"Expected teacher_image_size >= {side} for {self.backbone}, "
-                             f"received {self.teacher_image_size}; pass "
-                             f"--teacher_image_size={side} or more.")
-        check_positive_ints(self, ("teacher_image_size", "head_steps", "finetune_steps",
-                                   "batch_size", "student_depth", "student_steps",
-                                   "student_batch_size", "repeats", "latency_runs"))
+            raise ValueError(
+                f"Expected teacher_image_size >= {side} for {self.backbone}, "
+                f"received {self.teacher_image_size}; pass "
+                f"--teacher_image_size={side} or more."
+            )
+        check_positive_ints(
+            self,
+            (
+                "teacher_image_size",
+                "head_steps",
+                "finetune_steps",
+                "batch_size",
+                "student_depth",
+                "student_steps",
+                "student_batch_size",
+                "repeats",
+                "latency_runs",
+            ),
+        )
         widths = self.student_widths
-        if (not isinstance(widths, tuple) or not widths
-                or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths)
-                or len(set(widths)) != len(widths)):
-            raise ValueError(f"Expected student_widths to be distinct integers >= 1, received "
-                             f"{widths!r}.")
+        if (
+            not isinstance(widths, tuple)
+            or not widths
+            or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths)
+            or len(set(widths)) != len(widths)
+        ):
+            raise ValueError(
+                f"Expected student_widths to be distinct integers >= 1, received {widths!r}."
+            )
         if self.pretrains:
             check_positive_ints(self, ("source_steps",))
         if self.finetune_mode not in FINETUNE_MODES:
-            raise ValueError(f"Expected finetune_mode in {FINETUNE_MODES}, received "
-                             f"{self.finetune_mode!r}.")
+            raise ValueError(
+                f"Expected finetune_mode in {FINETUNE_MODES}, received {self.finetune_mode!r}."
+            )
         if self.finetune_mode == "cached":
             check_split_layer(self)
         if self.finetune_mode == "cached" and self.augment:
-            raise ValueError("Expected augment=False with finetune_mode='cached' (cached "
-                             "features assume the same images every epoch), received "
-                             "augment=True; use finetune_mode='full' to augment.")
+            raise ValueError(
+                "Expected augment=False with finetune_mode='cached' (cached "
+                "features assume the same images every epoch), received "
+                "augment=True; use finetune_mode='full' to augment."
+            )
         for name in ("target_train_examples", "test_examples"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
@@ -145,12 +168,16 @@ class CompactTransferConfig:
             if not getattr(self, name) > 0:
                 raise ValueError(f"Expected {name} > 0, received {getattr(self, name)!r}.")
         if not 0 <= self.source_bn_momentum < 1:
-            raise ValueError(f"Expected source_bn_momentum in [0, 1), received "
-                             f"{self.source_bn_momentum!r}.")
+            raise ValueError(
+                f"Expected source_bn_momentum in [0, 1), received {self.source_bn_momentum!r}."
+            )
         if self.backbone_weights not in ("imagenet", "source"):  # opened by `load_data`
-            check_weights_path(self.backbone_weights, expected="backbone_weights 'imagenet', "
-                               "'source' or an existing file of backbone weights",
-                               fix=BACKBONE_WEIGHTS_FIX)
+            check_weights_path(
+                self.backbone_weights,
+                expected="backbone_weights 'imagenet', "
+                "'source' or an existing file of backbone weights",
+                fix=BACKBONE_WEIGHTS_FIX,
+            )
         return self
 
 
@@ -158,9 +185,13 @@ PRESETS = {
     # The dataclass defaults: all of CIFAR-10, four student widths, the full budgets.
     "paper": CompactTransferConfig(),
     # The paper's small-target setting (10,000 CIFAR-10 training images), budgets cut for a CPU.
-    "quick": CompactTransferConfig(head_steps=300, finetune_steps=1500,
-                                   target_train_examples=10000, student_widths=(4, 8, 16),
-                                   student_steps=1500),
+    "quick": CompactTransferConfig(
+        head_steps=300,
+        finetune_steps=1500,
+        target_train_examples=10000,
+        student_widths=(4, 8, 16),
+        student_steps=1500,
+    ),
 }
 
 

@@ -32,19 +32,27 @@ def load_data(config, data_dir=None, seed=0):
     """
     if config.backbone_weights not in ("imagenet", "source"):
         size = config.teacher_image_size
-        check_backbone_weights(config.backbone_weights, config.backbone, (size, size, 3),
-                               config.backbone_alpha, "backbone_weights", BACKBONE_WEIGHTS_FIX)
+        check_backbone_weights(
+            config.backbone_weights,
+            config.backbone,
+            (size, size, 3),
+            config.backbone_alpha,
+            "backbone_weights",
+            BACKBONE_WEIGHTS_FIX,
+        )
     source_train = source_test = None
     if config.pretrains:
         size = config.teacher_image_size
         source_train, source_test = kt_data.load_splits(
-            config.source_dataset, data_dir=data_dir, image_size=size, color="rgb")
-    target_train, target_test = kt_data.load_splits(config.dataset, data_dir=data_dir,
-                                                    color="rgb")
+            config.source_dataset, data_dir=data_dir, image_size=size, color="rgb"
+        )
+    target_train, target_test = kt_data.load_splits(config.dataset, data_dir=data_dir, color="rgb")
 
     def subset(d, n, name):
         return kt_data.stratified_subset(d, n, name, seed=seed) if n else d
 
-    return Splits(subset(target_train, config.target_train_examples, "target_train_examples"),
-                  subset(target_test, config.test_examples, "test_examples"),
-                  extra={"source_train": source_train, "source_test": source_test})
+    return Splits(
+        subset(target_train, config.target_train_examples, "target_train_examples"),
+        subset(target_test, config.test_examples, "test_examples"),
+        extra={"source_train": source_train, "source_test": source_test},
+    )

@@ -30,12 +30,14 @@ def deployment_report(models, image_shape, directory, latency_runs=200):
     for name, model in models.items():
         row = {"parameters": int(model.count_params()), "flops": count_flops(model)}
         for quant in kt_export.TFLITE_QUANTIZATIONS:
-            path = kt_export.export_tflite(model, os.path.join(directory, f"{name}_{quant}.tflite"),
-                                           quantization=quant)
+            path = kt_export.export_tflite(
+                model, os.path.join(directory, f"{name}_{quant}.tflite"), quantization=quant
+            )
             row[f"tflite_{quant}_path"] = path
             row[f"tflite_{quant}_bytes"] = os.path.getsize(path)
-        row["latency_seconds"] = kt_export.tflite_latency(row["tflite_float32_path"], image_shape,
-                                                          runs=latency_runs)
+        row["latency_seconds"] = kt_export.tflite_latency(
+            row["tflite_float32_path"], image_shape, runs=latency_runs
+        )
         out[name] = row
     return out
 
@@ -61,17 +63,23 @@ def headline(results, deployment=None):
         dist = metrics.summarize_runs(row["distilled"])
         gain = dist["mean"] - alone["mean"]
         gap = teacher - alone["mean"]
-        entry = {"student_alone_accuracy": alone, "student_distilled_accuracy": dist,
-                 "distillation_gain": gain, "gap_closed": gain / gap if gap > 0 else None,
-                 "wins": sum(d > a for a, d in zip(row["alone"], row["distilled"]))}
+        entry = {
+            "student_alone_accuracy": alone,
+            "student_distilled_accuracy": dist,
+            "distillation_gain": gain,
+            "gap_closed": gain / gap if gap > 0 else None,
+            "wins": sum(d > a for a, d in zip(row["alone"], row["distilled"])),
+        }
         if deployment:
             t, s = deployment["teacher"], deployment[student_name("distilled", width)]
             entry.update(
                 size_ratio_teacher_over_student=t["parameters"] / s["parameters"],
-                tflite_size_ratio_teacher_over_student=(t["tflite_float32_bytes"]
-                                                        / s["tflite_float32_bytes"]),
+                tflite_size_ratio_teacher_over_student=(
+                    t["tflite_float32_bytes"] / s["tflite_float32_bytes"]
+                ),
                 flops_ratio_teacher_over_student=t["flops"] / s["flops"],
-                latency_ratio_teacher_over_student=t["latency_seconds"] / s["latency_seconds"])
+                latency_ratio_teacher_over_student=t["latency_seconds"] / s["latency_seconds"],
+            )
         out["widths"][str(width)] = entry
     return out
 
@@ -95,17 +103,40 @@ def headline_table(config, head, deployment):
     def stat(s):
         return mean_range(s, 3)
 
-    rows = [["teacher", f"{head['teacher_accuracy']:.3f}", "", "",
-             f"{deployment['teacher']['parameters']:,}",
-             f"{deployment['teacher']['latency_seconds'] * 1e3:.3f}"]]
+    rows = [
+        [
+            "teacher",
+            f"{head['teacher_accuracy']:.3f}",
+            "",
+            "",
+            f"{deployment['teacher']['parameters']:,}",
+            f"{deployment['teacher']['latency_seconds'] * 1e3:.3f}",
+        ]
+    ]
     for w in config.student_widths:
         h, dep = head["widths"][str(w)], deployment[student_name("distilled", w)]
         gap = "-" if h["gap_closed"] is None else f"{h['gap_closed']:+.2f}"
-        rows.append([f"student w{w}", stat(h["student_alone_accuracy"]),
-                     stat(h["student_distilled_accuracy"]), gap, f"{dep['parameters']:,}",
-                     f"{dep['latency_seconds'] * 1e3:.3f}"])
-    return text_table(["model", "alone (min-max)", "distilled (min-max)", "gap closed",
-                       "parameters", "TFLite ms"], rows)
+        rows.append(
+            [
+                f"student w{w}",
+                stat(h["student_alone_accuracy"]),
+                stat(h["student_distilled_accuracy"]),
+                gap,
+                f"{dep['parameters']:,}",
+                f"{dep['latency_seconds'] * 1e3:.3f}",
+            ]
+        )
+    return text_table(
+        [
+            "model",
+            "alone (min-max)",
+            "distilled (min-max)",
+            "gap closed",
+            "parameters",
+            "TFLite ms",
+        ],
+        rows,
+    )
 
 
 def plot_accuracies(path, config, teacher_accuracy, students):
@@ -123,6 +154,9 @@ def plot_accuracies(path, config, teacher_accuracy, students):
     for w in config.student_widths:
         groups[f"w{w} alone"] = students[w]["alone"]
         groups[f"w{w} distilled"] = students[w]["distilled"]
-    report.plot_bars(path, groups, title=f"Compact transfer on {config.dataset} "
-                                         f"({config.repeats} repeats per width)",
-                     ylabel="Test accuracy")
+    report.plot_bars(
+        path,
+        groups,
+        title=f"Compact transfer on {config.dataset} ({config.repeats} repeats per width)",
+        ylabel="Test accuracy",
+    )

@@ -13,7 +13,6 @@ import time
 import numpy as np
 
 from keras_transfer import data as kt_data
-from keras_transfer.experiments.compact_transfer.config import get_preset  # noqa: F401 (examples)
 from keras_transfer.experiments.compact_transfer.report import deployment_report
 from keras_transfer.experiments.compact_transfer.report import headline
 from keras_transfer.experiments.compact_transfer.report import headline_table
@@ -32,6 +31,7 @@ def planned_steps(config):
     """Every optimizer step: pre-training (if any), both fine-tuning phases, every student.
 
     Example:
+    >>> from keras_transfer.experiments.compact_transfer.config import get_preset
     >>> planned_steps(get_preset("quick"))
     28800
     """
@@ -42,14 +42,37 @@ def planned_steps(config):
 
 # What the teacher (pre-training and fine-tuning) and the students trained
 # alone depend on: tuning trials agreeing on these share them.
-TEACHER_FIELDS = ("source_dataset", "dataset", "backbone", "backbone_alpha",
-                  "backbone_weights", "teacher_image_size", "finetune_mode", "finetune_from",
-                  "source_steps", "source_lr", "source_bn_momentum", "head_steps", "head_lr",
-                  "finetune_steps", "finetune_lr", "finetune_bn_inference", "batch_size",
-                  "target_train_examples", "augment")
-ALONE_FIELDS = ("dataset", "target_train_examples", "student_widths", "student_depth",
-                "student_steps", "student_lr", "student_batch_size", "augment")
-
+TEACHER_FIELDS = (
+    "source_dataset",
+    "dataset",
+    "backbone",
+    "backbone_alpha",
+    "backbone_weights",
+    "teacher_image_size",
+    "finetune_mode",
+    "finetune_from",
+    "source_steps",
+    "source_lr",
+    "source_bn_momentum",
+    "head_steps",
+    "head_lr",
+    "finetune_steps",
+    "finetune_lr",
+    "finetune_bn_inference",
+    "batch_size",
+    "target_train_examples",
+    "augment",
+)
+ALONE_FIELDS = (
+    "dataset",
+    "target_train_examples",
+    "student_widths",
+    "student_depth",
+    "student_steps",
+    "student_lr",
+    "student_batch_size",
+    "augment",
+)
 
 
 def run(config, data, context):
@@ -78,74 +101,118 @@ def run(config, data, context):
     t0 = time.perf_counter()
     weights, source_acc, source_model = config.backbone_weights, None, None
     if config.pretrains:
-        weights, source_acc, source_model = pretrain_source(config, data, seed,
-                                                            teacher_dir, log)
+        weights, source_acc, source_model = pretrain_source(config, data, seed, teacher_dir, log)
     seconds["pretrain"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    teacher, teacher_acc, cache = fine_tune(config, data, weights, seed,
-                                            teacher_dir, log, source_model)
+    teacher, teacher_acc, cache = fine_tune(
+        config, data, weights, seed, teacher_dir, log, source_model
+    )
     seconds["finetune"] = time.perf_counter() - t0
     seconds["feature_cache"] = cache["seconds"]
     t0 = time.perf_counter()
     logits = None
     if cache["upper"] is not None:  # the teacher's logits from its cached features
-        logits = np.asarray(cache["upper"].predict(cache["train"], batch_size=500, verbose=0),
-                            np.float32)
+        logits = np.asarray(
+            cache["upper"].predict(cache["train"], batch_size=500, verbose=0), np.float32
+        )
     elif not config.augment:
         logits = distillation.teacher_logits(
-            teacher, kt_data.make_dataset(data.train.x, data.train.y, 500))
+            teacher, kt_data.make_dataset(data.train.x, data.train.y, 500)
+        )
     seconds["teacher_logits"] = time.perf_counter() - t0
     students, models = {}, {}
     for width in config.student_widths:
         row = {"alone": [], "distilled": [], "seconds": {"alone": [], "distilled": []}}
         for r in range(config.repeats):
             s = seed * 1000 + r + 1
-            for kind, kwargs in (("alone", {}), ("distilled", {"teacher": teacher,
-                                                               "logits": logits})):
+            for kind, kwargs in (
+                ("alone", {}),
+                ("distilled", {"teacher": teacher, "logits": logits}),
+            ):
                 name = student_name(kind, width)
                 root = alone_dir if kind == "alone" else context.run_dir
                 models[name], acc, sec = train_student(
-                    config, data, s, width, run_dir=run_path(root, "runs", f"{name}_{r}"),
-                    deadline_seconds=context.deadline_seconds, **kwargs)
+                    config,
+                    data,
+                    s,
+                    width,
+                    run_dir=run_path(root, "runs", f"{name}_{r}"),
+                    deadline_seconds=context.deadline_seconds,
+                    **kwargs,
+                )
                 row[kind].append(acc)
                 row["seconds"][kind].append(sec)
             if log:
-                log(f"width {width}, repeat {r}: student alone {row['alone'][-1]:.4f}, "
-                    f"distilled {row['distilled'][-1]:.4f}")
+                log(
+                    f"width {width}, repeat {r}: student alone {row['alone'][-1]:.4f}, "
+                    f"distilled {row['distilled'][-1]:.4f}"
+                )
         students[width] = row
-    seconds["students"] = {kind: sum(sum(row["seconds"][kind]) for row in students.values())
-                           for kind in ("alone", "distilled")}
-    seconds["students"] = {kind: sum(sum(row["seconds"][kind]) for row in students.values())
-                           for kind in ("alone", "distilled")}
-    measured = {"source_accuracy": source_acc, "teacher_accuracy": teacher_acc,
-                "students": students}
+    seconds["students"] = {
+        kind: sum(sum(row["seconds"][kind]) for row in students.values())
+        for kind in ("alone", "distilled")
+    }
+    seconds["students"] = {
+        kind: sum(sum(row["seconds"][kind]) for row in students.values())
+        for kind in ("alone", "distilled")
+    }
+    measured = {
+        "source_accuracy": source_acc,
+        "teacher_accuracy": teacher_acc,
+        "students": students,
+    }
     widths = config.student_widths
-    distilled = {student_name("distilled", w): models[student_name("distilled", w)]
-                 for w in widths}
+    distilled = {student_name("distilled", w): models[student_name("distilled", w)] for w in widths}
     t0 = time.perf_counter()
-    deployment = deployment_report({"teacher": teacher, **distilled}, data.input_shape,
-                                   os.path.join(context.run_dir, "tflite"), config.latency_runs)
+    deployment = deployment_report(
+        {"teacher": teacher, **distilled},
+        data.input_shape,
+        os.path.join(context.run_dir, "tflite"),
+        config.latency_runs,
+    )
     seconds["deployment"] = time.perf_counter() - t0
     head = headline(measured, deployment)
-    history = [{"run": student_name(kind, w), "repeat": r, "epoch": 1,
-                "step": config.student_steps, "test_accuracy": acc}
-               for w in widths for kind in ("alone", "distilled")
-               for r, acc in enumerate(students[w][kind])]
-    history.append({"run": "teacher", "repeat": 0, "epoch": 1, "step": config.finetune_steps,
-                    "test_accuracy": teacher_acc["finetune"]})
+    history = [
+        {
+            "run": student_name(kind, w),
+            "repeat": r,
+            "epoch": 1,
+            "step": config.student_steps,
+            "test_accuracy": acc,
+        }
+        for w in widths
+        for kind in ("alone", "distilled")
+        for r, acc in enumerate(students[w][kind])
+    ]
+    history.append(
+        {
+            "run": "teacher",
+            "repeat": 0,
+            "epoch": 1,
+            "step": config.finetune_steps,
+            "test_accuracy": teacher_acc["finetune"],
+        }
+    )
     source_train = data.extra["source_train"]
     return Result(
-        headline=head, table=headline_table(config, head, deployment), history=history,
+        headline=head,
+        table=headline_table(config, head, deployment),
+        history=history,
         plot=lambda path: plot_accuracies(path, config, teacher_acc, students),
         models={"teacher": teacher, **distilled},
         export_inputs=data.test.x[:64].astype(np.float32) / 255.0,
         summary={
-            "data": {"target_train_examples": len(data.train),
-                     "test_examples": len(data.test),
-                     "source_train_examples": len(source_train) if source_train else 0},
+            "data": {
+                "target_train_examples": len(data.train),
+                "test_examples": len(data.test),
+                "source_train_examples": len(source_train) if source_train else 0,
+            },
             "source_test_accuracy": source_acc,
             "teacher_accuracy": teacher_acc,
-            "students": {str(w): {k: students[w][k] for k in ("alone", "distilled")}
-                         for w in widths},
-            "deployment": deployment},
-        phase_seconds=seconds)
+            "students": {
+                str(w): {k: students[w][k] for k in ("alone", "distilled")} for w in widths
+            },
+            "deployment": deployment,
+        },
+        phase_seconds=seconds,
+    )

@@ -20,8 +20,13 @@ def build_student(config, input_shape, num_classes, width=None):
     >>> build_student(get_preset("quick"), (32, 32, 3), 10, width=8).count_params()
     6530
     """
-    return compact_cnn(input_shape, num_classes, width=width or config.student_widths[0],
-                       depth=config.student_depth, name="student")
+    return compact_cnn(
+        input_shape,
+        num_classes,
+        width=width or config.student_widths[0],
+        depth=config.student_depth,
+        name="student",
+    )
 
 
 def _student_optimizer(config):
@@ -29,8 +34,9 @@ def _student_optimizer(config):
     return keras.optimizers.SGD(schedule, momentum=0.9)
 
 
-def train_student(config, data, seed, width, teacher=None, logits=None, run_dir=None,
-                  deadline_seconds=None):
+def train_student(
+    config, data, seed, width, teacher=None, logits=None, run_dir=None, deadline_seconds=None
+):
     """Trains a compact student alone (``teacher is None``) or distilled, on the same budget.
 
     Same seed, same initial weights and the same batches in both cases. With
@@ -55,20 +61,31 @@ def train_student(config, data, seed, width, teacher=None, logits=None, run_dir=
     targets = None
     if teacher is None:
         model = student
-        model.compile(optimizer=_student_optimizer(config),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      metrics=["accuracy"])
+        model.compile(
+            optimizer=_student_optimizer(config),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
     else:
-        model = distillation.Distiller(teacher=teacher, student=student, alpha=config.alpha,
-                                       temperature=config.temperature)
+        model = distillation.Distiller(
+            teacher=teacher, student=student, alpha=config.alpha, temperature=config.temperature
+        )
         model.compile(optimizer=_student_optimizer(config), metrics=["accuracy"])
         if logits is not None:
             targets = distillation.with_teacher_logits(data.train.y, logits)
-    train, test = image_datasets(data.train, data.test, config.student_batch_size,
-                                 seed, config.augment, targets)
-    curve = training.train(model, train, test, epochs=1, steps_per_epoch=config.student_steps,
-                           run_dir=run_dir, eval_at_start=False,
-                           deadline_seconds=deadline_seconds)
+    train, test = image_datasets(
+        data.train, data.test, config.student_batch_size, seed, config.augment, targets
+    )
+    curve = training.train(
+        model,
+        train,
+        test,
+        epochs=1,
+        steps_per_epoch=config.student_steps,
+        run_dir=run_dir,
+        eval_at_start=False,
+        deadline_seconds=deadline_seconds,
+    )
     return student, curve[-1]["test_accuracy"], curve[-1]["wall_seconds"]
 
 

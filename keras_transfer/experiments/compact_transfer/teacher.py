@@ -27,18 +27,29 @@ from keras_transfer.models.backbone import unfreeze_backbone
 
 def adam_classifier(model, lr):
     """Compiles ``model`` with Adam(``lr``), logits cross-entropy and accuracy; returns it."""
-    model.compile(optimizer=keras.optimizers.Adam(lr),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(lr),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     return model
 
 
 def image_datasets(d_train, d_test, batch, seed, augment=False, targets=None):
     """``(repeated shuffled training batches [randomly flipped], test batches of 500)``."""
-    train = kt_data.make_dataset(d_train.x, d_train.y if targets is None else targets, batch,
-                                 shuffle=True, repeat=True, seed=seed)
+    train = kt_data.make_dataset(
+        d_train.x,
+        d_train.y if targets is None else targets,
+        batch,
+        shuffle=True,
+        repeat=True,
+        seed=seed,
+    )
     if augment:
-        flip = lambda x, y: (tf.image.random_flip_left_right(x, seed=seed), y)  # noqa: E731
+
+        def flip(x, y):
+            return tf.image.random_flip_left_right(x, seed=seed), y
+
         train = train.map(flip, num_parallel_calls=tf.data.AUTOTUNE)
     return train, kt_data.make_dataset(d_test.x, d_test.y, 500)
 
@@ -60,15 +71,31 @@ def pretrain_source(config, data, seed=0, output_dir=None, log=print):
     """
     keras.utils.set_random_seed(seed)
     shape = data.extra["source_train"].x.shape[1:]
-    model = backbone_classifier(config.backbone, shape, data.extra["source_train"].info.num_classes,
-                                alpha=config.backbone_alpha,
-                                bn_momentum=config.source_bn_momentum,
-                                model_name="source_classifier")
+    model = backbone_classifier(
+        config.backbone,
+        shape,
+        data.extra["source_train"].info.num_classes,
+        alpha=config.backbone_alpha,
+        bn_momentum=config.source_bn_momentum,
+        model_name="source_classifier",
+    )
     adam_classifier(model, config.source_lr)
-    train, test = image_datasets(data.extra["source_train"], data.extra["source_test"], config.batch_size, seed,
-                            config.augment)
-    curve = training.train(model, train, test, epochs=1, steps_per_epoch=config.source_steps,
-                           run_dir=run_path(output_dir, "runs", "source"), eval_at_start=False)
+    train, test = image_datasets(
+        data.extra["source_train"],
+        data.extra["source_test"],
+        config.batch_size,
+        seed,
+        config.augment,
+    )
+    curve = training.train(
+        model,
+        train,
+        test,
+        epochs=1,
+        steps_per_epoch=config.source_steps,
+        run_dir=run_path(output_dir, "runs", "source"),
+        eval_at_start=False,
+    )
     path = None
     if output_dir:
         path = os.path.join(output_dir, "source_backbone.weights.h5")
@@ -89,9 +116,10 @@ def check_split_layer(config):
     >>> import types
     >>> check_split_layer(types.SimpleNamespace(backbone="EfficientNetLite0",
     ...                                         finetune_from="stage9", backbone_alpha=None))
+    ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Expected finetune_from to name a layer of EfficientNetLite0 (e.g. stage1 ... stage7), received 'stage9'.
+    ValueError: Expected finetune_from to name a layer of EfficientNetLite0 ..., received 'stage9'.
     """
     name, family = config.finetune_from, config.backbone
     if family.startswith("EfficientNetLite"):
@@ -108,22 +136,35 @@ def check_split_layer(config):
         if name in names:
             return
         hint = ", ".join(layer.name for layer in base.layers[-4:])
-    raise ValueError(f"Expected finetune_from to name a layer of {family} (e.g. {hint}), "
-                     f"received {name!r}.")
+    raise ValueError(
+        f"Expected finetune_from to name a layer of {family} (e.g. {hint}), received {name!r}."
+    )
 
 
 def _teacher_phases(config, model, base, train, test, output_dir, set_trainable):
     """Head phase (``base`` frozen), then ``set_trainable()`` and fine-tuning; test accuracies."""
     base.trainable = False
     adam_classifier(model, config.head_lr)
-    head = training.train(model, train, test, epochs=1, steps_per_epoch=config.head_steps,
-                          run_dir=run_path(output_dir, "runs", "teacher_head"),
-                          eval_at_start=False)
+    head = training.train(
+        model,
+        train,
+        test,
+        epochs=1,
+        steps_per_epoch=config.head_steps,
+        run_dir=run_path(output_dir, "runs", "teacher_head"),
+        eval_at_start=False,
+    )
     set_trainable()
     adam_classifier(model, config.finetune_lr)
-    fine = training.train(model, train, test, epochs=1, steps_per_epoch=config.finetune_steps,
-                          run_dir=run_path(output_dir, "runs", "teacher_finetune"),
-                          eval_at_start=False)
+    fine = training.train(
+        model,
+        train,
+        test,
+        epochs=1,
+        steps_per_epoch=config.finetune_steps,
+        run_dir=run_path(output_dir, "runs", "teacher_finetune"),
+        eval_at_start=False,
+    )
     return {"head": head[-1]["test_accuracy"], "finetune": fine[-1]["test_accuracy"]}
 
 
@@ -147,29 +188,40 @@ def fine_tune(config, data, weights, seed=0, output_dir=None, log=print, source_
     """
     keras.utils.set_random_seed(seed)
     shape = data.train.x.shape[1:]
-    teacher = backbone_classifier(config.backbone, shape, data.train.info.num_classes,
-                                  weights=None if source_model is not None else weights,
-                                  image_size=config.teacher_image_size,
-                                  alpha=config.backbone_alpha, model_name="teacher")
+    teacher = backbone_classifier(
+        config.backbone,
+        shape,
+        data.train.info.num_classes,
+        weights=None if source_model is not None else weights,
+        image_size=config.teacher_image_size,
+        alpha=config.backbone_alpha,
+        model_name="teacher",
+    )
     if source_model is not None:  # same weights as the saved file, without the round trip
-        teacher.get_layer("backbone").set_weights(
-            source_model.get_layer("backbone").get_weights())
+        teacher.get_layer("backbone").set_weights(source_model.get_layer("backbone").get_weights())
     cache = {"train": None, "upper": None, "seconds": 0.0}
     if config.finetune_mode == "full":
-        train, test = image_datasets(data.train, data.test, config.batch_size,
-                                     seed, config.augment)
-        acc = _teacher_phases(config, teacher, teacher.get_layer("backbone"), train, test,
-                              output_dir, lambda: unfreeze_backbone(
-                                  teacher, batchnorm_inference=config.finetune_bn_inference))
+        train, test = image_datasets(data.train, data.test, config.batch_size, seed, config.augment)
+        acc = _teacher_phases(
+            config,
+            teacher,
+            teacher.get_layer("backbone"),
+            train,
+            test,
+            output_dir,
+            lambda: unfreeze_backbone(teacher, batchnorm_inference=config.finetune_bn_inference),
+        )
     else:
         lower, upper = split_classifier(teacher, config.finetune_from)
         t0 = time.perf_counter()
-        features = {name: lower.predict(kt_data.make_dataset(d.x, d.y, 100), verbose=0)
-                    for name, d in (("train", data.train), ("test", data.test))}
+        features = {
+            name: lower.predict(kt_data.make_dataset(d.x, d.y, 100), verbose=0)
+            for name, d in (("train", data.train), ("test", data.test))
+        }
         cache.update(train=features["train"], upper=upper, seconds=time.perf_counter() - t0)
-        train, test = _feature_datasets(features["train"], data.train.y,
-                                        features["test"], data.test.y,
-                                        config.batch_size, seed)
+        train, test = _feature_datasets(
+            features["train"], data.train.y, features["test"], data.test.y, config.batch_size, seed
+        )
         upper_base = upper.get_layer("backbone_upper")
 
         def unfreeze_upper():  # as unfreeze_backbone, for the layers after the split
@@ -178,8 +230,7 @@ def fine_tune(config, data, weights, seed=0, output_dir=None, log=print, source_
                 is_bn = isinstance(layer, keras.layers.BatchNormalization)
                 layer.trainable = not (is_bn and config.finetune_bn_inference)
 
-        acc = _teacher_phases(config, upper, upper_base, train, test, output_dir,
-                              unfreeze_upper)
+        acc = _teacher_phases(config, upper, upper_base, train, test, output_dir, unfreeze_upper)
     if log:
         log(f"teacher: head-only accuracy {acc['head']:.4f}, fine-tuned {acc['finetune']:.4f}")
     return teacher, acc, cache

@@ -20,13 +20,16 @@ def search_space():
     >>> sorted(search_space().choices(get_preset("quick")))
     ['alpha', 'finetune_from', 'finetune_lr', 'temperature', 'width']
     """
+
     def choices(config):
-        out = {"finetune_lr": (config.finetune_lr, config.finetune_lr * 3,
-                               config.finetune_lr / 3)}
+        out = {"finetune_lr": (config.finetune_lr, config.finetune_lr * 3, config.finetune_lr / 3)}
         if config.finetune_mode == "cached" and config.backbone.startswith("EfficientNetLite"):
             out["finetune_from"] = tuple(dict.fromkeys((config.finetune_from, "stage6")))
-        out.update(temperature=(config.temperature, 2.0, 8.0), alpha=(config.alpha, 0.5),
-                   width=tuple(config.student_widths))
+        out.update(
+            temperature=(config.temperature, 2.0, 8.0),
+            alpha=(config.alpha, 0.5),
+            width=tuple(config.student_widths),
+        )
         return out
 
     def apply(config, values):
@@ -39,10 +42,16 @@ def search_space():
 
     def phase_seconds(result):
         seconds = result.phase_seconds
-        return {"teacher": seconds["pretrain"] + seconds["finetune"],
-                "students_alone": seconds["students"]["alone"]}
+        return {
+            "teacher": seconds["pretrain"] + seconds["finetune"],
+            "students_alone": seconds["students"]["alone"],
+        }
 
-    return SearchSpace(choices=choices, apply=apply,
-                       shared={"teacher": TEACHER_FIELDS, "students_alone": ALONE_FIELDS},
-                       objective=objective, phase_seconds=phase_seconds,
-                       trial_config=lambda c: dataclasses.replace(c, repeats=1, latency_runs=1))
+    return SearchSpace(
+        choices=choices,
+        apply=apply,
+        shared={"teacher": TEACHER_FIELDS, "students_alone": ALONE_FIELDS},
+        objective=objective,
+        phase_seconds=phase_seconds,
+        trial_config=lambda c: dataclasses.replace(c, repeats=1, latency_runs=1),
+    )

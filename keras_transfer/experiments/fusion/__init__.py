@@ -28,7 +28,16 @@ from keras_transfer.experiments.fusion.tuning import search_space
 
 __all__ = ["EXPERIMENT", "FusionConfig", "get_preset", "load_data"]
 
-EXPERIMENT = register_experiment(Experiment(
-    name="fusion", config_class=FusionConfig, get_preset=get_preset, presets=PRESETS,
-    load_data=load_data, run=_run.run, planned_steps=_run.planned_steps,
-    default_dataset=FusionConfig.dataset, tuning=search_space()))
+EXPERIMENT = register_experiment(
+    Experiment(
+        name="fusion",
+        config_class=FusionConfig,
+        get_preset=get_preset,
+        presets=PRESETS,
+        load_data=load_data,
+        run=_run.run,
+        planned_steps=_run.planned_steps,
+        default_dataset=FusionConfig.dataset,
+        tuning=search_space(),
+    )
+)

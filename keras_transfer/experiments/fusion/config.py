@@ -11,7 +11,6 @@ from keras_transfer.experiments.config import select_preset
 from keras_transfer.models import backbone as bb
 from keras_transfer.transfer import fusion
 
-
 # The paper's non-keras.applications nets; any keras.applications family name
 # (`keras_transfer.models.backbone.list_backbones`) works too.
 _OWN_NETS = {"custom": "residual_cnn", "squeezenet": "squeezenet"}
@@ -26,8 +25,10 @@ def check_net(name):
     ('custom', 'InceptionV3')
     """
     if name not in _OWN_NETS and name not in bb.list_backbones():
-        raise ValueError(f"Expected a network among {sorted(_OWN_NETS)} or "
-                         f"{bb.list_backbones()}, received {name!r}.")
+        raise ValueError(
+            f"Expected a network among {sorted(_OWN_NETS)} or "
+            f"{bb.list_backbones()}, received {name!r}."
+        )
     return name
 
 
@@ -38,9 +39,11 @@ def weights_fix(key):
     >>> weights_fix("1")[:40]
     'pass pretrained_1.weights.h5 of an earli'
     """
-    return (f"pass pretrained_{key}.weights.h5 of an earlier run with the same --model_{key}, "
-            f"--custom_width, --image_size and --imagenet_image_size, or leave --weights_{key} "
-            f"unset to pre-train model {key}")
+    return (
+        f"pass pretrained_{key}.weights.h5 of an earlier run with the same --model_{key}, "
+        f"--custom_width, --image_size and --imagenet_image_size, or leave --weights_{key} "
+        f"unset to pre-train model {key}"
+    )
 
 
 SINGLE_PROTOCOLS = ("frozen", "finetuned")
@@ -110,48 +113,71 @@ class FusionConfig:
         """
         check_net(self.model_1)
         check_net(self.model_2)
-        check_positive_ints(self, ("image_size", "custom_width", "pretrain_steps",
-                                   "retrain_steps", "batch_size", "repeats"))
+        check_positive_ints(
+            self,
+            (
+                "image_size",
+                "custom_width",
+                "pretrain_steps",
+                "retrain_steps",
+                "batch_size",
+                "repeats",
+            ),
+        )
         for name in ("pretrain_examples", "head_units", "imagenet_image_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"Expected {name} to be an integer >= 0, received {value!r}.")
         if "custom" in (self.model_1, self.model_2) and self.image_size < CUSTOM_MIN_SIDE:
-            raise ValueError(f"Expected image_size >= {CUSTOM_MIN_SIDE} for the custom CNN (a "
-                             f"max pool in each of its 4 stages), received {self.image_size}; "
-                             f"pass --image_size={CUSTOM_MIN_SIDE} or more.")
+            raise ValueError(
+                f"Expected image_size >= {CUSTOM_MIN_SIDE} for the custom CNN (a "
+                f"max pool in each of its 4 stages), received {self.image_size}; "
+                f"pass --image_size={CUSTOM_MIN_SIDE} or more."
+            )
         for name in ("pretrain_lr", "retrain_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Expected {name} > 0, received {getattr(self, name)!r}.")
         for key in ("1", "2"):  # a file is opened and matched by `load_data`
             value, net = getattr(self, f"weights_{key}"), getattr(self, f"model_{key}")
             if value == "imagenet" and net in _OWN_NETS:
-                raise ValueError(f"Expected weights_{key} None or a weights file for "
-                                 f"model_{key}={net!r} (ImageNet weights exist for the "
-                                 f"keras.applications and EfficientNet-Lite families only), "
-                                 f"received 'imagenet'; leave --weights_{key} unset to "
-                                 f"pre-train it or pick an ImageNet family.")
+                raise ValueError(
+                    f"Expected weights_{key} None or a weights file for "
+                    f"model_{key}={net!r} (ImageNet weights exist for the "
+                    f"keras.applications and EfficientNet-Lite families only), "
+                    f"received 'imagenet'; leave --weights_{key} unset to "
+                    f"pre-train it or pick an ImageNet family."
+                )
             if value not in (None, "imagenet"):
-                check_weights_path(value, expected=f"weights_{key} None, 'imagenet' or an "
-                                   f"existing weights file", fix=weights_fix(key))
+                check_weights_path(
+                    value,
+                    expected=f"weights_{key} None, 'imagenet' or an existing weights file",
+                    fix=weights_fix(key),
+                )
         if self.pairs != "auto" and not all(len(p) == 2 for p in self.pairs):
-            raise ValueError(f"Expected pairs 'auto' or (layer of model 1, layer of model 2) "
-                             f"pairs, received {self.pairs!r}.")
+            raise ValueError(
+                f"Expected pairs 'auto' or (layer of model 1, layer of model 2) "
+                f"pairs, received {self.pairs!r}."
+            )
         for name, known in (("single_protocols", SINGLE_PROTOCOLS), ("hybrids", HYBRIDS)):
             value = tuple(getattr(self, name))
             bad = [v for v in value if v not in known]
             if bad or len(set(value)) != len(value):
-                raise ValueError(f"Expected {name} to be distinct values among {known}, "
-                                 f"received {value!r}; e.g. {','.join(known)}.")
+                raise ValueError(
+                    f"Expected {name} to be distinct values among {known}, "
+                    f"received {value!r}; e.g. {','.join(known)}."
+                )
         if not self.single_protocols and not self.hybrids:
-            raise ValueError("Expected at least one of single_protocols and hybrids, "
-                             "received neither.")
+            raise ValueError(
+                "Expected at least one of single_protocols and hybrids, received neither."
+            )
         if self.baselines and ("finetuned" not in self.single_protocols or not self.hybrids):
-            raise ValueError(f"Expected 'finetuned' in single_protocols and a hybrid for the "
-                             f"baselines (ensemble, better single model in the hybrid's time), "
-                             f"received single_protocols={tuple(self.single_protocols)} and "
-                             f"hybrids={tuple(self.hybrids)}; add them or set baselines=False "
-                             f"(--nobaselines).")
+            raise ValueError(
+                f"Expected 'finetuned' in single_protocols and a hybrid for the "
+                f"baselines (ensemble, better single model in the hybrid's time), "
+                f"received single_protocols={tuple(self.single_protocols)} and "
+                f"hybrids={tuple(self.hybrids)}; add them or set baselines=False "
+                f"(--nobaselines)."
+            )
         return self
 
 
@@ -162,9 +188,11 @@ PRESETS = {
         image_size=32,  # Natural Images is stored at 30x30: 100x100 adds cost, not detail
         imagenet_image_size=64,  # ImageNet families see the images upsampled to 64x64 inside
         custom_width=8,  # half the paper preset's 16 first-stage filters, for CPU speed
-        pretrain_steps=2000, pretrain_examples=20000,  # not 5,000 steps on all: CPU time
+        pretrain_steps=2000,
+        pretrain_examples=20000,  # not 5,000 steps on all: CPU time
         retrain_steps=500,  # a quarter of the paper preset's 2,000, the same for every run
-        head_units=128),  # half the paper preset's 256, like the narrower custom model
+        head_units=128,
+    ),  # half the paper preset's 256, like the narrower custom model
 }
 
 

@@ -3,13 +3,9 @@
 Everything is loaded and checked by `load_data` before any training.
 """
 
-
 from keras_transfer import data as kt_data
 from keras_transfer.experiments.contract import Splits
-from keras_transfer.experiments.fusion.config import (
-    get_preset,  # noqa: F401 (examples)
-    weights_fix,
-)
+from keras_transfer.experiments.fusion.config import weights_fix
 from keras_transfer.experiments.fusion.run import check_feature_weights
 
 
@@ -26,6 +22,7 @@ def load_data(config, data_dir=None, seed=0):
     folder exists.
 
     Example:
+    >>> from keras_transfer.experiments.fusion.config import get_preset
     >>> cfg = get_preset("quick", dataset_1="digits", dataset_2="digits",
     ...                  dataset="digits", pretrain_examples=100)
     >>> d = load_data(cfg)
@@ -35,22 +32,32 @@ def load_data(config, data_dir=None, seed=0):
     for key in ("1", "2"):
         weights = getattr(config, f"weights_{key}")
         if weights not in (None, "imagenet"):
-            check_feature_weights(weights, getattr(config, f"model_{key}"),
-                                  (config.image_size, config.image_size, 3),
-                                  config.custom_width, config.imagenet_image_size,
-                                  f"weights_{key}", weights_fix(key))
+            check_feature_weights(
+                weights,
+                getattr(config, f"model_{key}"),
+                (config.image_size, config.image_size, 3),
+                config.custom_width,
+                config.imagenet_image_size,
+                f"weights_{key}",
+                weights_fix(key),
+            )
     out, cache = {}, {}
-    for key, name in (("1", config.dataset_1), ("2", config.dataset_2),
-                      ("retrain", config.dataset)):
+    for key, name in (
+        ("1", config.dataset_1),
+        ("2", config.dataset_2),
+        ("retrain", config.dataset),
+    ):
         if key != "retrain" and getattr(config, f"weights_{key}") is not None:
             continue  # model loaded, its pre-training data not needed
         if name not in cache:
-            cache[name] = kt_data.load_splits(name, data_dir=data_dir,
-                                              image_size=config.image_size, color="rgb")
+            cache[name] = kt_data.load_splits(
+                name, data_dir=data_dir, image_size=config.image_size, color="rgb"
+            )
         train, test = cache[name]
         if key != "retrain" and config.pretrain_examples:
-            train = kt_data.stratified_subset(train, config.pretrain_examples,
-                                              "pretrain_examples", seed=seed)
+            train = kt_data.stratified_subset(
+                train, config.pretrain_examples, "pretrain_examples", seed=seed
+            )
         out[key] = (train, test)
     retrain = out.pop("retrain")
     return Splits(*retrain, extra={f"pretrain_{key}": split for key, split in out.items()})

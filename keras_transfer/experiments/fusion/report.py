@@ -26,9 +26,11 @@ def describe(run):
     if kind == "hybrid":
         trained = "all trained" if second == "all" else "new layers trained"
         return f"hybrid, {first} {'exchange' if first == 'gated' else 'sums'}, {trained}"
-    return {"frozen": f"model {first} alone, frozen (new head only)",
-            "finetuned": f"model {first} alone, fine-tuned",
-            "matched": f"model {first} alone, fine-tuned for the hybrid's time"}[second]
+    return {
+        "frozen": f"model {first} alone, frozen (new head only)",
+        "finetuned": f"model {first} alone, fine-tuned",
+        "matched": f"model {first} alone, fine-tuned for the hybrid's time",
+    }[second]
 
 
 def _total_seconds(run, rows, pretrain):
@@ -70,7 +72,8 @@ def headline(out, config):
             "total_params": rows[0]["total_params"],
             "flops": out["flops"].get(run),
             "train_seconds": round(sum(r["train_seconds"] for r in rows) / len(rows), 1),
-            "total_seconds": round(_total_seconds(run, rows, pre), 1)}
+            "total_seconds": round(_total_seconds(run, rows, pre), 1),
+        }
 
     def mean(run):
         return summary[run]["accuracy"]["mean"] if run in summary else None
@@ -81,11 +84,14 @@ def headline(out, config):
     for run in (r for r in runs if r.startswith("hybrid")):
         protocol = protocol_of[run.rsplit("_", 1)[1]]
         singles = [mean(f"single_{k}_{protocol}") for k in "12"]
-        refs = {"better_single": max((m for m in singles if m is not None), default=None),
-                "ensemble": mean(f"ensemble_{protocol}"),
-                "matched_single": mean(matched) if protocol == "finetuned" else None}
-        hybrid_vs[run] = {k: None if v is None else round(mean(run) - v, 6)
-                          for k, v in refs.items()}
+        refs = {
+            "better_single": max((m for m in singles if m is not None), default=None),
+            "ensemble": mean(f"ensemble_{protocol}"),
+            "matched_single": mean(matched) if protocol == "finetuned" else None,
+        }
+        hybrid_vs[run] = {
+            k: None if v is None else round(mean(run) - v, 6) for k, v in refs.items()
+        }
 
     def acc(run):
         return mean_range(summary[run]["accuracy"], 2, percent=True) if run in summary else "-"
@@ -97,26 +103,60 @@ def headline(out, config):
     rows = []
     for protocol in config.single_protocols or _TRAIN_OF:
         train = _TRAIN_OF[protocol]
-        rows.append([protocol, config.model_1, config.model_2, dataset("1"), dataset("2"),
-                     config.dataset,
-                     acc(f"single_1_{protocol}"), acc(f"single_2_{protocol}"),
-                     acc(f"hybrid_paper_{train}"), acc(f"hybrid_gated_{train}"),
-                     acc(f"ensemble_{protocol}"),
-                     acc(matched) if matched and protocol == "finetuned" else "-"])
+        rows.append(
+            [
+                protocol,
+                config.model_1,
+                config.model_2,
+                dataset("1"),
+                dataset("2"),
+                config.dataset,
+                acc(f"single_1_{protocol}"),
+                acc(f"single_2_{protocol}"),
+                acc(f"hybrid_paper_{train}"),
+                acc(f"hybrid_gated_{train}"),
+                acc(f"ensemble_{protocol}"),
+                acc(matched) if matched and protocol == "finetuned" else "-",
+            ]
+        )
     table = markdown_table(
-        ["Protocol (hybrid trains)", "Model 1", "Model 2", "Dataset 1", "Dataset 2",
-         "Retraining dataset", "TL accuracy (model 1)", "TL accuracy (model 2)",
-         "Hybrid, paper sums", "Hybrid, gated", "Ensemble of the two",
-         "Better single model, hybrid's time"],
-        [[f"{r[0]} ({_TRAIN_OF[r[0]]})"] + r[1:] for r in rows])
+        [
+            "Protocol (hybrid trains)",
+            "Model 1",
+            "Model 2",
+            "Dataset 1",
+            "Dataset 2",
+            "Retraining dataset",
+            "TL accuracy (model 1)",
+            "TL accuracy (model 2)",
+            "Hybrid, paper sums",
+            "Hybrid, gated",
+            "Ensemble of the two",
+            "Better single model, hybrid's time",
+        ],
+        [[f"{r[0]} ({_TRAIN_OF[r[0]]})"] + r[1:] for r in rows],
+    )
     cost_table = markdown_table(
-        ["run", "accuracy, mean (min-max)", "trainable / total params", "MFLOPs / image",
-         "retrain s", "s incl. pre-training"],
-        [[describe(run), mean_range(s["accuracy"], 2, percent=True),
-          f"{s['trainable_params']:,} / {s['total_params']:,}",
-          "-" if s["flops"] is None else f"{s['flops'] / 1e6:.1f}",
-          f"{s['train_seconds']:.0f}", f"{s['total_seconds']:.0f}"]
-         for run, s in summary.items()])
+        [
+            "run",
+            "accuracy, mean (min-max)",
+            "trainable / total params",
+            "MFLOPs / image",
+            "retrain s",
+            "s incl. pre-training",
+        ],
+        [
+            [
+                describe(run),
+                mean_range(s["accuracy"], 2, percent=True),
+                f"{s['trainable_params']:,} / {s['total_params']:,}",
+                "-" if s["flops"] is None else f"{s['flops'] / 1e6:.1f}",
+                f"{s['train_seconds']:.0f}",
+                f"{s['total_seconds']:.0f}",
+            ]
+            for run, s in summary.items()
+        ],
+    )
     return {"runs": summary, "hybrid_vs": hybrid_vs, "table": table, "cost_table": cost_table}
 
 
@@ -131,8 +171,13 @@ def plot_accuracies(path, config, runs):
     """
     from keras_transfer import report
 
-    report.plot_bars(path, {describe(run).replace(", ", ",\n"): [r["accuracy"] for r in rows]
-                            for run, rows in runs.items()},
-                     title=f"Transferred fusion, {config.model_1} | {config.model_2}, "
-                           f"retrained on {config.dataset} ({config.repeats} repeats)",
-                     ylabel="Test accuracy")
+    report.plot_bars(
+        path,
+        {
+            describe(run).replace(", ", ",\n"): [r["accuracy"] for r in rows]
+            for run, rows in runs.items()
+        },
+        title=f"Transferred fusion, {config.model_1} | {config.model_2}, "
+        f"retrained on {config.dataset} ({config.repeats} repeats)",
+        ylabel="Test accuracy",
+    )

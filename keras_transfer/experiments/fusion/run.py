@@ -28,7 +28,6 @@ from keras_transfer.experiments.contract import Result
 from keras_transfer.experiments.contract import fields_of
 from keras_transfer.experiments.contract import run_path
 from keras_transfer.experiments.fusion.config import check_net
-from keras_transfer.experiments.fusion.config import get_preset  # noqa: F401 (examples)
 from keras_transfer.experiments.fusion.report import headline
 from keras_transfer.experiments.fusion.report import plot_accuracies
 from keras_transfer.files import save_weights
@@ -54,17 +53,20 @@ def build_features(name, input_shape, custom_width=16, weights=None, imagenet_im
     """
     check_net(name)
     if name == "custom":
-        return residual_cnn(input_shape, include_top=False, width=custom_width, weights=weights,
-                            name="custom")
+        return residual_cnn(
+            input_shape, include_top=False, width=custom_width, weights=weights, name="custom"
+        )
     if name == "squeezenet":
         return squeezenet(input_shape, include_top=False, weights=weights, name="squeezenet")
-    clf = bb.backbone_classifier(name, input_shape, 2, weights=weights, dropout=0.0,
-                                 image_size=imagenet_image_size or None)
+    clf = bb.backbone_classifier(
+        name, input_shape, 2, weights=weights, dropout=0.0, image_size=imagenet_image_size or None
+    )
     return keras.Model(clf.input, clf.get_layer("dropout").output, name=name.lower())
 
 
-def check_feature_weights(path, name, input_shape, custom_width=16, imagenet_image_size=0,
-                          setting="weights", fix=None):
+def check_feature_weights(
+    path, name, input_shape, custom_width=16, imagenet_image_size=0, setting="weights", fix=None
+):
     """Refuses (ValueError, one line) a weights file `build_features` could not load whole.
 
     Opens ``path`` and matches its layers and every weight's shape against
@@ -89,13 +91,20 @@ no top), received '...pretrained_1.weights.h5' which does not fit it: ...
     input_shape = tuple(input_shape)
     if name == "custom":
         return check_weights_file(
-            path, lambda: residual_cnn(input_shape, include_top=False, width=custom_width,
-                                       name="custom"),
-            f"the custom residual CNN (width {custom_width}, no top)", setting, fix)
+            path,
+            lambda: residual_cnn(input_shape, include_top=False, width=custom_width, name="custom"),
+            f"the custom residual CNN (width {custom_width}, no top)",
+            setting,
+            fix,
+        )
     if name == "squeezenet":
         return check_weights_file(
-            path, lambda: squeezenet(input_shape, include_top=False, name="squeezenet"),
-            "SqueezeNet v1.1 without its top", setting, fix)
+            path,
+            lambda: squeezenet(input_shape, include_top=False, name="squeezenet"),
+            "SqueezeNet v1.1 without its top",
+            setting,
+            fix,
+        )
     side = (imagenet_image_size,) * 2 if imagenet_image_size else input_shape[:2]
     return bb.check_backbone_weights(path, name, side + (3,), None, setting, fix)
 
@@ -117,20 +126,28 @@ def _fit(model, train, test, steps, lr, batch, seed, run_dir, deadline_seconds=N
     """Trains ``model``; returns its learning curve (final row: accuracy, train seconds)."""
     training.compile_classifier(model, learning_rate=lr)
     ds = kt_data.make_dataset(train.x, train.y, batch, shuffle=True, repeat=True, seed=seed)
-    curve = training.train(model, ds, kt_data.make_dataset(test.x, test.y, 500), epochs=1,
-                           steps_per_epoch=steps, run_dir=run_dir, eval_at_start=False,
-                           deadline_seconds=deadline_seconds)
+    curve = training.train(
+        model,
+        ds,
+        kt_data.make_dataset(test.x, test.y, 500),
+        epochs=1,
+        steps_per_epoch=steps,
+        run_dir=run_dir,
+        eval_at_start=False,
+        deadline_seconds=deadline_seconds,
+    )
     # A finished run of other settings, loaded on --resume (a deadline may stop it sooner).
     if curve[-1]["step"] > steps or (deadline_seconds is None and curve[-1]["step"] != steps):
-        raise ValueError(f"Expected the run in {run_dir} to have {steps} steps, received a "
-                         f"finished run of {curve[-1]['step']}; resume with the settings it "
-                         f"was started with or use a new --output_dir.")
+        raise ValueError(
+            f"Expected the run in {run_dir} to have {steps} steps, received a "
+            f"finished run of {curve[-1]['step']}; resume with the settings it "
+            f"was started with or use a new --output_dir."
+        )
     return curve
 
 
 def _accuracy(model, test):
-    probs = model.predict(kt_data.make_dataset(test.x, test.y, 500).map(lambda x, y: x),
-                          verbose=0)
+    probs = model.predict(kt_data.make_dataset(test.x, test.y, 500).map(lambda x, y: x), verbose=0)
     return float(np.mean(np.argmax(probs, axis=-1) == test.y))
 
 
@@ -143,9 +160,16 @@ def _build(run, pretrained, config, classes):
     """The model of run ``run`` (``single_<k>_<protocol>`` or ``hybrid_<exchange>_<train>``)."""
     kind, first, second = run.split("_", 2)
     if kind == "hybrid":
-        return fusion.fuse(pretrained["1"], pretrained["2"], classes, pairs=config.pairs,
-                           exchange=first, train=second, head_units=config.head_units,
-                           name=run)
+        return fusion.fuse(
+            pretrained["1"],
+            pretrained["2"],
+            classes,
+            pairs=config.pairs,
+            exchange=first,
+            train=second,
+            head_units=config.head_units,
+            name=run,
+        )
     feats = fusion.copy_model(pretrained[first], f"m{first}_")
     if second == "frozen":
         fusion.freeze(feats)
@@ -172,25 +196,44 @@ def _pretrain(config, data, shape, seed, root, log):
         t0 = time.perf_counter()
         keras.utils.set_random_seed(seed + int(key))
         weights = getattr(config, f"weights_{key}")
-        feats = build_features(net, shape, config.custom_width, weights=weights,
-                               imagenet_image_size=config.imagenet_image_size)
+        feats = build_features(
+            net,
+            shape,
+            config.custom_width,
+            weights=weights,
+            imagenet_image_size=config.imagenet_image_size,
+        )
         pretrained[key] = feats
         if weights is not None:  # loaded, not pre-trained
             info[key] = {"accuracy": None, "seconds": 0.0, "weights": weights}
             continue
         train, test = data.extra[f"pretrain_{key}"]
         clf = classifier(feats, train.info.num_classes, f"pretrain_{key}")
-        curve = _fit(clf, train, test, config.pretrain_steps, config.pretrain_lr,
-                     config.batch_size, seed, run_path(root, "runs", f"pretrain_{key}"))
-        info[key] = {"accuracy": curve[-1]["test_accuracy"],
-                     "seconds": curve[-1]["wall_seconds"], "weights": None}
+        curve = _fit(
+            clf,
+            train,
+            test,
+            config.pretrain_steps,
+            config.pretrain_lr,
+            config.batch_size,
+            seed,
+            run_path(root, "runs", f"pretrain_{key}"),
+        )
+        info[key] = {
+            "accuracy": curve[-1]["test_accuracy"],
+            "seconds": curve[-1]["wall_seconds"],
+            "weights": None,
+        }
         if root:  # reusable with weights_<key>=... (never overwritten)
             path = run_path(root, f"pretrained_{key}.weights.h5")
             if not os.path.exists(path):  # an ImageNet family: its backbone, what loads it
-                save_weights(feats if net in ("custom", "squeezenet")
-                             else feats.get_layer("backbone"), path)
-        log(f"model {key} ({net}) pre-trained on {getattr(config, 'dataset_' + key)}: "
-            f"test accuracy {info[key]['accuracy']:.4f} ({time.perf_counter() - t0:.0f} s)")
+                save_weights(
+                    feats if net in ("custom", "squeezenet") else feats.get_layer("backbone"), path
+                )
+        log(
+            f"model {key} ({net}) pre-trained on {getattr(config, 'dataset_' + key)}: "
+            f"test accuracy {info[key]['accuracy']:.4f} ({time.perf_counter() - t0:.0f} s)"
+        )
     return pretrained, info
 
 
@@ -201,6 +244,7 @@ def planned_steps(config):
     they are planned as one more run per repeat.
 
     Example:
+    >>> from keras_transfer.experiments.fusion.config import get_preset
     >>> planned_steps(get_preset("quick"))  # 2 x 2,000 + 3 repeats x 9 runs x 500
     17500
     """
@@ -210,10 +254,21 @@ def planned_steps(config):
 
 
 # What the two pre-trained nets depend on: every tuning trial below shares them.
-PRETRAIN_FIELDS = ("model_1", "model_2", "dataset_1", "dataset_2", "weights_1", "weights_2",
-                   "image_size", "imagenet_image_size", "custom_width", "pretrain_steps",
-                   "pretrain_lr", "batch_size", "pretrain_examples")
-
+PRETRAIN_FIELDS = (
+    "model_1",
+    "model_2",
+    "dataset_1",
+    "dataset_2",
+    "weights_1",
+    "weights_2",
+    "image_size",
+    "imagenet_image_size",
+    "custom_width",
+    "pretrain_steps",
+    "pretrain_lr",
+    "batch_size",
+    "pretrain_examples",
+)
 
 
 def run(config, data, context):
@@ -248,11 +303,22 @@ def run(config, data, context):
         s = seed * 1000 + r + 1
         keras.utils.set_random_seed(s)
         model = _build(model_name or run, pretrained, config, classes)
-        curve = _fit(model, train, test, steps, config.retrain_lr, config.batch_size, s,
-                     run_path(context.run_dir, "runs", f"{run}_{r}"),
-                     context.deadline_seconds)
-        row = {"accuracy": curve[-1]["test_accuracy"], "train_seconds": curve[-1]["wall_seconds"],
-               **_params(model)}
+        curve = _fit(
+            model,
+            train,
+            test,
+            steps,
+            config.retrain_lr,
+            config.batch_size,
+            s,
+            run_path(context.run_dir, "runs", f"{run}_{r}"),
+            context.deadline_seconds,
+        )
+        row = {
+            "accuracy": curve[-1]["test_accuracy"],
+            "train_seconds": curve[-1]["wall_seconds"],
+            **_params(model),
+        }
         if run.startswith("hybrid"):
             row["gates"] = fusion.exchange_gates(model)
         if run not in flops:
@@ -265,20 +331,26 @@ def run(config, data, context):
     for r in range(config.repeats):
         for run in names:
             row = train_run(run, r, config.retrain_steps)
-            log(f"repeat {r} {run}: accuracy {row['accuracy']:.3f}, train "
-                f"{row['train_seconds']:.0f} s")
+            log(
+                f"repeat {r} {run}: accuracy {row['accuracy']:.3f}, train "
+                f"{row['train_seconds']:.0f} s"
+            )
         if config.baselines:
             for protocol in config.single_protocols:
                 members = [models[f"single_{k}_{protocol}"] for k in ("1", "2")]
                 ens = average_ensemble(members, name=f"ensemble_{protocol}")
                 parts = [runs[f"single_{k}_{protocol}"][r] for k in ("1", "2")]
-                runs.setdefault(f"ensemble_{protocol}", []).append({
-                    "accuracy": _accuracy(ens, test),
-                    "train_seconds": sum(p["train_seconds"] for p in parts),
-                    "trainable_params": sum(p["trainable_params"] for p in parts),
-                    "total_params": sum(p["total_params"] for p in parts)})
-                flops[f"ensemble_{protocol}"] = sum(flops[f"single_{k}_{protocol}"]
-                                                    for k in ("1", "2"))
+                runs.setdefault(f"ensemble_{protocol}", []).append(
+                    {
+                        "accuracy": _accuracy(ens, test),
+                        "train_seconds": sum(p["train_seconds"] for p in parts),
+                        "trainable_params": sum(p["trainable_params"] for p in parts),
+                        "total_params": sum(p["total_params"] for p in parts),
+                    }
+                )
+                flops[f"ensemble_{protocol}"] = sum(
+                    flops[f"single_{k}_{protocol}"] for k in ("1", "2")
+                )
                 models[f"ensemble_{protocol}"] = ens
     seconds["retrain"] = time.perf_counter() - t0
     matched = None
@@ -287,10 +359,13 @@ def run(config, data, context):
         matched = matched_baseline(runs, config)
         run = f"single_{matched['model']}_matched"
         for r in range(config.repeats):
-            row = train_run(run, r, matched["steps"],
-                            model_name=f"single_{matched['model']}_finetuned")
-            log(f"repeat {r} {run} ({matched['steps']} steps): accuracy "
-                f"{row['accuracy']:.3f}, train {row['train_seconds']:.0f} s")
+            row = train_run(
+                run, r, matched["steps"], model_name=f"single_{matched['model']}_finetuned"
+            )
+            log(
+                f"repeat {r} {run} ({matched['steps']} steps): accuracy "
+                f"{row['accuracy']:.3f}, train {row['train_seconds']:.0f} s"
+            )
         seconds["matched"] = time.perf_counter() - t0
     head = headline({"runs": runs, "pretrain": pre, "flops": flops}, config)
     hybrids = [run for run in runs if run.startswith("hybrid")]
@@ -298,14 +373,22 @@ def run(config, data, context):
     if hybrids:
         best = max(hybrids, key=lambda run: head["runs"][run]["accuracy"]["mean"])
         exported = {best: models[best]}
-    history = [dict(row, run=key.rsplit("_", 1)[0], repeat=int(key.rsplit("_", 1)[1]))
-               for key, curve in curves.items() for row in curve]
+    history = [
+        dict(row, run=key.rsplit("_", 1)[0], repeat=int(key.rsplit("_", 1)[1]))
+        for key, curve in curves.items()
+        for row in curve
+    ]
     return Result(
-        headline=head, table=head["table"] + "\n\n" + head["cost_table"], runs=runs,
-        history=history, plot=lambda path: plot_accuracies(path, config, runs),
-        models=exported, export_inputs=test.x[:64].astype(np.float32) / 255.0,
+        headline=head,
+        table=head["table"] + "\n\n" + head["cost_table"],
+        runs=runs,
+        history=history,
+        plot=lambda path: plot_accuracies(path, config, runs),
+        models=exported,
+        export_inputs=test.x[:64].astype(np.float32) / 255.0,
         summary={"pretrain": pre, "flops": flops, "matched": matched},
-        phase_seconds=seconds)
+        phase_seconds=seconds,
+    )
 
 
 def _mean(rows, key):
@@ -330,9 +413,15 @@ def matched_baseline(runs, config):
     {'model': '2', 'ratio': 2.25, 'steps': 225, 'budget_seconds': 44.0}
     """
     best = max(("1", "2"), key=lambda k: _mean(runs[f"single_{k}_finetuned"], "accuracy"))
-    budget = max(_mean(rows, "train_seconds") for run, rows in runs.items()
-                 if run.startswith("hybrid"))
-    ratio = max(0.25, round(4 * budget / _mean(runs[f"single_{best}_finetuned"],
-                                                "train_seconds")) / 4)
-    return {"model": best, "ratio": ratio, "steps": max(1, round(config.retrain_steps * ratio)),
-            "budget_seconds": round(budget, 1)}
+    budget = max(
+        _mean(rows, "train_seconds") for run, rows in runs.items() if run.startswith("hybrid")
+    )
+    ratio = max(
+        0.25, round(4 * budget / _mean(runs[f"single_{best}_finetuned"], "train_seconds")) / 4
+    )
+    return {
+        "model": best,
+        "ratio": ratio,
+        "steps": max(1, round(config.retrain_steps * ratio)),
+        "budget_seconds": round(budget, 1),
+    }

@@ -21,11 +21,16 @@ def search_space():
     >>> sorted(search_space().choices(get_preset("quick")))
     ['exchange', 'head_units', 'retrain_lr', 'train']
     """
+
     def choices(config):
-        return {"retrain_lr": (config.retrain_lr, config.retrain_lr / 3, config.retrain_lr * 3),
-                "head_units": tuple(dict.fromkeys((config.head_units,
-                                                   max(16, config.head_units // 4)))),
-                "exchange": fusion.EXCHANGES, "train": fusion.TRAIN_MODES}
+        return {
+            "retrain_lr": (config.retrain_lr, config.retrain_lr / 3, config.retrain_lr * 3),
+            "head_units": tuple(
+                dict.fromkeys((config.head_units, max(16, config.head_units // 4)))
+            ),
+            "exchange": fusion.EXCHANGES,
+            "train": fusion.TRAIN_MODES,
+        }
 
     def apply(config, values):
         values = dict(values)
@@ -39,7 +44,11 @@ def search_space():
     def trial_config(config):
         return dataclasses.replace(config, repeats=1, baselines=False, single_protocols=())
 
-    return SearchSpace(choices=choices, apply=apply,
-                       shared={"pretrain": PRETRAIN_FIELDS}, objective=objective,
-                       trial_config=trial_config,
-                       phase_seconds=lambda r: {"pretrain": r.phase_seconds["pretrain"]})
+    return SearchSpace(
+        choices=choices,
+        apply=apply,
+        shared={"pretrain": PRETRAIN_FIELDS},
+        objective=objective,
+        trial_config=trial_config,
+        phase_seconds=lambda r: {"pretrain": r.phase_seconds["pretrain"]},
+    )

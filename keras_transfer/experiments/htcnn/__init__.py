@@ -29,7 +29,16 @@ from keras_transfer.experiments.htcnn.tuning import search_space
 
 __all__ = ["EXPERIMENT", "HTCNNConfig", "get_preset", "load_data"]
 
-EXPERIMENT = register_experiment(Experiment(
-    name="htcnn", config_class=HTCNNConfig, get_preset=get_preset, presets=PRESETS,
-    load_data=load_data, run=_run.run, planned_steps=_run.planned_steps,
-    default_dataset=HTCNNConfig.dataset, tuning=search_space()))
+EXPERIMENT = register_experiment(
+    Experiment(
+        name="htcnn",
+        config_class=HTCNNConfig,
+        get_preset=get_preset,
+        presets=PRESETS,
+        load_data=load_data,
+        run=_run.run,
+        planned_steps=_run.planned_steps,
+        default_dataset=HTCNNConfig.dataset,
+        tuning=search_space(),
+    )
+)

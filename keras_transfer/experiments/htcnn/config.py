@@ -10,7 +10,6 @@ import dataclasses
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
 
-
 SETTINGS = ("identical", "locality")
 MIN_IMAGE_SIZE = 8  # the smallest input both archs build on (the embedded digits are 8x8)
 ARCHS = {
@@ -95,18 +94,22 @@ class HTCNNConfig:
                 f"Expected num_shallow (m) to divide the cloud's {filters} first-layer filters "
                 f"(m in {divisors}), received {self.num_shallow!r}."
             )
-        check_positive_ints(self, ("batch_size", "shallow_steps", "epochs", "steps_per_epoch",
-                                   "repeats"))
+        check_positive_ints(
+            self, ("batch_size", "shallow_steps", "epochs", "steps_per_epoch", "repeats")
+        )
         if self.learning_rate <= 0:
             raise ValueError(f"Expected learning_rate > 0, received {self.learning_rate!r}.")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"Expected momentum in [0, 1), received {self.momentum!r}.")
         if self.image_size is not None and self.image_size < MIN_IMAGE_SIZE:
-            raise ValueError(f"Expected image_size >= {MIN_IMAGE_SIZE} (the cloud CNN pools "
-                             f"three times) or unset, received {self.image_size!r}.")
+            raise ValueError(
+                f"Expected image_size >= {MIN_IMAGE_SIZE} (the cloud CNN pools "
+                f"three times) or unset, received {self.image_size!r}."
+            )
         if self.max_train_examples is not None and self.max_train_examples < 1:
-            raise ValueError(f"Expected max_train_examples >= 1 or unset, received "
-                             f"{self.max_train_examples!r}.")
+            raise ValueError(
+                f"Expected max_train_examples >= 1 or unset, received {self.max_train_examples!r}."
+            )
         for name in ("conv_dropout", "fc_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"Expected {name} in [0, 1), received {getattr(self, name)!r}.")
@@ -143,11 +146,15 @@ def register_preset(name, config):
 
 # The paper's settings (sections III-A1, IV-B), 200 epochs as in its Fig. 8.
 register_preset("paper", HTCNNConfig())
-register_preset("quick", HTCNNConfig(
-    epochs=10,  # the early epochs, where the paper's gain is (AAG, PBP)
-    steps_per_epoch=60,  # short epochs, so a run takes minutes on 2 CPU cores
-    shallow_steps=600,  # each shallow CNN trains as long as each cloud CNN (10 x 60 steps)
-    repeats=3))  # a mean and a min-max range at a third of the paper's 9 repeats
+register_preset(
+    "quick",
+    HTCNNConfig(
+        epochs=10,  # the early epochs, where the paper's gain is (AAG, PBP)
+        steps_per_epoch=60,  # short epochs, so a run takes minutes on 2 CPU cores
+        shallow_steps=600,  # each shallow CNN trains as long as each cloud CNN (10 x 60 steps)
+        repeats=3,
+    ),
+)  # a mean and a min-max range at a third of the paper's 9 repeats
 
 
 # Settings a preset needs for an architecture or a dataset (`select_preset`).
@@ -173,5 +180,6 @@ def get_preset(name, **overrides):
     >>> get_preset("paper", dataset="cifar10", arch="alexnet").batch_size
     256
     """
-    return select_preset(PRESETS, name, overrides,
-                         [("arch", ARCH_DEFAULTS), ("dataset", DATASET_DEFAULTS)])
+    return select_preset(
+        PRESETS, name, overrides, [("arch", ARCH_DEFAULTS), ("dataset", DATASET_DEFAULTS)]
+    )

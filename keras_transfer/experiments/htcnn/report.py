@@ -33,12 +33,15 @@ def compare_curves(htcnn_curve, ccnn_curve, shallow_seconds):
         "pbp": metrics.pbp(h[after], c[after]),
         "gain_per_epoch": [float(v) for v in h - c],
         "epoch1_gain": float(h[1] - c[1]) if n > 1 else None,
-        "htcnn_final_accuracy": float(h[-1]), "ccnn_final_accuracy": float(c[-1]),
-        "htcnn_best_accuracy": float(h.max()), "ccnn_best_accuracy": float(c.max()),
+        "htcnn_final_accuracy": float(h[-1]),
+        "ccnn_final_accuracy": float(c[-1]),
+        "htcnn_best_accuracy": float(h.max()),
+        "ccnn_best_accuracy": float(c.max()),
         "target_accuracy": target,
         "htcnn_time_to_ccnn_final": metrics.time_to_accuracy(h, h_wall, target, epochs),
         "htcnn_time_to_ccnn_final_with_shallow": metrics.time_to_accuracy(
-            h, h_wall, target, epochs, offset_seconds=shallow_seconds),
+            h, h_wall, target, epochs, offset_seconds=shallow_seconds
+        ),
         "ccnn_time_to_ccnn_final": metrics.time_to_accuracy(c, c_wall, target, epochs),
         "shallow_seconds": float(shallow_seconds),
     }
@@ -53,6 +56,7 @@ def headline(results):
     >>> headline([compare_curves(h, c, 1.0)])["aag"]["mean"]
     0.2
     """
+
     def across(key):
         return metrics.summarize_runs([r[key] for r in results])
 
@@ -61,13 +65,25 @@ def headline(results):
 
     gains = [r["gain_per_epoch"] for r in results]
     n = min(len(g) for g in gains)
-    out = {key: across(key) for key in (
-        "aag", "pbp", "epoch1_gain", "htcnn_final_accuracy", "ccnn_final_accuracy",
-        "htcnn_best_accuracy", "ccnn_best_accuracy", "shallow_seconds")}
-    out["gain_per_epoch_mean"] = [round(float(np.mean([g[i] for g in gains])), 6)
-                                  for i in range(n)]
-    for key in ("htcnn_time_to_ccnn_final", "htcnn_time_to_ccnn_final_with_shallow",
-                "ccnn_time_to_ccnn_final"):
+    out = {
+        key: across(key)
+        for key in (
+            "aag",
+            "pbp",
+            "epoch1_gain",
+            "htcnn_final_accuracy",
+            "ccnn_final_accuracy",
+            "htcnn_best_accuracy",
+            "ccnn_best_accuracy",
+            "shallow_seconds",
+        )
+    }
+    out["gain_per_epoch_mean"] = [round(float(np.mean([g[i] for g in gains])), 6) for i in range(n)]
+    for key in (
+        "htcnn_time_to_ccnn_final",
+        "htcnn_time_to_ccnn_final_with_shallow",
+        "ccnn_time_to_ccnn_final",
+    ):
         out[key.replace("time_to", "seconds_to")] = seconds(key)
     return out
 
@@ -89,14 +105,19 @@ def headline_table(head):
             return "not reached"
         return mean_range(s, digits)
 
-    rows = [("AAG (eq. 2)", stat(head["aag"])), ("PBP (eq. 3)", stat(head["pbp"], 2)),
-            ("epoch-1 gain", stat(head["epoch1_gain"])),
-            ("final accuracy HTCNN", stat(head["htcnn_final_accuracy"])),
-            ("final accuracy CCNN", stat(head["ccnn_final_accuracy"])),
-            ("s to CCNN final: HTCNN", stat(head["htcnn_seconds_to_ccnn_final"], 1)),
-            ("s to CCNN final: HTCNN + shallow",
-             stat(head["htcnn_seconds_to_ccnn_final_with_shallow"], 1)),
-            ("s to CCNN final: CCNN", stat(head["ccnn_seconds_to_ccnn_final"], 1))]
+    rows = [
+        ("AAG (eq. 2)", stat(head["aag"])),
+        ("PBP (eq. 3)", stat(head["pbp"], 2)),
+        ("epoch-1 gain", stat(head["epoch1_gain"])),
+        ("final accuracy HTCNN", stat(head["htcnn_final_accuracy"])),
+        ("final accuracy CCNN", stat(head["ccnn_final_accuracy"])),
+        ("s to CCNN final: HTCNN", stat(head["htcnn_seconds_to_ccnn_final"], 1)),
+        (
+            "s to CCNN final: HTCNN + shallow",
+            stat(head["htcnn_seconds_to_ccnn_final_with_shallow"], 1),
+        ),
+        ("s to CCNN final: CCNN", stat(head["ccnn_seconds_to_ccnn_final"], 1)),
+    ]
     return text_table(["measure", "mean (min-max)"], rows)
 
 
@@ -112,7 +133,9 @@ def plot_curves(path, config, curves):
     from keras_transfer import report
 
     report.plot_curves(
-        path, curves,
+        path,
+        curves,
         title=f"HTCNN vs CCNN on {config.dataset} ({config.setting}, m={config.num_shallow}, "
-              f"{config.repeats} repeats)",
-        xlabel=f"Epoch ({config.steps_per_epoch} iterations)")
+        f"{config.repeats} repeats)",
+        xlabel=f"Epoch ({config.steps_per_epoch} iterations)",
+    )

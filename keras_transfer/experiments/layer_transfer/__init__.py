@@ -30,7 +30,17 @@ from keras_transfer.experiments.layer_transfer.tuning import search_space
 
 __all__ = ["EXPERIMENT", "LayerTransferConfig", "get_preset", "load_data"]
 
-EXPERIMENT = register_experiment(Experiment(
-    name="layer_transfer", config_class=LayerTransferConfig, get_preset=get_preset,
-    presets=PRESETS, load_data=load_data, run=_run.run, planned_steps=_run.planned_steps,
-    default_dataset=LayerTransferConfig.dataset, repeats_field="trials", tuning=search_space()))
+EXPERIMENT = register_experiment(
+    Experiment(
+        name="layer_transfer",
+        config_class=LayerTransferConfig,
+        get_preset=get_preset,
+        presets=PRESETS,
+        load_data=load_data,
+        run=_run.run,
+        planned_steps=_run.planned_steps,
+        default_dataset=LayerTransferConfig.dataset,
+        repeats_field="trials",
+        tuning=search_space(),
+    )
+)

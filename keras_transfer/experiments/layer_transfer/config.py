@@ -5,9 +5,9 @@ Paper: lenet5-knowledge-transfer-nist.txt, "Experiments".
 
 import dataclasses
 
-from keras_transfer.models import coding
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
+from keras_transfer.models import coding
 from keras_transfer.models.lenet5 import LENET5_LEVELS
 
 
@@ -73,8 +73,8 @@ class LayerTransferConfig:
         overlap = sorted(set(self.source_classes) & set(self.target_classes))
         if overlap:
             raise ValueError(
-                f"Expected disjoint source and target classes, received both containing "
-                f"{overlap}.")
+                f"Expected disjoint source and target classes, received both containing {overlap}."
+            )
         for name in ("source_classes", "target_classes"):
             if len(getattr(self, name)) < 2:
                 raise ValueError(f"Expected at least 2 {name}, received {getattr(self, name)}.")
@@ -82,20 +82,34 @@ class LayerTransferConfig:
         if bad:
             raise ValueError(
                 f"Expected retained levels n in [0, {len(LENET5_LEVELS) - 1}] (the levels "
-                f"{list(LENET5_LEVELS)}; n = 6 would leave nothing to train), received {bad}.")
+                f"{list(LENET5_LEVELS)}; n = 6 would leave nothing to train), received {bad}."
+            )
         if self.output not in ("code", "softmax"):
             raise ValueError(f"Expected output in ('code', 'softmax'), received {self.output!r}.")
         if self.output == "code":
-            coding.random_codes(max(len(self.source_classes), len(self.target_classes)),
-                                self.code_bits)  # raises if too short
-        check_positive_ints(self, ("source_per_class", "trials", "source_steps", "target_steps",
-                                   "batch_size", "test_examples"))
+            coding.random_codes(
+                max(len(self.source_classes), len(self.target_classes)), self.code_bits
+            )  # raises if too short
+        check_positive_ints(
+            self,
+            (
+                "source_per_class",
+                "trials",
+                "source_steps",
+                "target_steps",
+                "batch_size",
+                "test_examples",
+            ),
+        )
         if not isinstance(self.target_epochs, int) or self.target_epochs < 0:
-            raise ValueError(f"Expected target_epochs to be an integer >= 0, received "
-                             f"{self.target_epochs!r}.")
+            raise ValueError(
+                f"Expected target_epochs to be an integer >= 0, received {self.target_epochs!r}."
+            )
         if not self.learning_rate > 0 or not 0 <= self.momentum < 1:
-            raise ValueError(f"Expected learning_rate > 0 and momentum in [0, 1), received "
-                             f"{self.learning_rate!r} and {self.momentum!r}.")
+            raise ValueError(
+                f"Expected learning_rate > 0 and momentum in [0, 1), received "
+                f"{self.learning_rate!r} and {self.momentum!r}."
+            )
         if not self.ks or any(not isinstance(k, int) or k < 1 for k in self.ks):
             raise ValueError(f"Expected ks to be integers >= 1, received {self.ks!r}.")
         return self
@@ -107,19 +121,21 @@ PRESETS = {
     "quick": LayerTransferConfig(
         trials=3,  # a mean and a min-max range at 3/5 of the paper's trials
         source_steps=4000,  # two thirds of the paper preset's 6,000, for CPU time
-        target_epochs=50),  # half the passes; benchmarks/layer_transfer.py measures the effect
+        target_epochs=50,
+    ),  # half the passes; benchmarks/layer_transfer.py measures the effect
 }
 
 
 # Datasets with more than 10 classes: 20 source and 20 target classes, as the
 # paper's 20 -> 20 NIST characters (10-class datasets: digits 0-4 -> 5-9).
-TWENTY_TO_TWENTY = {"all": {"source_classes": tuple(range(20)),
-                            "target_classes": tuple(range(20, 40))}}
+TWENTY_TO_TWENTY = {
+    "all": {"source_classes": tuple(range(20)), "target_classes": tuple(range(20, 40))}
+}
 DATASET_DEFAULTS = {"cifar100": TWENTY_TO_TWENTY, "tiny_imagenet50": TWENTY_TO_TWENTY}
 
 
 def get_preset(name, **overrides):
-    """The preset ``name``, its dataset's defaults, then ``overrides`` (``None`` ignored), validated.
+    """The preset ``name``, its dataset's defaults, then ``overrides`` (``None`` ignored).
 
     Example:
     >>> config = get_preset("quick", dataset="cifar100")

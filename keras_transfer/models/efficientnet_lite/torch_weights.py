@@ -18,12 +18,15 @@ import numpy as np
 from keras_transfer.models.efficientnet_lite.torch_pickle import load_state_dict
 
 _BN = ("weight", "bias", "running_mean", "running_var")  # gamma, beta, mean, variance
-_CONV = (2, 3, 1, 0)       # (out, in, h, w) -> (h, w, in, out)
+_CONV = (2, 3, 1, 0)  # (out, in, h, w) -> (h, w, in, out)
 _DEPTHWISE = (2, 3, 0, 1)  # (c, 1, h, w) -> (h, w, c, 1)
 _BLOCK_PARTS = {  # torch block part -> (Keras layer suffix, transpose or "bn")
-    "_expand_conv": ("expand_conv", _CONV), "_bn0": ("expand_bn", "bn"),
-    "_depthwise_conv": ("dwconv", _DEPTHWISE), "_bn1": ("bn", "bn"),
-    "_project_conv": ("project_conv", _CONV), "_bn2": ("project_bn", "bn"),
+    "_expand_conv": ("expand_conv", _CONV),
+    "_bn0": ("expand_bn", "bn"),
+    "_depthwise_conv": ("dwconv", _DEPTHWISE),
+    "_bn1": ("bn", "bn"),
+    "_project_conv": ("project_conv", _CONV),
+    "_bn2": ("project_bn", "bn"),
 }
 
 
@@ -56,8 +59,12 @@ def keras_weights_from_state_dict(model, state):
     ((3, 3, 3, 32), (3, 3, 96, 1))
     """
     blocks = _block_names(model)
-    plan = {"stem_conv": ("_conv_stem", _CONV), "stem_bn": ("_bn0", "bn"),
-            "top_conv": ("_conv_head", _CONV), "top_bn": ("_bn1", "bn")}
+    plan = {
+        "stem_conv": ("_conv_stem", _CONV),
+        "stem_bn": ("_bn0", "bn"),
+        "top_conv": ("_conv_head", _CONV),
+        "top_bn": ("_bn1", "bn"),
+    }
     for k, block in enumerate(blocks):
         for part, (suffix, how) in _BLOCK_PARTS.items():
             plan[f"{block}_{suffix}"] = (f"_blocks.{k}.{part}", how)
@@ -76,8 +83,10 @@ def keras_weights_from_state_dict(model, state):
             keys = [f"{prefix}.weight"]
         missing = [key for key in keys if key not in state]
         if missing:
-            raise ValueError(f"Expected tensors {missing} for layer {layer_name!r}, received a "
-                             f"state dict without them (another architecture or variant?).")
+            raise ValueError(
+                f"Expected tensors {missing} for layer {layer_name!r}, received a "
+                f"state dict without them (another architecture or variant?)."
+            )
         arrays = [state[key] for key in keys]
         if how == "dense":
             arrays[0] = arrays[0].T
@@ -85,12 +94,19 @@ def keras_weights_from_state_dict(model, state):
             arrays[0] = np.transpose(arrays[0], how)
         out[layer_name] = arrays
         used.update(keys)
-    left = [k for k in state if k not in used and not k.endswith("num_batches_tracked")
-            and not (k.startswith("_fc.") and "logits" not in layer_names)]
+    left = [
+        k
+        for k in state
+        if k not in used
+        and not k.endswith("num_batches_tracked")
+        and not (k.startswith("_fc.") and "logits" not in layer_names)
+    ]
     if left:
-        raise ValueError(f"Expected every tensor of the state dict to map onto the model, "
-                         f"received {len(left)} without a layer, e.g. {left[:3]} (another "
-                         f"variant's file?).")
+        raise ValueError(
+            f"Expected every tensor of the state dict to map onto the model, "
+            f"received {len(left)} without a layer, e.g. {left[:3]} (another "
+            f"variant's file?)."
+        )
     return out
 
 
@@ -118,11 +134,14 @@ def load_torch_weights(model, path):
         expected = [tuple(w.shape) for w in layer.weights]
         received = [tuple(a.shape) for a in arrays]
         if expected != received:
-            raise ValueError(f"Expected weights of shapes {expected} for layer {layer_name!r}, "
-                             f"received {received} from {path!r} (another variant's file?).")
+            raise ValueError(
+                f"Expected weights of shapes {expected} for layer {layer_name!r}, "
+                f"received {received} from {path!r} (another variant's file?)."
+            )
         layer.set_weights(arrays)
     unset = [layer.name for layer in model.layers if layer.weights and layer.name not in weights]
     if unset:
-        raise ValueError(f"Expected weights for every layer, received none for {unset[:3]} from "
-                         f"{path!r}.")
+        raise ValueError(
+            f"Expected weights for every layer, received none for {unset[:3]} from {path!r}."
+        )
     return model
