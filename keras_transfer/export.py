@@ -1,5 +1,6 @@
 """Export trained models: SavedModel (``model.export``), the native ``.keras`` file and TFLite."""
 
+import json
 import os
 import time
 
@@ -234,3 +235,43 @@ def _interpreter(path, num_threads):
         return interpreter.get_tensor(out["index"]).copy()
 
     return interpreter, run
+
+
+def export_run(models, inputs, run_dir, directory):
+    """Exports a run's models once: a resumed run reuses or finishes the recorded exports.
+
+    The export paths are planned and recorded in the run folder
+    (``exports_plan.json``, `plan_exports`) before the first export, so a run
+    killed while exporting finishes the same paths on resume (no ``name_2``
+    duplicates) and clears its half-written temporaries; ``exports.json``
+    records the finished exports (`export_and_check`), and a run that has it
+    exports nothing again.
+
+    Returns:
+        ``exports.json``'s content: model name -> its exported paths and checks.
+
+    Example:
+    >>> import tempfile
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> run, out = tempfile.mkdtemp(), tempfile.mkdtemp()
+    >>> first = export_run({"m": model}, np.zeros((2, 3), "float32"), run, out)
+    >>> export_run({"m": model}, np.zeros((2, 3), "float32"), run, out) == first
+    True
+    """
+    from keras_transfer.report import write_json
+
+    record = os.path.join(run_dir, "exports.json")
+    if os.path.exists(record):
+        with open(record) as f:
+            return json.load(f)
+    plan_path = os.path.join(run_dir, "exports_plan.json")
+    if os.path.exists(plan_path):
+        with open(plan_path) as f:
+            plan = json.load(f)
+    else:
+        plan = plan_exports(models, directory)
+        write_json(plan_path, plan)
+    exports = export_and_check(models, directory, inputs, plan)
+    write_json(record, exports)
+    return exports

@@ -1,1 +1,1 @@
-"""Recipes: one absl app per paper (see DESIGN.md, the recipe contract)."""
+"""Recipes: one line per paper naming its experiment (docs/design.md, the recipe contract)."""

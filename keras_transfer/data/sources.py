@@ -1,6 +1,6 @@
 """Dataset sources: local npz folder, image folder, tensorflow-datasets, embedded digits.
 
-A dataset name is resolved in the order of DESIGN.md, first match wins:
+A dataset name is resolved in this order (docs/design.md, Datasets), first match wins:
 
 1. ``<data_dir>/<name>/{train,test}.npz`` (plain ``x`` pixels or the JPEG-packed
    ``jpeg`` + ``offsets`` format of ``../shared/data``), with ``classes.txt``;

@@ -265,6 +265,7 @@ def _tune(experiment, config, data, output_dir, strategy, fv):
 def _compare(
     experiment, config, data, output_dir, t0, load_seconds, strategy, export_dir, settings, fv
 ):
+    from keras_transfer import export
     from keras_transfer import report
     from keras_transfer import training
     from keras_transfer.callbacks import Diverged
@@ -303,8 +304,9 @@ def _compare(
     exports = {}
     if export_dir and result.models:
         t_export = time.perf_counter()
-        exports = _exports(
-            result,
+        exports = export.export_run(
+            result.models,
+            result.export_inputs,
             output_dir,
             os.path.join(
                 export_dir, experiment.name, os.path.basename(os.path.normpath(output_dir))
@@ -326,34 +328,6 @@ def _compare(
     progress.line("done", f"-> {output_dir}")
     print(result.table)
     return summary
-
-
-def _exports(result, output_dir, directory):
-    """Exports the run's models once: a resumed run reuses or finishes the recorded exports.
-
-    The export paths are planned and recorded in the run folder
-    (``exports_plan.json``) before the first export, so a run killed while
-    exporting finishes the same paths on resume (no ``name_2`` duplicates)
-    and clears its half-written temporaries; ``exports.json`` records the
-    finished exports.
-    """
-    from keras_transfer import export
-    from keras_transfer import report
-
-    record = os.path.join(output_dir, "exports.json")
-    if os.path.exists(record):
-        with open(record) as f:
-            return json.load(f)
-    plan_path = os.path.join(output_dir, "exports_plan.json")
-    if os.path.exists(plan_path):
-        with open(plan_path) as f:
-            plan = json.load(f)
-    else:
-        plan = export.plan_exports(result.models, directory)
-        report.write_json(plan_path, plan)
-    exports = export.export_and_check(result.models, directory, result.export_inputs, plan)
-    report.write_json(record, exports)
-    return exports
 
 
 def _exit_code(run, argv):
