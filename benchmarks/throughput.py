@@ -7,6 +7,8 @@ CNN; up to twice that while other work shares the cores; it prints its duration)
 Quick check (~4 minutes on 2 busy cores, writes nothing; digits needs no files):
     python benchmarks/throughput.py --dataset=digits --steps=32 --warmup_steps=8 --trials=1 \
         --nowrite
+Re-render the section from its kept measurements, or check it (`benchmarks.sweep`):
+    python benchmarks/throughput.py --render --check
 
 Compared in one process, per model, at the input and batch its recipe uses:
 HTCNN shallow and cloud CNNs (CIFAR-10 32x32x3, batch 100); LeNet-5 with the
@@ -31,8 +33,8 @@ against a float32 2048x2048 `tf.linalg.matmul` peak measured at start and end.
 Fairness: every timed run uses a fresh model with the same initial weights,
 first warmed up through the same path (traces its functions), then reset to
 those weights with a zeroed optimizer state; a new dataset object with the same
-shuffle seed (same batches); trials alternate a, b, a, b, ... so drift of the
-machine affects both alike.
+shuffle seed (same batches); both from the fixed seed `SEED`. Trials alternate
+a, b, a, b, ... so drift of the machine affects both alike.
 
 Steps: "auto" takes the largest divisor of the epoch up to
 `training.MAX_STEPS_PER_EXECUTION` (32), 1 for models above
@@ -62,10 +64,9 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 
+from benchmarks import sweep
 from benchmarks.results import epoch_timer
 from benchmarks.results import machine_info
-from benchmarks.results import publish
-from benchmarks.results import section_header
 from keras_transfer import data as kt_data
 from keras_transfer import models
 from keras_transfer import training
@@ -102,10 +103,6 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_integer("trials", 3, "Timed runs of each path per model, alternated a, b, a, b.")
 flags.DEFINE_integer("test_examples", 100, "Test images our loop evaluates after the epoch.")
-flags.DEFINE_integer("seed", 0, "Seed of the initial weights and of the batch order.")
-flags.DEFINE_boolean(
-    "write", True, "Write the section into benchmarks/RESULTS.md (--nowrite to only print it)."
-)
 for _name in ("steps", "warmup_steps", "trials", "test_examples"):
     flags.register_validator(_name, lambda v: v >= 1, message=f"--{_name} must be >= 1")
 flags.register_validator(
@@ -113,15 +110,16 @@ flags.register_validator(
     lambda v: bool(v) and set(v) <= set(MODELS),
     message=f"--models must be a non-empty subset of {list(MODELS)}",
 )
+sweep.define_flags()
 
-SECTION = "throughput"
+SEED = 0  # of the initial weights and of the batch order
 TARGET_RATIO = 0.97
 SMALL_MFLOP = 10.0  # forward MFLOP per image below which ours must be faster than plain
 OUR_CALLBACKS = "TensorBoard, CSVLogger, BackupAndRestore, TerminateOnNaN, LearningCurve"
 
 
 @functools.lru_cache(maxsize=None)
-def load(dataset, split, side, channels):
+def _load(dataset, split, side, channels):
     return kt_data.load_image_data(
         dataset,
         split,
@@ -131,7 +129,7 @@ def load(dataset, split, side, channels):
     )
 
 
-def compiled(name, shape, classes):
+def _compiled(name, shape, classes):
     """The model ``name`` compiled the way its recipe compiles it."""
     if name == "lenet5":
         codes = coding.random_codes(classes, 20, seed=classes)
@@ -151,27 +149,40 @@ def compiled(name, shape, classes):
     return training.compile_classifier(model)
 
 
-class Bench:
+class _Bench:
     """One model: its data, initial weights, FLOPs and the two timed paths."""
 
     def __init__(self, name, tmp):
         self.name, self.tmp, self.runs = name, tmp, 0
         self.label, recipe_data, self.shape, self.batch = MODELS[name]
         self.dataset = recipe_data if FLAGS.dataset == "recipe" else FLAGS.dataset
-        self.train = load(self.dataset, "train", self.shape[0], self.shape[2])
-        test = load(self.dataset, "test", self.shape[0], self.shape[2])
+        self.train = _load(self.dataset, "train", self.shape[0], self.shape[2])
+        test = _load(self.dataset, "test", self.shape[0], self.shape[2])
         self.test_x, self.test_y = test.x[: FLAGS.test_examples], test.y[: FLAGS.test_examples]
-        keras.utils.set_random_seed(FLAGS.seed)
-        template = compiled(name, self.shape, self.train.info.num_classes)
+        keras.utils.set_random_seed(SEED)
+        template = _compiled(name, self.shape, self.train.info.num_classes)
         self.initial_weights, self.params = template.get_weights(), template.count_params()
         self.flops = count_flops(template)
         self.spe = training.resolve_steps_per_execution(None, FLAGS.steps)
         self.warmup = -(-FLAGS.warmup_steps // self.spe) * self.spe
 
+    def info(self):
+        """What the section shows of the model (JSON-able)."""
+        return {
+            "name": self.name,
+            "label": self.label,
+            "dataset": self.dataset,
+            "shape": list(self.shape),
+            "batch": self.batch,
+            "parameters": self.params,
+            "flops": self.flops,
+            "warmup": self.warmup,
+        }
+
     def train_ds(self):
         """A new pipeline object: same seed, so the same batches in the same order."""
         return kt_data.make_dataset(
-            self.train.x, self.train.y, self.batch, shuffle=True, repeat=True, seed=FLAGS.seed
+            self.train.x, self.train.y, self.batch, shuffle=True, repeat=True, seed=SEED
         )
 
     def reset(self, model):
@@ -212,7 +223,7 @@ class Bench:
     def timed(self, path):
         """One trial of ``path`` ("plain" or "ours"): fresh model, warm-up, reset, timed run."""
         run = getattr(self, path)
-        model = compiled(self.name, self.shape, self.train.info.num_classes)
+        model = _compiled(self.name, self.shape, self.train.info.num_classes)
         model.set_weights(self.initial_weights)
         run(model, self.warmup)
         self.reset(model)
@@ -223,17 +234,10 @@ class Bench:
                 f"Expected {FLAGS.steps} optimizer steps in the timed {path} "
                 f"run of {self.name}, counted {done}."
             )
-        images = FLAGS.steps * self.batch
-        return {
-            "train_s": train_s,
-            "call_s": call_s,
-            "train_ips": images / train_s,
-            "call_ips": images / call_s,
-            "spe": model.steps_per_execution,
-        }
+        return {"train_s": train_s, "call_s": call_s, "spe": int(model.steps_per_execution)}
 
 
-def matmul_gflops(n=2048, repeats=5):
+def _matmul_gflops(n=2048, repeats=5):
     """Best-of-``repeats`` GFLOP/s of a float32 n x n `tf.linalg.matmul` (2 n^3 FLOPs)."""
     a, b = tf.random.normal((n, n), seed=1), tf.random.normal((n, n), seed=2)
     tf.linalg.matmul(a, b)[0, 0].numpy()  # warm-up
@@ -246,21 +250,20 @@ def matmul_gflops(n=2048, repeats=5):
 
 
 def lscpu():
-    """The CPU lines of ``lscpu`` that bound the peak: model, cores, caches, SIMD."""
+    """The CPU lines of ``lscpu`` that bound the peak: model, cores, caches, SIMD.
+
+    Example:
+    >>> "SIMD" in lscpu() or lscpu() == "lscpu not available"
+    True
+    """
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return "lscpu not available"
     info = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
     info = {k.strip(): v.strip() for k, v in info.items()}
-    keys = (
-        "Model name",
-        "Socket(s)",
-        "Core(s) per socket",
-        "Thread(s) per core",
-        "L2 cache",
-        "L3 cache",
-    )
+    keys = ("Model name", "Socket(s)", "Core(s) per socket", "Thread(s) per core")
+    keys += ("L2 cache", "L3 cache")
     simd = [f for f in ("fma", "avx2", "avx512f") if f in info.get("Flags", "").split()]
     return "; ".join(
         [f"{k} {info[k]}" for k in keys if k in info]
@@ -268,103 +271,43 @@ def lscpu():
     )
 
 
-def _fmt(x, digits=1):
-    return f"{x:,.{digits}f}"
+def measure():
+    """Times both paths for every model of ``--models``: everything the section shows.
 
+    Returns a JSON-able dict: the settings (flags, seed, targets), the
+    machine (load average at the start, ``lscpu``, software versions), the
+    matmul peak at start and end, and per model its description and every
+    trial's raw seconds (`markdown` derives every number from these).
 
-def build_report(results, peaks, load_avg):
-    """Markdown: settings, one row per model (medians over trials), the target verdict."""
-    peak = max(peaks)
-    header = [
-        "model",
-        "data, input",
-        "batch",
-        "parameters",
-        "forward MFLOP/img",
-        "plain fit img/s",
-        "ours img/s (steps/exec)",
-        "ours / plain",
-        "per trial",
-        "ours / plain (whole call)",
-        "ours GFLOP/s",
-        "% of matmul peak",
-        "target",
-    ]
-    rows, verdicts = [], []
-    for b, trials in results:
-        med = {
-            p: {k: statistics.median(t[p][k] for t in trials) for k in ("train_ips", "call_ips")}
-            for p in ("plain", "ours")
-        }
-        ratio = med["ours"]["train_ips"] / med["plain"]["train_ips"]
-        mflop, gflops = b.flops / 1e6, 3 * b.flops * med["ours"]["train_ips"] / 1e9
-        small = mflop < SMALL_MFLOP
-        ok = ratio >= TARGET_RATIO and (ratio > 1.0 or not small)
-        verdicts.append((b.label, ok))
-        rows.append(
-            [
-                b.label,
-                f"{b.dataset} {'x'.join(map(str, b.shape))}",
-                b.batch,
-                f"{b.params:,}",
-                _fmt(mflop, 2),
-                _fmt(med["plain"]["train_ips"]),
-                f"{_fmt(med['ours']['train_ips'])} ({trials[0]['ours']['spe']})",
-                f"**{_fmt(ratio, 3)}**",
-                ", ".join(
-                    _fmt(t["ours"]["train_ips"] / t["plain"]["train_ips"], 2) for t in trials
-                ),
-                _fmt(med["ours"]["call_ips"] / med["plain"]["call_ips"], 3),
-                _fmt(gflops, 2),
-                _fmt(100 * gflops / peak, 1),
-                ("met" if ok else "NOT met") + (" (small)" if small else ""),
-            ]
-        )
-    failed = [label for label, ok in verdicts if not ok]
-    m = machine_info()
-    return "\n".join(
-        [
-            f"Training throughput per model the recipes train: (a) plain `model.fit` with Keras "
-            f"defaults (steps_per_execution=1, no callbacks) vs (b) "
-            f"`keras_transfer.training.train` "
-            f'with its default "auto" steps_per_execution and its callbacks ({OUR_CALLBACKS}) '
-            f"and a {FLAGS.test_examples}-image test set. {FLAGS.steps} timed steps per run after "
-            f"a warm-up of {results[0][0].warmup} steps through the same path, {FLAGS.trials} "
-            f"trial(s) per path alternated a, b, a, b; fresh models with identical initial "
-            f"weights, identical batches. img/s: medians over the trials of the *training* time "
-            f"(epoch start to the last step; ours excludes its evaluation).",
-            "",
-            f"- Machine: {m['cpu_count']} CPUs, lscpu: {lscpu()}.",
-            f"- Matmul peak: float32 2048x2048 `tf.linalg.matmul`, best of 5, at start / end: "
-            f"{' / '.join(_fmt(p) for p in peaks)} GFLOP/s; % of peak uses {_fmt(peak)}.",
-            "- ours GFLOP/s = 3 x forward FLOPs per image (`count_flops`, multiply-add = 2) x ours "
-            "img/s. *whole call*: the `fit` / `train` call (ours adds set-up, the tiny "
-            "evaluation, the backup and saving the final weights).",
-            f"- Load average (1, 5, 15 min) at the start: "
-            f"{', '.join(f'{x:.2f}' for x in load_avg)}.",
-            "",
-            markdown_table(header, rows),
-            "",
-            f"Target: ours >= {TARGET_RATIO}x plain fit for every model, and faster (> 1x) for the "
-            f"small models (< {SMALL_MFLOP:g} forward MFLOP/image, overhead-bound): "
-            + ("met for all." if not failed else f"NOT met for {', '.join(failed)}."),
-        ]
-    )
-
-
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    Example (a few minutes on 2 CPU cores; ``digits`` needs no files):
+    >>> _ = FLAGS(["throughput", "--models=net2", "--dataset=digits", "--steps=32",
+    ...            "--warmup_steps=1", "--trials=1"])
+    >>> m = measure()  # doctest: +SKIP
+    >>> [t["ours"]["spe"] for t in m["models"][0]["trials"]]  # doctest: +SKIP
+    [32]
+    """
     # Keras warns that fit's default shuffle=True is ignored for a tf.data input, once per fit.
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
-    load_avg = os.getloadavg()
+    m = {
+        "settings": {
+            **{n: FLAGS[n].value for n in ("models", "dataset", "steps", "warmup_steps")},
+            **{n: FLAGS[n].value for n in ("trials", "test_examples")},
+            "seed": SEED,
+            "target_ratio": TARGET_RATIO,
+            "small_mflop": SMALL_MFLOP,
+            "our_callbacks": OUR_CALLBACKS,
+        },
+        "load_average": list(os.getloadavg()),
+        "lscpu": lscpu(),
+        "machine": machine_info(),
+        "models": [],
+    }
     t_start = time.perf_counter()
-    peaks = [matmul_gflops()]
+    peaks = [_matmul_gflops()]
     print(f"matmul peak {peaks[0]:.1f} GFLOP/s", flush=True)
-    results = []
     with tempfile.TemporaryDirectory(prefix="throughput_") as tmp:
         for name in FLAGS.models:
-            b = Bench(name, tmp)
+            b = _Bench(name, tmp)
             print(
                 f"{b.label}: {b.dataset} {len(b.train)} images {b.shape}, batch {b.batch}, "
                 f"{b.params:,} parameters, {b.flops / 1e6:.2f} forward MFLOP/img; "
@@ -376,22 +319,125 @@ def main(argv):
                 for path in ("plain", "ours"):
                     r = trial[path] = b.timed(path)
                     print(
-                        f"  trial {i + 1} {path:5s}: training {r['train_s']:.2f}s "
-                        f"({r['train_ips']:.1f} img/s), whole call {r['call_s']:.2f}s "
-                        f"({r['call_ips']:.1f} img/s), steps/exec {r['spe']}",
+                        f"  trial {i + 1} {path:5s}: training {r['train_s']:.2f}s, whole call "
+                        f"{r['call_s']:.2f}s, steps/exec {r['spe']}",
                         flush=True,
                     )
-            results.append((b, trials))
-    peaks.append(matmul_gflops())
-    print(
-        f"matmul peak {peaks[1]:.1f} GFLOP/s; benchmark took "
-        f"{time.perf_counter() - t_start:.0f} s\n",
-        flush=True,
-    )
-    if not FLAGS.write:  # the header update_section would add, so the printout is complete
-        print(section_header(SECTION) + "\n")
-    publish(SECTION, build_report(results, peaks, load_avg), FLAGS.write)
+            m["models"].append(dict(b.info(), trials=trials))
+    peaks.append(_matmul_gflops())
+    m["matmul_gflops"] = peaks
+    m["seconds"] = time.perf_counter() - t_start
+    print(f"matmul peak {peaks[1]:.1f} GFLOP/s; benchmark took {m['seconds']:.0f} s\n")
+    return m
 
+
+def _fmt(x, digits=1):
+    return f"{x:,.{digits}f}"
+
+
+def _row(model, s, peak):
+    """One model's table row and whether it met the target."""
+    images = s["steps"] * model["batch"]
+
+    def ips(trial, path, time_key):
+        return images / trial[path][time_key]
+
+    trials = model["trials"]
+    med = {
+        (p, k): statistics.median(ips(t, p, k) for t in trials)
+        for p in ("plain", "ours")
+        for k in ("train_s", "call_s")
+    }
+    ratio = med["ours", "train_s"] / med["plain", "train_s"]
+    mflop = model["flops"] / 1e6
+    gflops = 3 * model["flops"] * med["ours", "train_s"] / 1e9
+    small = mflop < s["small_mflop"]
+    ok = ratio >= s["target_ratio"] and (ratio > 1.0 or not small)
+    row = [
+        model["label"],
+        f"{model['dataset']} {'x'.join(map(str, model['shape']))}",
+        model["batch"],
+        f"{model['parameters']:,}",
+        _fmt(mflop, 2),
+        _fmt(med["plain", "train_s"]),
+        f"{_fmt(med['ours', 'train_s'])} ({trials[0]['ours']['spe']})",
+        f"**{_fmt(ratio, 3)}**",
+        ", ".join(_fmt(ips(t, "ours", "train_s") / ips(t, "plain", "train_s"), 2) for t in trials),
+        _fmt(med["ours", "call_s"] / med["plain", "call_s"], 3),
+        _fmt(gflops, 2),
+        _fmt(100 * gflops / peak, 1),
+        ("met" if ok else "NOT met") + (" (small)" if small else ""),
+    ]
+    return row, ok
+
+
+HEADER = (
+    "model|data, input|batch|parameters|forward MFLOP/img|plain fit img/s|"
+    "ours img/s (steps/exec)|ours / plain|per trial|ours / plain (whole call)|ours GFLOP/s|"
+    "% of matmul peak|target"
+).split("|")
+
+
+def markdown(m):
+    """The section from `measure`'s dict only: settings, one row per model, the verdict.
+
+    img/s are medians over the trials; nothing is measured or read here.
+
+    Example:
+    >>> trial = {"plain": {"train_s": 2.0, "call_s": 2.5, "spe": 1},
+    ...          "ours": {"train_s": 1.6, "call_s": 2.4, "spe": 32}}
+    >>> m = {"settings": {"steps": 32, "warmup_steps": 32, "trials": 1, "test_examples": 100,
+    ...                   "target_ratio": 0.97, "small_mflop": 10.0, "our_callbacks": "CSVLogger"},
+    ...      "load_average": [2.0, 2.0, 2.0], "lscpu": "SIMD avx2", "matmul_gflops": [300, 290],
+    ...      "machine": {"cpu_count": "2", "platform": "Linux", "python": "3.11.7",
+    ...                  "tensorflow": "2.21.0", "keras": "3.15.1"},
+    ...      "models": [{"label": "Table I net-2", "dataset": "digits", "shape": [8, 8, 3],
+    ...                  "batch": 100, "parameters": 88448, "flops": 180000, "warmup": 32,
+    ...                  "trials": [trial]}]}
+    >>> print(markdown(m).splitlines()[-3][:72])
+    | Table I net-2 | digits 8x8x3 | 100 | 88,448 | 0.18 | 1,600.0 | 2,000.0
+    >>> print(markdown(m).splitlines()[-1][-29:])
+    overhead-bound): met for all.
+    """
+    s, peaks, mach = m["settings"], m["matmul_gflops"], m["machine"]
+    peak = max(peaks)
+    rows = [_row(model, s, peak) for model in m["models"]]
+    failed = [model["label"] for model, (_, ok) in zip(m["models"], rows) if not ok]
+    return "\n".join(
+        [
+            f"Training throughput per model the recipes train: (a) plain `model.fit` with Keras "
+            f"defaults (steps_per_execution=1, no callbacks) vs (b) "
+            f"`keras_transfer.training.train` "
+            f'with its default "auto" steps_per_execution and its callbacks '
+            f"({s['our_callbacks']}) and a {s['test_examples']}-image test set. {s['steps']} "
+            f"timed steps per run after a warm-up of {m['models'][0]['warmup']} steps through "
+            f"the same path, {s['trials']} trial(s) per path alternated a, b, a, b; fresh models "
+            f"with identical initial weights, identical batches. img/s: medians over the trials "
+            f"of the *training* time (epoch start to the last step; ours excludes its "
+            f"evaluation).",
+            "",
+            f"- Machine: {mach['cpu_count']} CPUs, lscpu: {m['lscpu']}.",
+            f"- Software: {mach['platform']}, Python {mach['python']}, TensorFlow "
+            f"{mach['tensorflow']}, Keras {mach['keras']}.",
+            f"- Matmul peak: float32 2048x2048 `tf.linalg.matmul`, best of 5, at start / end: "
+            f"{' / '.join(_fmt(p) for p in peaks)} GFLOP/s; % of peak uses {_fmt(peak)}.",
+            "- ours GFLOP/s = 3 x forward FLOPs per image (`count_flops`, multiply-add = 2) x ours "
+            "img/s. *whole call*: the `fit` / `train` call (ours adds set-up, the tiny "
+            "evaluation, the backup and saving the final weights).",
+            f"- Load average (1, 5, 15 min) at the start: "
+            f"{', '.join(f'{x:.2f}' for x in m['load_average'])}.",
+            "",
+            markdown_table(HEADER, [row for row, _ in rows]),
+            "",
+            f"Target: ours >= {s['target_ratio']}x plain fit for every model, and faster (> 1x) "
+            f"for the small models (< {s['small_mflop']:g} forward MFLOP/image, "
+            f"overhead-bound): "
+            + ("met for all." if not failed else f"NOT met for {', '.join(failed)}."),
+        ]
+    )
+
+
+BENCH = sweep.Measurements("throughput", measure, markdown)
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(lambda argv: sweep.main(BENCH, argv))

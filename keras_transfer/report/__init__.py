@@ -2,7 +2,8 @@
 
 - `run_files`: ``summary.json`` and ``history.csv``;
 - `plots`: ``curves.png`` and the other figures;
-- `tables`: console and markdown tables, `mean_range` for repeated numbers.
+- `tables`: console and markdown tables, `mean_range` for repeated numbers,
+  `ran_on` for where a benchmark run ran.
 
 Their names are importable from here (``from keras_transfer import report;
 report.write_json(...)``).
@@ -23,6 +24,7 @@ from keras_transfer.report.run_files import write_history
 from keras_transfer.report.run_files import write_json
 from keras_transfer.report.tables import markdown_table
 from keras_transfer.report.tables import mean_range
+from keras_transfer.report.tables import ran_on
 from keras_transfer.report.tables import text_table
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "plot_bars",
     "plot_curves",
     "plot_time_curves",
+    "ran_on",
     "save_figure",
     "text_table",
     "write_history",

@@ -30,6 +30,33 @@ def mean_range(stat, digits=4, percent=False, signed=False, missing="-"):
     return f"{mean}{unit} ({low}{' to ' if signed else '-'}{high})"
 
 
+def ran_on(summary, command=True, short=False):
+    """Where and when a benchmark run ran, from its kept ``ran_on``; ``None`` without one.
+
+    ``summary["ran_on"]`` holds the date, the machine (CPU count and model,
+    platform, Python, TensorFlow and Keras versions) and the recipe command
+    (`benchmarks.sweep` keeps it beside every run).
+
+    Example:
+    >>> info = {"date": "2026-12-06", "cpu_count": "2", "cpu_model": "Xeon",
+    ...         "platform": "Linux", "python": "3.11", "tensorflow": "2.21", "keras": "3.15",
+    ...         "command": "python r.py"}
+    >>> print(ran_on({"ran_on": info}))
+    Ran 2026-12-06 on 2 CPUs Xeon (Linux, Python 3.11, TensorFlow 2.21, Keras 3.15): `python r.py`
+    >>> ran_on({"ran_on": info}, short=True), ran_on({})
+    ('2026-12-06 on 2 CPUs Xeon', None)
+    """
+    m = summary.get("ran_on")
+    if not m:
+        return None
+    where = f"{m['date']} on {m['cpu_count']} CPUs {m['cpu_model']}"
+    if short:
+        return where
+    software = f"{m['platform']}, Python {m['python']}, TensorFlow {m['tensorflow']}"
+    text = f"Ran {where} ({software}, Keras {m['keras']})"
+    return text + (f": `{m['command']}`" if command and m.get("command") else "")
+
+
 def text_table(header, rows):
     """A table for the console and markdown alike: columns padded, numbers right-aligned.
 

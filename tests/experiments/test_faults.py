@@ -20,6 +20,8 @@ import time
 import conftest
 import pytest
 
+pytestmark = pytest.mark.slow  # runs recipes (docs/design.md, Tests)
+
 # How far (accuracy) a resumed headline may be from the uninterrupted one. Settings that train
 # to a plateau (16 epochs of 30 steps: both nets end above 0.95): in the middle of the take-off
 # from chance the test accuracy swings by 0.3 between epochs, and a resume's new shuffle order

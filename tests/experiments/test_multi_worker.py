@@ -19,10 +19,13 @@ import time
 import conftest
 import keras
 import numpy as np
+import pytest
 
 from keras_transfer import data
 from keras_transfer import models
 from keras_transfer import training
+
+pytestmark = pytest.mark.slow  # runs recipes (docs/design.md, Tests)
 
 GLOBAL_BATCH, EPOCHS, STEPS = 32, 2, 3
 WORKER = textwrap.dedent(f"""

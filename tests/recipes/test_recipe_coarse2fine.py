@@ -6,6 +6,8 @@ import json
 import conftest
 import pytest
 
+pytestmark = pytest.mark.slow  # runs recipes (docs/design.md, Tests)
+
 # digits are 8x8: stages at 2x2, 4x4 and 8x8 (area-downscaled), net-2 widened to net-3 at 4x4.
 TINY = conftest.TINY["coarse2fine"]
 

@@ -5,6 +5,8 @@ import json
 import conftest
 import pytest
 
+pytestmark = pytest.mark.slow  # runs recipes (docs/design.md, Tests)
+
 TINY = conftest.TINY["fusion"]
 
 

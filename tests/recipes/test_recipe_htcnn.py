@@ -8,6 +8,8 @@ import conftest
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # runs recipes (docs/design.md, Tests)
+
 TINY = conftest.TINY["htcnn"]
 
 

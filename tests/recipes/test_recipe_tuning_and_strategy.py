@@ -7,6 +7,8 @@ import conftest
 import pytest
 from conftest import TINY
 
+pytestmark = pytest.mark.slow  # runs recipes (docs/design.md, Tests)
+
 # The expensive phase each search shares between trials (GridSearch changes the
 # last searched field first, so the first two trials agree on it).
 # The mirrored smoke test needs every code path once, not every protocol or width.

@@ -1,13 +1,18 @@
 """The fusion experiment's headline: every run's accuracy and cost, Table 2/3-shaped tables.
 
-Reads `keras_transfer.experiments.fusion.run_experiment`'s result; no training.
+Reads `keras_transfer.experiments.fusion.run_experiment`'s result, or runs'
+summary.json files (`markdown`, the benchmark's RESULTS.md section); no
+training.
 """
 
 from keras_transfer import metrics
+from keras_transfer.experiments.fusion.config import FusionConfig
 from keras_transfer.report import markdown_table
 from keras_transfer.report import mean_range
+from keras_transfer.report import ran_on
 
 _TRAIN_OF = {"frozen": "new", "finetuned": "all"}  # single-model protocol -> fuse(train=...)
+TIME_LIMIT_SECONDS = 40 * 60  # the issue's budget per row (one recipe run) on 2 cores
 
 
 def describe(run):
@@ -181,3 +186,130 @@ def plot_accuracies(path, config, runs):
         f"retrained on {config.dataset} ({config.repeats} repeats)",
         ylabel="Test accuracy",
     )
+
+
+def markdown(summaries, rows=None):
+    """The benchmark's RESULTS.md section: one subsection per run (a row of Table 2 or 3).
+
+    Per run: where it ran, the settings, the Table 3-shaped table, the paper's
+    numbers, every run's cost, the hybrids' differences to the baselines, the
+    learned gates and the recipe's seconds per phase. Reads nothing but
+    ``summaries``.
+
+    Args:
+        summaries: run name -> the run's summary.json dict (with ``ran_on``).
+        rows: run name -> ``(title, the paper's numbers)``; a run not in it is
+            titled by its name, without the paper's numbers.
+
+    Example:
+    >>> import dataclasses
+    >>> cfg = FusionConfig(single_protocols=("frozen",), hybrids=("gated/new",), baselines=False)
+    >>> row = {"accuracy": 0.5, "train_seconds": 2.0, "trainable_params": 10, "total_params": 20}
+    >>> gated = dict(row, accuracy=0.6, gates={"exchange_1": {"b_to_a": 0.1, "a_to_b": -0.2}})
+    >>> runs = {"single_1_frozen": [row], "single_2_frozen": [row], "hybrid_gated_new": [gated]}
+    >>> summary = {"settings": dataclasses.asdict(cfg), "repeats": 1, "flops": {}, "runs": runs,
+    ...     "pretrain": {k: {"weights": None, "accuracy": 0.9, "seconds": 5.0} for k in "12"},
+    ...     "wall_seconds": {"pretrain": 10.0, "retrain": 6.0, "total": 17.0}}
+    >>> lines = markdown({"row1": summary}, {"row1": ("Table 3 row 1", "Paper: 62.23 %.")})
+    >>> lines = lines.splitlines()
+    >>> lines[0], lines[-1]
+    ('### Table 3 row 1', 'Whole row 0.3 min (target < 40 min: met).')
+    >>> [line for line in lines if line.startswith("| hybrid_gated_new")]
+    ['| hybrid_gated_new | +10.00 | - | - |', '| hybrid_gated_new | exchange_1 | +0.100 | -0.200 |']
+    """
+    rows = rows or {}
+    return "\n\n".join(
+        _run_markdown(summary, *rows.get(name, (name, None))) for name, summary in summaries.items()
+    )
+
+
+def _net_text(cfg, pre, k):
+    p = pre[k]
+    if p["weights"] is not None:
+        return f"{cfg['model_' + k]} loaded ({p['weights']})"
+    return (
+        f"{cfg['model_' + k]} pre-trained on {cfg['dataset_' + k]} (test accuracy "
+        f"{p['accuracy']:.4f}, {p['seconds']:.0f} s)"
+    )
+
+
+def _run_markdown(summary, title, paper):
+    """One run's subsection of `markdown`."""
+    cfg, wall = summary["settings"], summary["wall_seconds"]
+    # Rendered from the runs (not the stored headline): this version's tables.
+    head = headline(summary, FusionConfig(**cfg))
+    size, inner, pre = cfg["image_size"], cfg["imagenet_image_size"], summary["pretrain"]
+    where = ran_on(summary)
+    lines = [f"### {title}", "", *([where, ""] if where else [])]
+    lines += [
+        f"Model 1 {_net_text(cfg, pre, '1')}; model 2 {_net_text(cfg, pre, '2')}; "
+        f"{cfg['pretrain_steps']} SGD steps of {cfg['batch_size']} "
+        f"({cfg['pretrain_examples'] or 'all'} examples) per pre-trained net. Images "
+        f"{size}x{size} RGB"
+        + (f" (ImageNet nets resize to {inner}x{inner} inside)" if inner else "")
+        + f". Retraining on {cfg['dataset']}: {cfg['retrain_steps']} steps per run "
+        f"(SGD lr {cfg['retrain_lr']}, momentum 0.9), head {cfg['head_units']} units + dropout "
+        f"0.5 for every model, pairs {cfg['pairs']}; {summary['repeats']} repeats (seeds).",
+        "",
+        head["table"],
+        "",
+        *([paper, ""] if paper else []),
+        'Every run (accuracy over the repeats; seconds are means per repeat; "s incl. '
+        'pre-training" adds the pre-training of the nets a run needs, both for hybrids and '
+        "ensembles, 0 for loaded weights; in the fine-tuned runs and the hybrids that train "
+        "all, every BatchNorm layer trains too, ImageNet ones included):",
+        "",
+        head["cost_table"],
+        "",
+        markdown_table(
+            [
+                "hybrid",
+                "minus better single (same protocol)",
+                "minus ensemble",
+                "minus better single in the hybrid's time",
+            ],
+            [
+                [run]
+                + [
+                    "-" if vs[k] is None else f"{100 * vs[k]:+.2f}"
+                    for k in ("better_single", "ensemble", "matched_single")
+                ]
+                for run, vs in head["hybrid_vs"].items()
+            ],
+        ),
+        "",
+        "(points of accuracy, means over repeats.)",
+    ]
+    matched = summary.get("matched")
+    if matched:
+        lines += [
+            "",
+            f"Better single model in the hybrid's time: model {matched['model']} "
+            f"(the better fine-tuned one), {matched['steps']} steps = "
+            f"{matched['ratio']}x, for the slowest hybrid's {matched['budget_seconds']}"
+            f" s of training.",
+        ]
+    gates = [
+        [run, ex]
+        + [", ".join(f"{r['gates'][ex][way]:+.3f}" for r in rows) for way in ("b_to_a", "a_to_b")]
+        for run, rows in summary["runs"].items()
+        if run.startswith("hybrid_gated")
+        for ex in rows[0]["gates"]
+    ]
+    if gates:
+        lines += [
+            "",
+            "Learned gates (per repeat; 0 = no exchange):",
+            "",
+            markdown_table(
+                ["hybrid", "exchange", "model 2 -> model 1", "model 1 -> model 2"], gates
+            ),
+        ]
+    met = "met" if wall["total"] < TIME_LIMIT_SECONDS else "NOT met"
+    lines += [
+        "",
+        markdown_table(["phase", "seconds"], [[p, f"{s:.0f}"] for p, s in wall.items()]),
+        "",
+        f"Whole row {wall['total'] / 60:.1f} min (target < {TIME_LIMIT_SECONDS // 60} min: {met}).",
+    ]
+    return "\n".join(lines)

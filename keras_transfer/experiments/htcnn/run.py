@@ -312,6 +312,7 @@ def run(config, data, context):
     summary = headline(results)
     mean = data.extra["mean"]
     x = data.test.x[:64].astype(np.float32) / 255.0
+    cloud_idx, shallow_idx = split_training_sets(config, data.train, seed)  # repeat 0's
     return Result(
         headline=summary,
         table=headline_table(summary),
@@ -323,6 +324,8 @@ def run(config, data, context):
         summary={
             "data": {
                 "train_examples": len(data.train),
+                "cloud_train_examples": len(cloud_idx),
+                "shallow_train_examples": [len(idx) for idx in shallow_idx],
                 "test_examples": len(data.test),
                 "image_shape": list(data.input_shape),
                 "num_classes": data.num_classes,

@@ -1,0 +1,94 @@
+"""The layer_transfer benchmark section is a pure function of its runs' summaries."""
+
+import builtins
+import dataclasses
+import json
+import time
+
+import pytest
+
+from keras_transfer.experiments.layer_transfer.config import get_preset
+from keras_transfer.experiments.layer_transfer.report import headline
+from keras_transfer.experiments.layer_transfer.report import markdown
+
+RAN_ON = {
+    "date": "2026-12-03 10:48 UTC",
+    "cpu_count": "2",
+    "cpu_model": "Intel(R) Xeon(R) Processor",
+    "platform": "Linux",
+    "python": "3.11.7",
+    "tensorflow": "2.21.0",
+    "keras": "3.15.1",
+}
+
+
+def summary(dataset, flags, shift=0.0):
+    """A finished run's summary.json dict as `benchmarks.sweep.load` gives it."""
+    cfg = get_preset("quick", dataset=dataset, ks=(1, 5, 40), levels=(0, 3, 5), trials=2)
+    acc = {
+        k: {n: [0.3 + 0.01 * k + 0.02 * n + shift, 0.32 + 0.01 * k + shift] for n in cfg.levels}
+        for k in cfg.ks
+    }
+    acc[40][5] = [0.2, 0.3]
+    command = f"python recipes/layer_transfer.py --seed=0 --dataset={dataset} --preset=quick"
+    fit = {
+        k: {n: {"mean": 1.0, "min": 1.0, "max": 1.0, "n": 2} for n in cfg.levels} for k in cfg.ks
+    }
+    return json.loads(
+        json.dumps(
+            {
+                "dataset": dataset,
+                "settings": dataclasses.asdict(cfg),
+                "headline": headline(cfg, acc),
+                "source_train_accuracy": 1.0,
+                "source_test_accuracy": 0.99,
+                "train_accuracy": fit,
+                "wall_seconds": {"load_data": 1.0, "total": 189.4},
+                "history": [],
+                "ran_on": dict(RAN_ON, command=" ".join([command, *flags, "--noexport"])),
+            }
+        )
+    )
+
+
+SUMMARIES = {
+    "mnist": summary("mnist", []),
+    "mnist-target_epochs_100": summary("mnist", ["--target_epochs=100"], 0.01),
+    "cifar100": summary("cifar100", []),
+    "cifar100-source_steps_16000": summary("cifar100", ["--source_steps=16000"]),
+    "cifar100-source_classes_40-99-source_steps_16000": summary(
+        "cifar100", ["--source_classes=40-99", "--source_steps=16000"]
+    ),
+}
+
+
+def test_sections_tables_and_comparisons():
+    text = markdown(SUMMARIES)
+    assert "### mnist, --target_epochs=100 (output code)" in text
+    assert "| 1 | 0.320 (0.310-0.330) |" in text  # mean (min-max) by mean_range
+    assert "Ran 2026-12-03 10:48 UTC on 2 CPUs Intel(R) Xeon(R) Processor" in text
+    assert "recipe wall time 189 s" in text
+    assert "- mnist, --target_epochs=100 against the preset: " in text
+    assert (
+        "- cifar100, --source_classes=40-99 --source_steps=16000 against "
+        "--source_steps=16000: " in text
+    )
+    assert "| cifar100 | --source_steps=16000 | 1.00 / 0.99 |" in text
+    assert text.endswith("about 10 samples.")
+
+
+def test_reads_no_files_and_no_clock(monkeypatch):
+    expected = markdown(SUMMARIES)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("markdown must read no files and no clock")
+
+    monkeypatch.setattr(builtins, "open", refuse)
+    monkeypatch.setattr(time, "time", refuse)
+    monkeypatch.setattr(time, "strftime", refuse)
+    assert markdown(SUMMARIES) == expected
+
+
+def test_an_unfinished_summary_is_refused():
+    with pytest.raises(KeyError):
+        markdown({"mnist": {"settings": {}, "wall_seconds": {}}})
