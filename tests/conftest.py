@@ -73,6 +73,12 @@ def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "ignore:`shuffle=True` was passed:UserWarning")
 
 
+def pytest_collection_modifyitems(config, items):
+    # Slow tests first (a stable sort): with two pytest-xdist workers the long recipe runs
+    # start early and the fast tests fill the gaps, instead of one worker finishing alone.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 

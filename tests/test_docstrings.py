@@ -10,9 +10,13 @@ import pytest
 import keras_transfer
 
 MODULES = sorted(m.name for m in pkgutil.walk_packages(keras_transfer.__path__, "keras_transfer."))
+# Examples that train several models (half a minute): outside the fast loop.
+SLOW = {"keras_transfer.experiments.htcnn.run"}
 
 
-@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize(
+    "name", [pytest.param(m, marks=pytest.mark.slow) if m in SLOW else m for m in MODULES]
+)
 def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(

@@ -83,6 +83,7 @@ def test_layer_transfer_example(tmp_path, monkeypatch):
     assert round(ns["kt"].parameter_report(ns["target"])["trainable_fraction"], 3) == 0.967
 
 
+@pytest.mark.slow
 @needs("cifar10")
 def test_compact_example(tmp_path, monkeypatch):
     ns = run(block(r"kt\.Distiller\("), tmp_path, monkeypatch)

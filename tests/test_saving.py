@@ -261,14 +261,17 @@ def test_the_test_models_hold_the_package_s_custom_objects(saved):
     assert {name: info["custom"] for name, info in saved[2].items()} == EXPECTED_CUSTOM
 
 
+@pytest.mark.slow
 def test_every_model_loads_in_a_new_process_importing_keras_transfer_first(saved):
     check_in_a_new_process(saved, "kt-first")
 
 
+@pytest.mark.slow
 def test_models_load_in_a_new_process_importing_keras_first(saved):
     check_in_a_new_process(saved, "keras-first")
 
 
+@pytest.mark.slow
 def test_models_load_in_a_new_process_importing_only_a_submodule(saved):
     # Keras is first imported in the middle of keras_transfer.layers' own import: the
     # registration waits until that import is done (no half-defined names).

@@ -274,6 +274,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_two_cpu_replicas(tmp_path):
     env = dict(
         os.environ,

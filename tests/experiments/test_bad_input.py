@@ -257,6 +257,7 @@ def test_refusal_traceback_only_under_debug_verbosity(tmp_path, capsys):
     assert err.strip().splitlines()[-1].startswith("error: Expected learning_rate")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "recipe,args,fragment",
     [

@@ -164,6 +164,7 @@ def _settings_of(out):
     return json.loads((out / "run_settings.json").read_text())
 
 
+@pytest.mark.slow
 def test_resume_after_the_dataset_changed_is_refused(tmp_path, capsys):
     from keras_transfer.experiments import runner
 
@@ -234,6 +235,7 @@ def _curve_rows(out):
     )
 
 
+@pytest.mark.slow
 def test_a_second_process_on_a_running_folder_is_refused_and_the_first_finishes(tmp_path, capsys):
     from keras_transfer.experiments import runner
 
@@ -261,6 +263,7 @@ def test_a_second_process_on_a_running_folder_is_refused_and_the_first_finishes(
     assert_refused("htcnn", ["--resume"], "finished run", out, capsys, before=snapshot(out))
 
 
+@pytest.mark.slow
 def test_ctrl_c_then_a_kill_during_export_then_resume_leaves_one_clean_run(tmp_path):
     out, exports = tmp_path / "out", tmp_path / "exports"
     args = ["--export", f"--export_dir={exports}", "--epochs=3"]

@@ -1,6 +1,7 @@
 """keras-tuner search over the HTCNN design factors."""
 
 import numpy as np
+import pytest
 
 from keras_transfer import data as kt_data
 from keras_transfer.experiments import htcnn
@@ -20,6 +21,7 @@ def test_split_validation_is_stratified_and_disjoint():
     assert overlap <= 2  # digits holds a couple of pixel-identical duplicates
 
 
+@pytest.mark.slow
 def test_tuner_runs_trials_in_the_search_space(tmp_path):
     config = htcnn.get_preset(
         "quick", dataset="digits", epochs=1, steps_per_epoch=5, shallow_steps=5

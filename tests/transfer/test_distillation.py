@@ -75,6 +75,7 @@ def test_teacher_frozen_and_student_trained():
     assert teacher.trainable is False
 
 
+@pytest.mark.slow
 def test_cached_and_uncached_first_step_are_identical():
     x, y = _digits(32)
     results = []

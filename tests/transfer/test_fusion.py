@@ -30,6 +30,7 @@ def _zero_adapters(model):
                 sub.set_weights([np.zeros_like(w) for w in sub.get_weights()])
 
 
+@pytest.mark.slow
 def test_zeroed_adapters_give_the_two_untouched_networks(nets, tmp_path):
     a, b = nets
     before = [w.copy() for w in a.get_weights() + b.get_weights()]
@@ -107,6 +108,7 @@ def _compiled(model):
     return model
 
 
+@pytest.mark.slow
 def test_gated_fusion_starts_as_the_two_untouched_networks(nets, tmp_path):
     a, b = nets
     fused = fusion.fuse(a, b, 5, pairs=_PAIRS, exchange="gated", batch_norm=True)

@@ -131,7 +131,7 @@ def load_state_dict(path):
             storage count larger than the bytes left ...).
 
     Example:
-    >>> import os, tempfile
+    >>> import os, pickle, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "evil.pth")
     >>> with open(path, "wb") as f:  # a header, then a "state dict" that calls os.getcwd
     ...     for obj in (_MAGIC_NUMBER, _PROTOCOL_VERSION, {"little_endian": True}, os.getcwd):
