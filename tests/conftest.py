@@ -73,12 +73,6 @@ def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "ignore:`shuffle=True` was passed:UserWarning")
 
 
-def pytest_collection_modifyitems(config, items):
-    # Slow tests first (a stable sort): with two pytest-xdist workers the long recipe runs
-    # start early and the fast tests fill the gaps, instead of one worker finishing alone.
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 
@@ -214,3 +208,28 @@ def snapshot(folder):
             with open(path, "rb") as f:
                 out[os.path.relpath(path, folder)] = f.read()
     return out
+
+
+# Where a benchmark run ran, as benchmarks.sweep keeps it (tests of report.markdown).
+RAN_ON = {
+    "date": "2026-12-03 10:48 UTC",
+    "cpu_count": "2",
+    "cpu_model": "Intel(R) Xeon(R) Processor",
+    "platform": "Linux",
+    "python": "3.11.7",
+    "tensorflow": "2.21.0",
+    "keras": "3.15.1",
+}
+
+
+@pytest.fixture
+def no_files_no_clock(monkeypatch):
+    """Opening a file or reading the clock fails: a section renders from its summaries only."""
+    import builtins
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("markdown must read no files and no clock")
+
+    monkeypatch.setattr(builtins, "open", refuse)
+    monkeypatch.setattr(time, "time", refuse)
+    monkeypatch.setattr(time, "strftime", refuse)

@@ -1,26 +1,16 @@
 """The coarse2fine and htcnn_cifar10 benchmark sections: pure functions of the runs' summaries."""
 
-import builtins
 import dataclasses
 import json
-import time
 
+import conftest
 import pytest
 
 from keras_transfer.experiments.coarse2fine import report as c2f_report
 from keras_transfer.experiments.htcnn import report as htcnn_report
 from keras_transfer.experiments.htcnn.config import get_preset
 
-RAN_ON = {
-    "command": "python recipes/x.py --noexport",
-    "date": "2026-12-03 10:48 UTC",
-    "cpu_count": "2",
-    "cpu_model": "Intel(R) Xeon(R) Processor",
-    "platform": "Linux",
-    "python": "3.11.7",
-    "tensorflow": "2.21.0",
-    "keras": "3.15.1",
-}
+RAN_ON = conftest.RAN_ON
 
 
 def kept(summary):
@@ -118,7 +108,7 @@ def test_htcnn_paper_table_only_for_shown_settings():
 
 
 @pytest.mark.parametrize("name", ["coarse2fine", "htcnn"])
-def test_reads_no_files_and_no_clock(monkeypatch, name):
+def test_reads_no_files_and_no_clock(request, name):
     def render():
         if name == "coarse2fine":
             return c2f_report.markdown(c2f_summaries(), paper="P", time_limit_seconds=60)
@@ -126,10 +116,5 @@ def test_reads_no_files_and_no_clock(monkeypatch, name):
 
     expected = render()
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("markdown must read no files and no clock")
-
-    monkeypatch.setattr(builtins, "open", refuse)
-    monkeypatch.setattr(time, "time", refuse)
-    monkeypatch.setattr(time, "strftime", refuse)
+    request.getfixturevalue("no_files_no_clock")
     assert render() == expected

@@ -1,24 +1,16 @@
 """The fusion, compact_transfer and teacher_size sections are pure functions of summaries."""
 
-import builtins
 import dataclasses
 import json
-import time
+
+import conftest
 
 from keras_transfer.experiments.compact_transfer import report as compact
 from keras_transfer.experiments.compact_transfer.config import get_preset as compact_preset
 from keras_transfer.experiments.fusion import report as fusion
 from keras_transfer.experiments.fusion.config import get_preset as fusion_preset
 
-RAN_ON = {
-    "date": "2026-12-06 06:59 UTC",
-    "cpu_count": "2",
-    "cpu_model": "Intel(R) Xeon(R) Processor",
-    "platform": "Linux",
-    "python": "3.11.7",
-    "tensorflow": "2.21.0",
-    "keras": "3.15.1",
-}
+RAN_ON = conftest.RAN_ON
 
 
 def loaded(summary, command):
@@ -104,7 +96,7 @@ def compact_summary(side=96, widths=(4, 8)):
 
 def test_fusion_section():
     text = fusion.markdown(FUSION, ROWS)
-    assert text.startswith("### Table 3 row 1\n\nRan 2026-12-06 06:59 UTC on 2 CPUs Intel(R)")
+    assert text.startswith("### Table 3 row 1\n\nRan 2026-12-03 10:48 UTC on 2 CPUs Intel(R)")
     assert "): `python recipes/fusion.py --preset=quick`" in text
     assert "\n\n### lite0\n\n" in text  # a run without a row title is titled by its name
     assert text.count("Paper, Table 3: hybrid 62.23 %.") == 1
@@ -130,19 +122,14 @@ def test_teacher_size_section():
     lines = compact.teacher_size_markdown(runs).splitlines()
     assert lines[0].startswith("Teacher phase of the compact-transfer quick preset on cifar10")
     assert "| 128 | 0.7783 | 0.8616 | 26 | 184 | 1.657 |" in lines
-    assert lines[-1].startswith("- 128 px: Ran 2026-12-06 06:59 UTC on 2 CPUs")
+    assert lines[-1].startswith("- 128 px: Ran 2026-12-03 10:48 UTC on 2 CPUs")
     assert lines[-1].endswith("`python recipes/x.py --s=128`")
 
 
-def test_reads_no_files_and_no_clock(monkeypatch):
+def test_reads_no_files_and_no_clock(request):
     compact_runs = {"quick": compact_summary()}
     expected = (fusion.markdown(FUSION, ROWS), compact.markdown(compact_runs))
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("markdown must read no files and no clock")
-
-    monkeypatch.setattr(builtins, "open", refuse)
-    monkeypatch.setattr(time, "time", refuse)
-    monkeypatch.setattr(time, "strftime", refuse)
+    request.getfixturevalue("no_files_no_clock")
     assert (fusion.markdown(FUSION, ROWS), compact.markdown(compact_runs)) == expected
     assert compact.teacher_size_markdown(compact_runs)

@@ -1,25 +1,16 @@
 """The layer_transfer benchmark section is a pure function of its runs' summaries."""
 
-import builtins
 import dataclasses
 import json
-import time
 
+import conftest
 import pytest
 
 from keras_transfer.experiments.layer_transfer.config import get_preset
 from keras_transfer.experiments.layer_transfer.report import headline
 from keras_transfer.experiments.layer_transfer.report import markdown
 
-RAN_ON = {
-    "date": "2026-12-03 10:48 UTC",
-    "cpu_count": "2",
-    "cpu_model": "Intel(R) Xeon(R) Processor",
-    "platform": "Linux",
-    "python": "3.11.7",
-    "tensorflow": "2.21.0",
-    "keras": "3.15.1",
-}
+RAN_ON = conftest.RAN_ON
 
 
 def summary(dataset, flags, shift=0.0):
@@ -77,15 +68,10 @@ def test_sections_tables_and_comparisons():
     assert text.endswith("about 10 samples.")
 
 
-def test_reads_no_files_and_no_clock(monkeypatch):
+def test_reads_no_files_and_no_clock(request):
     expected = markdown(SUMMARIES)
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("markdown must read no files and no clock")
-
-    monkeypatch.setattr(builtins, "open", refuse)
-    monkeypatch.setattr(time, "time", refuse)
-    monkeypatch.setattr(time, "strftime", refuse)
+    request.getfixturevalue("no_files_no_clock")
     assert markdown(SUMMARIES) == expected
 
 
