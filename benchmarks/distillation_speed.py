@@ -270,7 +270,7 @@ def markdown(m):
     """
     from keras_transfer.report import markdown_table
 
-    seconds, mach = m["seconds"], m["machine"]
+    seconds = m["seconds"]
     med = {p: statistics.median(s) for p, s in seconds.items()}
     rows = [
         [
@@ -295,8 +295,6 @@ def markdown(m):
         f"{teacher['flops']:,} FLOPs per image, random weights). {m['trials']} timed "
         f"epoch(s) per path after a {m['warmup_steps']}-step warm-up, alternated a, b, c, d.",
         "",
-        f"- Software: {mach['platform']}, Python {mach['python']}, TensorFlow "
-        f"{mach['tensorflow']}, Keras {mach['keras']}.",
         f"- Load average (1, 5, 15 min) at the start: "
         f"{', '.join(f'{x:.2f}' for x in m['load_average'])}.",
         f"- (b)'s one-time teacher pass over the {m['examples']:,} images (batch 500): "

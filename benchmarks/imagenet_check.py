@@ -129,7 +129,7 @@ def markdown(m):
     """
     from keras_transfer.report import markdown_table
 
-    rows, bound, e, mach = m["rows"], m["min_restricted"], m["export"], m["machine"]
+    rows, bound, e = m["rows"], m["min_restricted"], m["export"]
     lite0 = next((r for r in rows if (r["variant"], r["side"]) == ("lite0", 224)), None)
     verdict = (
         ""
@@ -173,9 +173,6 @@ def markdown(m):
             f"{e['saved_model_max_diff']:.2e}; TFLite float32 max |logit difference| "
             f"{e['tflite_max_diff']:.2e}, same top-1 class for {e['tflite_same_top1']:.0%} of "
             f"the images.",
-            "",
-            f"Software: {mach['platform']}, Python {mach['python']}, TensorFlow "
-            f"{mach['tensorflow']}, Keras {mach['keras']}.",
         ]
     )
 

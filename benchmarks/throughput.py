@@ -417,8 +417,6 @@ def markdown(m):
             f"evaluation).",
             "",
             f"- Machine: {mach['cpu_count']} CPUs, lscpu: {m['lscpu']}.",
-            f"- Software: {mach['platform']}, Python {mach['python']}, TensorFlow "
-            f"{mach['tensorflow']}, Keras {mach['keras']}.",
             f"- Matmul peak: float32 2048x2048 `tf.linalg.matmul`, best of 5, at start / end: "
             f"{' / '.join(_fmt(p) for p in peaks)} GFLOP/s; % of peak uses {_fmt(peak)}.",
             "- ours GFLOP/s = 3 x forward FLOPs per image (`count_flops`, multiply-add = 2) x ours "
