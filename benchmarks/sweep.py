@@ -171,9 +171,10 @@ def load(section, names):
             )
         with open(path) as f:
             summary = json.load(f)
-        history = os.path.join(folder, "history.csv")
-        with open(history) if os.path.exists(history) else _empty() as f:
-            summary["history"] = [_row(r) for r in csv.DictReader(f)]
+        history, summary["history"] = os.path.join(folder, "history.csv"), []
+        if os.path.exists(history):
+            with open(history) as f:
+                summary["history"] = [_row(r) for r in csv.DictReader(f)]
         ran_on = os.path.join(folder, "ran_on.json")
         if os.path.exists(ran_on):
             with open(ran_on) as f:
@@ -266,12 +267,6 @@ def _write_json(path, obj):
         json.dump(obj, f, indent=1)
         f.write("\n")
     os.replace(path + ".tmp", path)
-
-
-def _empty():
-    import io
-
-    return io.StringIO("")
 
 
 def _row(row):

@@ -188,8 +188,6 @@ class Experiment:
         presets: preset name -> config.
         load_data: ``load_data(config, data_dir, seed) -> Splits``.
         run: ``run(config, data, context) -> Result``.
-        default_dataset: ``--dataset`` when the flag is not given (the
-            config field ``dataset``).
         repeats_field: the config field ``--repeats`` sets.
         planned_steps: ``planned_steps(config) -> int``, every optimizer step
             the run takes (pre-training included), for the progress ETA.
@@ -208,10 +206,14 @@ class Experiment:
     presets: dict
     load_data: Callable
     run: Callable
-    default_dataset: str = "digits"
     repeats_field: str = "repeats"
     planned_steps: Callable = None
     tuning: Any = None
+
+    @property
+    def default_dataset(self):
+        """``--dataset`` when the flag is not given: the config's ``dataset`` default."""
+        return self.config_class.dataset
 
 
 @dataclasses.dataclass(frozen=True)

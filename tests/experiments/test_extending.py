@@ -30,8 +30,7 @@ TOY = {
 
         EXPERIMENT = register_experiment(Experiment(
             name="toy", config_class=ToyConfig, get_preset=get_preset, presets=PRESETS,
-            load_data=load_data, run=_run.run, planned_steps=_run.planned_steps,
-            default_dataset=ToyConfig.dataset))
+            load_data=load_data, run=_run.run, planned_steps=_run.planned_steps))
     ''',
     "config.py": '''
         """The toy experiment's settings."""

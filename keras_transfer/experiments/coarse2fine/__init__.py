@@ -41,7 +41,6 @@ EXPERIMENT = register_experiment(
         load_data=load_data,
         run=_run.run,
         planned_steps=_run.planned_steps,
-        default_dataset=Coarse2FineConfig.dataset,
         tuning=search_space(),
     )
 )

@@ -52,7 +52,6 @@ EXPERIMENT = register_experiment(
         load_data=load_data,
         run=_run.run,
         planned_steps=_run.planned_steps,
-        default_dataset=CompactTransferConfig.dataset,
         tuning=search_space(),
     )
 )

@@ -38,7 +38,6 @@ EXPERIMENT = register_experiment(
         load_data=load_data,
         run=_run.run,
         planned_steps=_run.planned_steps,
-        default_dataset=HTCNNConfig.dataset,
         tuning=search_space(),
     )
 )

@@ -39,7 +39,6 @@ EXPERIMENT = register_experiment(
         load_data=load_data,
         run=_run.run,
         planned_steps=_run.planned_steps,
-        default_dataset=LayerTransferConfig.dataset,
         repeats_field="trials",
         tuning=search_space(),
     )
