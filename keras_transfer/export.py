@@ -150,26 +150,53 @@ def export_tflite(model, path, quantization="float32"):
     >>> os.path.getsize(p) > 0
     True
     """
+    return _export_tflite(model, {quantization: path})[quantization]
+
+
+def export_tflite_files(model, directory, name, quantizations=TFLITE_QUANTIZATIONS):
+    """``model`` as one ``<name>_<quantization>.tflite`` per quantization, from one export.
+
+    `export_tflite` for several quantizations at the cost of one SavedModel
+    export (which traces and writes the model: most of a conversion's time).
+
+    Returns:
+        ``{quantization: path written}``.
+
+    Example:
+    >>> import tempfile
+    >>> from keras_transfer import models
+    >>> paths = export_tflite_files(models.shallow_cnn((8, 8, 1), 10), tempfile.mkdtemp(), "m")
+    >>> sorted(os.path.basename(p) for p in paths.values())
+    ['m_dynamic_range.tflite', 'm_float32.tflite']
+    """
+    paths = {q: os.path.join(directory, f"{name}_{q}.tflite") for q in quantizations}
+    return _export_tflite(model, paths)
+
+
+def _export_tflite(model, paths):
     import tensorflow as tf
 
-    if quantization not in TFLITE_QUANTIZATIONS:
-        raise ValueError(
-            f"Expected quantization in {TFLITE_QUANTIZATIONS}, received {quantization!r}."
-        )
+    for quantization in paths:
+        if quantization not in TFLITE_QUANTIZATIONS:
+            raise ValueError(
+                f"Expected quantization in {TFLITE_QUANTIZATIONS}, received {quantization!r}."
+            )
     # Through our own SavedModel export (what `from_keras_model` does in Keras 3,
     # but silently and with the model's `serve` signature).
     import tempfile
 
+    written = {}
     with tempfile.TemporaryDirectory() as tmp:
         model.export(tmp, format="tf_saved_model", verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        flatbuffer = _convert(converter, quantization)
-    path = unique_path(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(flatbuffer)
-    return path
+        for quantization, path in paths.items():
+            flatbuffer = _convert(tf.lite.TFLiteConverter.from_saved_model(tmp), quantization)
+            path = unique_path(path)
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            with atomic_path(path) as part:
+                with open(part, "wb") as f:
+                    f.write(flatbuffer)
+            written[quantization] = path
+    return written
 
 
 def _convert(converter, quantization):

@@ -27,6 +27,8 @@ import shutil
 import keras
 import tensorflow as tf
 
+from keras_transfer import graph
+
 # The loop's callbacks live in their own module.
 from keras_transfer.callbacks import Deadline
 from keras_transfer.callbacks import DivergenceGuard
@@ -319,6 +321,7 @@ def train(
     if _OPTIONS["progress"]:
         cbs.append(ReportProgress(_OPTIONS["progress"], _run_name(run_dir, model), epochs))
     cbs += list(callbacks)
+    graph.build_training_state(model, train_ds.element_spec)  # one trace of the step, not two
     if eval_at_start and not curve.rows:
         results = model.evaluate(test_ds, verbose=0, return_dict=True)
         if metric not in results:

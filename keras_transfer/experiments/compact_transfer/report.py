@@ -44,10 +44,7 @@ def deployment_report(models, image_shape, directory, latency_runs=200):
     out = {}
     for name, model in models.items():
         row = {"parameters": int(model.count_params()), "flops": count_flops(model)}
-        for quant in kt_export.TFLITE_QUANTIZATIONS:
-            path = kt_export.export_tflite(
-                model, os.path.join(directory, f"{name}_{quant}.tflite"), quantization=quant
-            )
+        for quant, path in kt_export.export_tflite_files(model, directory, name).items():
             row[f"tflite_{quant}_path"] = path
             row[f"tflite_{quant}_bytes"] = os.path.getsize(path)
         row["latency_seconds"] = kt_export.tflite_latency(

@@ -152,10 +152,6 @@ def run(config, data, context):
         kind: sum(sum(row["seconds"][kind]) for row in students.values())
         for kind in ("alone", "distilled")
     }
-    seconds["students"] = {
-        kind: sum(sum(row["seconds"][kind]) for row in students.values())
-        for kind in ("alone", "distilled")
-    }
     measured = {
         "source_accuracy": source_acc,
         "teacher_accuracy": teacher_acc,

@@ -298,6 +298,7 @@ def run(config, data, context):
     seconds = {"pretrain": time.perf_counter() - t_start}
     names = run_names(config)
     runs, curves, flops, models = {n: [] for n in names}, {}, {}, {}
+    flops_by_shape = {}
 
     def train_run(run, r, steps, model_name=None):
         s = seed * 1000 + r + 1
@@ -321,8 +322,10 @@ def run(config, data, context):
         }
         if run.startswith("hybrid"):
             row["gates"] = fusion.exchange_gates(model)
-        if run not in flops:
-            flops[run] = count_flops(model)
+        shape = run.rsplit("_", 1)[0]  # frozen or fine-tuned, all or new: one forward graph
+        if shape not in flops_by_shape:
+            flops_by_shape[shape] = count_flops(model)
+        flops[run] = flops_by_shape[shape]
         runs.setdefault(run, []).append(row)
         curves[f"{run}_{r}"], models[run] = curve, model
         return row
