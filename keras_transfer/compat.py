@@ -1,4 +1,4 @@
-"""The one module that patches private Keras internals: `fit` under tf.distribute strategies.
+"""The one module on private Keras trainer code: `fit` under tf.distribute, one trace per step.
 
 Keras 3 (checked on 3.15) cannot ``fit`` under
 `tf.distribute.MultiWorkerMirroredStrategy` with more than one worker
@@ -25,6 +25,10 @@ to a single-process run on the global batch (tests/test_multi_worker.py).
 ``"multi_worker"``. A Keras
 release that fixes or renames these functions makes `patch_distributed_fit`
 raise, naming what it did not find.
+
+`build_training_state` calls the trainer's own ``_symbolic_build`` before
+``fit`` when no strategy is set, so a new model's training step is traced
+once instead of twice.
 """
 
 import tensorflow as tf
@@ -81,6 +85,42 @@ def patch_distributed_fit():
     trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
     trainer.reduce_per_replica = reduce_per_replica
     _PATCHED.append(True)
+
+
+def build_training_state(model, batch_spec):
+    """Creates ``model``'s optimizer, loss and metric variables before its first ``fit``.
+
+    Without a distribution strategy, Keras 3 on TensorFlow creates them while
+    tracing the train function, and TensorFlow then traces that function a
+    second time (variables may only be created on the first trace): every
+    new model paid two traces of its training step, most of a short run's
+    time. Keras builds them ahead itself under a strategy
+    (``Trainer._symbolic_build``, called by ``fit`` only then); this calls
+    the same method from the specs of one batch (no data is read), so the
+    training step is traced once. Already-built state is left alone.
+
+    Args:
+        model: a compiled model.
+        batch_spec: the structure of one batch, e.g. a `tf.data.Dataset`'s
+            ``element_spec`` (anything with ``shape`` and ``dtype``).
+
+    Example:
+    >>> import keras
+    >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> m.compile("sgd", "mse")
+    >>> spec = (keras.KerasTensor((None, 3)), keras.KerasTensor((None, 2)))
+    >>> build_training_state(m, spec)
+    >>> m.optimizer.built
+    True
+    """
+    build = getattr(model, "_symbolic_build", None)
+    if build is None:
+        raise RuntimeError(
+            "Expected keras.Model._symbolic_build (Keras 3.15), received a Keras without it; "
+            "update keras_transfer/compat.py."
+        )
+    with model.distribute_strategy.scope():
+        build(data_batch=batch_spec)
 
 
 def is_multi_worker(strategy=None):

@@ -343,32 +343,3 @@ def find_layer(model, name, what):
             f"{name!r}; layers: {names}."
         )
     return model.get_layer(name)
-
-
-def build_training_state(model, batch_spec):
-    """Creates ``model``'s optimizer, loss and metric variables before its first ``fit``.
-
-    Without a distribution strategy, Keras 3 on TensorFlow creates them while
-    tracing the train function, and TensorFlow then traces that function a
-    second time (variables may only be created on the first trace): every
-    new model paid two traces of its training step, most of a short run's
-    time. Keras builds them ahead itself under a strategy
-    (``Trainer._symbolic_build``, called by ``fit`` only then); this calls
-    the same method from the specs of one batch (no data is read), so the
-    training step is traced once. Already-built state is left alone.
-
-    Args:
-        model: a compiled model.
-        batch_spec: the structure of one batch, e.g. a `tf.data.Dataset`'s
-            ``element_spec`` (anything with ``shape`` and ``dtype``).
-
-    Example:
-    >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    >>> m.compile("sgd", "mse")
-    >>> spec = (keras.KerasTensor((None, 3)), keras.KerasTensor((None, 2)))
-    >>> build_training_state(m, spec)
-    >>> m.optimizer.built
-    True
-    """
-    with model.distribute_strategy.scope():
-        _internal(model, "_symbolic_build")(data_batch=batch_spec)

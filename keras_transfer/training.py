@@ -27,8 +27,6 @@ import shutil
 import keras
 import tensorflow as tf
 
-from keras_transfer import graph
-
 # The loop's callbacks live in their own module.
 from keras_transfer.callbacks import Deadline
 from keras_transfer.callbacks import DivergenceGuard
@@ -36,6 +34,7 @@ from keras_transfer.callbacks import EpochBackup
 from keras_transfer.callbacks import LearningCurve
 from keras_transfer.callbacks import ReportProgress
 from keras_transfer.callbacks import read_curve
+from keras_transfer.compat import build_training_state
 from keras_transfer.compat import is_multi_worker
 from keras_transfer.compat import patch_distributed_fit
 from keras_transfer.files import save_weights
@@ -321,7 +320,7 @@ def train(
     if _OPTIONS["progress"]:
         cbs.append(ReportProgress(_OPTIONS["progress"], _run_name(run_dir, model), epochs))
     cbs += list(callbacks)
-    graph.build_training_state(model, train_ds.element_spec)  # one trace of the step, not two
+    build_training_state(model, train_ds.element_spec)  # one trace of the step, not two
     if eval_at_start and not curve.rows:
         results = model.evaluate(test_ds, verbose=0, return_dict=True)
         if metric not in results:

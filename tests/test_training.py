@@ -131,6 +131,19 @@ def test_train_without_eval_at_start(digits):
     assert [r["epoch"] for r in curve] == [1]
 
 
+def test_a_new_model_traces_its_training_step_once(digits):
+    # Keras alone (no strategy) creates the optimizer's and metrics' variables in the first
+    # trace, and TensorFlow then traces the step again; `train` builds them first.
+    train_ds, test_ds, info = digits
+    model = _model(info)
+    traces = []
+    train_step = model.train_step
+    model.train_step = lambda batch: traces.append(1) or train_step(batch)
+    training.train(model, train_ds, test_ds, epochs=2, steps_per_epoch=4, eval_at_start=True)
+    assert len(traces) == 1
+    assert model.optimizer.built and model.optimizer.iterations.numpy() == 8
+
+
 def test_resume_after_interruption(digits, tmp_path):
     train_ds, test_ds, info = digits
     run_dir = str(tmp_path / "run")

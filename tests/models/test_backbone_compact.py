@@ -178,3 +178,15 @@ def test_tflite_student_matches_keras(tmp_path):
     assert kt_export.tflite_latency(path, (32, 32, 3), runs=5, warmup=1) > 0
     with pytest.raises(ValueError, match="quantization in"):
         kt_export.export_tflite(model, str(tmp_path / "q.tflite"), "int4")
+    # Both files from one export: the same bytes as converting one at a time.
+    both = kt_export.export_tflite_files(model, str(tmp_path / "both"), "s")
+    assert [os.path.basename(p) for p in both.values()] == [
+        "s_float32.tflite",
+        "s_dynamic_range.tflite",
+    ]
+    for quantization, single in (("float32", path), ("dynamic_range", quant)):
+        with open(both[quantization], "rb") as a, open(single, "rb") as b:
+            assert a.read() == b.read(), quantization
+    with pytest.raises(ValueError, match="quantization in"):
+        kt_export.export_tflite_files(model, str(tmp_path / "q"), "s", ("float32", "int4"))
+    assert not (tmp_path / "q").exists()
