@@ -1,6 +1,7 @@
 """Shared pytest setup and harnesses: quiet TensorFlow, an isolated decode cache, the shared
 data folder, every recipe's tiny settings (`TINY`), running a recipe and asserting a refusal."""
 
+import json
 import os
 import pathlib
 import shutil
@@ -220,6 +221,13 @@ RAN_ON = {
     "tensorflow": "2.21.0",
     "keras": "3.15.1",
 }
+
+
+def kept(summary, command=None):
+    """``summary`` as `benchmarks.sweep.load` gives it: through JSON, with ``history`` (default
+    none) and ``ran_on`` (`RAN_ON`, with ``command`` if given): a report test's input."""
+    ran_on = dict(RAN_ON, **({"command": command} if command else {}))
+    return json.loads(json.dumps({"history": [], **summary, "ran_on": ran_on}))
 
 
 @pytest.fixture
