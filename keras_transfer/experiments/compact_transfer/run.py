@@ -7,12 +7,14 @@ student width and repeat the student alone and the distilled student
 deployment numbers of the teacher and each distilled student.
 """
 
+import json
 import os
 import time
 
 import numpy as np
 
 from keras_transfer import data as kt_data
+from keras_transfer import export as kt_export
 from keras_transfer.experiments.compact_transfer.report import deployment_report
 from keras_transfer.experiments.compact_transfer.report import headline
 from keras_transfer.experiments.compact_transfer.report import headline_table
@@ -24,7 +26,30 @@ from keras_transfer.experiments.compact_transfer.teacher import pretrain_source
 from keras_transfer.experiments.contract import Result
 from keras_transfer.experiments.contract import fields_of
 from keras_transfer.experiments.contract import run_path
+from keras_transfer.files import write_text
 from keras_transfer.transfer import distillation
+
+
+def teacher_deployment(teacher, image_shape, teacher_dir, latency_runs):
+    """The teacher's `deployment_report` row, measured once per teacher folder.
+
+    Kept in ``<teacher_dir>/tflite/teacher.json`` with its TFLite files: tuning
+    trials that share the teacher (and a resumed run) read it instead of
+    converting the same network again. Measured anew when ``latency_runs``
+    differs or a file is missing.
+    """
+    path = os.path.join(teacher_dir, "tflite", "teacher.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            kept = json.load(f)
+        row = kept["row"]
+        files = [row[f"tflite_{q}_path"] for q in kt_export.TFLITE_QUANTIZATIONS]
+        if kept["latency_runs"] == latency_runs and all(os.path.exists(f) for f in files):
+            return row
+    directory = os.path.dirname(path)
+    row = deployment_report({"teacher": teacher}, image_shape, directory, latency_runs)["teacher"]
+    write_text(path, json.dumps({"latency_runs": latency_runs, "row": row}, indent=1))
+    return row
 
 
 def planned_steps(config):
@@ -160,12 +185,11 @@ def run(config, data, context):
     widths = config.student_widths
     distilled = {student_name("distilled", w): models[student_name("distilled", w)] for w in widths}
     t0 = time.perf_counter()
-    deployment = deployment_report(
-        {"teacher": teacher, **distilled},
-        data.input_shape,
-        os.path.join(context.run_dir, "tflite"),
-        config.latency_runs,
-    )
+    shape, runs = data.input_shape, config.latency_runs
+    deployment = {
+        "teacher": teacher_deployment(teacher, shape, teacher_dir, runs),
+        **deployment_report(distilled, shape, os.path.join(context.run_dir, "tflite"), runs),
+    }
     seconds["deployment"] = time.perf_counter() - t0
     head = headline(measured, deployment)
     history = [
