@@ -37,6 +37,16 @@ def teacher_deployment(teacher, image_shape, teacher_dir, latency_runs):
     trials that share the teacher (and a resumed run) read it instead of
     converting the same network again. Measured anew when ``latency_runs``
     differs or a file is missing.
+
+    Example:
+    >>> import tempfile
+    >>> import keras
+    >>> m = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+    ...                       keras.layers.Dense(2)])
+    >>> folder = tempfile.mkdtemp()
+    >>> row = teacher_deployment(m, (4, 4, 1), folder, latency_runs=2)
+    >>> row["parameters"], teacher_deployment(m, (4, 4, 1), folder, latency_runs=2) == row
+    (34, True)
     """
     path = os.path.join(teacher_dir, "tflite", "teacher.json")
     if os.path.exists(path):
