@@ -15,6 +15,7 @@ import numpy as np
 
 from keras_transfer import data as kt_data
 from keras_transfer import export as kt_export
+from keras_transfer import report
 from keras_transfer.experiments.compact_transfer.report import deployment_report
 from keras_transfer.experiments.compact_transfer.report import headline
 from keras_transfer.experiments.compact_transfer.report import headline_table
@@ -26,7 +27,6 @@ from keras_transfer.experiments.compact_transfer.teacher import pretrain_source
 from keras_transfer.experiments.contract import Result
 from keras_transfer.experiments.contract import fields_of
 from keras_transfer.experiments.contract import run_path
-from keras_transfer.files import write_text
 from keras_transfer.transfer import distillation
 
 
@@ -58,7 +58,7 @@ def teacher_deployment(teacher, image_shape, teacher_dir, latency_runs):
             return row
     directory = os.path.dirname(path)
     row = deployment_report({"teacher": teacher}, image_shape, directory, latency_runs)["teacher"]
-    write_text(path, json.dumps({"latency_runs": latency_runs, "row": row}, indent=1))
+    report.write_json(path, {"latency_runs": latency_runs, "row": row})
     return row
 
 
