@@ -321,6 +321,14 @@ def train(
         cbs.append(ReportProgress(_OPTIONS["progress"], _run_name(run_dir, model), epochs))
     cbs += list(callbacks)
     build_training_state(model, train_ds.element_spec)  # one trace of the step, not two
+    spe = resolve_steps_per_execution(
+        steps_per_execution, steps_per_epoch, model.distribute_strategy, model
+    )
+    # Read when Keras builds its train and test functions: set before the first
+    # evaluation, so the epoch-0 point and fit's validation share one trace.
+    if model.steps_per_execution != spe:
+        model.steps_per_execution = spe
+        model.train_function = model.test_function = model.predict_function = None
     if eval_at_start and not curve.rows:
         results = model.evaluate(test_ds, verbose=0, return_dict=True)
         if metric not in results:
@@ -330,12 +338,6 @@ def train(
                 f"metrics=[{metric!r}] or pass metric=."
             )
         curve.add_row(0, 0, float("nan"), results[metric])
-    spe = resolve_steps_per_execution(
-        steps_per_execution, steps_per_epoch, model.distribute_strategy, model
-    )
-    if model.steps_per_execution != spe:  # read when fit builds its train function
-        model.steps_per_execution = spe
-        model.train_function = model.test_function = model.predict_function = None
     (fit or keras.Model.fit)(
         model,
         train_ds,

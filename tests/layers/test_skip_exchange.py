@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from conftest import predict
 
 from keras_transfer.layers import SkipExchange
 
@@ -69,7 +70,7 @@ def test_save_load_round_trip(tmp_path):
     path = str(tmp_path / "m.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
-    for p, q in zip(model.predict(x, verbose=0), loaded.predict(x, verbose=0)):
+    for p, q in zip(predict(model, x), predict(loaded, x)):
         np.testing.assert_allclose(p, q, rtol=1e-6)
     assert loaded.get_layer("exchange").get_config()["batch_norm"] is True
 

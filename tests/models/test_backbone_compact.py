@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from conftest import predict
 
 from keras_transfer import export as kt_export
 from keras_transfer.models import backbone as bb
@@ -129,7 +130,7 @@ def test_backbone_classifier_save_load(tmp_path):
     path = str(tmp_path / "m.keras")
     model.save(path)
     np.testing.assert_allclose(
-        keras.models.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
+        keras.models.load_model(path).predict(x, verbose=0), predict(model, x), atol=1e-5
     )
 
 
@@ -170,7 +171,7 @@ def test_tflite_student_matches_keras(tmp_path):
     model.fit(x, np.arange(64) % 10, epochs=1, verbose=0)
     path = kt_export.export_tflite(model, str(tmp_path / "s.tflite"))
     np.testing.assert_allclose(
-        kt_export.tflite_predict(path, x[:16]), model.predict(x[:16], verbose=0), atol=1e-4
+        kt_export.tflite_predict(path, x[:16]), predict(model, x[:16]), atol=1e-4
     )
     quant = kt_export.export_tflite(model, str(tmp_path / "s.tflite"), "dynamic_range")
     assert quant.endswith("s_2.tflite")  # never overwrites

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import predict
 
 from keras_transfer import data as kt_data
 from keras_transfer import export as kt_export
@@ -258,11 +259,9 @@ def test_split_classifier_and_exports_give_the_same_predictions(tmp_path):
         "EfficientNetLite0", (32, 32, 3), 10, weights="imagenet", image_size=64
     )
     x = np.random.default_rng(0).random((4, 32, 32, 3)).astype("float32")
-    expected = model.predict(x, verbose=0)
+    expected = predict(model, x)
     lower, upper = bb.split_classifier(model, "stage5")
-    np.testing.assert_allclose(
-        upper.predict(lower.predict(x, verbose=0), verbose=0), expected, atol=1e-4
-    )
+    np.testing.assert_allclose(upper.predict(predict(lower, x), verbose=0), expected, atol=1e-4)
     with pytest.raises(ValueError, match="cut the backbone at one tensor"):
         bb.split_classifier(model, "block6b_project_bn")  # inside a residual block
     paths = kt_export.export_model(model, str(tmp_path), "lite0")
@@ -270,7 +269,7 @@ def test_split_classifier_and_exports_give_the_same_predictions(tmp_path):
     served = loaded.serve(tf.constant(x)).numpy()
     np.testing.assert_allclose(served, expected, atol=1e-4)
     reloaded = keras.saving.load_model(paths["keras"])
-    np.testing.assert_allclose(reloaded.predict(x, verbose=0), expected, atol=1e-5)
+    np.testing.assert_allclose(predict(reloaded, x), expected, atol=1e-5)
     tflite = kt_export.export_tflite(model, str(tmp_path / "lite0.tflite"))
     np.testing.assert_allclose(kt_export.tflite_predict(tflite, x), expected, atol=1e-3)
 
@@ -312,6 +311,6 @@ def test_cached_fine_tuning_trains_the_teacher_itself_batchnorm_kept():
         np.testing.assert_array_equal(a, b)
     x = data.train.x.astype("float32") / 255.0
     np.testing.assert_allclose(
-        teacher.predict(x, verbose=0), cache["upper"].predict(cache["train"], verbose=0), atol=1e-4
+        predict(teacher, x), cache["upper"].predict(cache["train"], verbose=0), atol=1e-4
     )
     assert cache["train"].shape == (100, 2, 2, 112) and 0 <= acc["finetune"] <= 1

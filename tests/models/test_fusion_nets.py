@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from conftest import predict
 
 from keras_transfer.models import residual_cnn
 from keras_transfer.models import squeezenet
@@ -51,7 +52,7 @@ def test_weights_file_round_trip_and_wrong_architecture(tmp_path):
     m.save_weights(path)
     again = residual_cnn((32, 32, 3), 10, width=4, weights=path)
     x = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32")
-    np.testing.assert_allclose(m.predict(x, verbose=0), again.predict(x, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(predict(m, x), predict(again, x), rtol=1e-6)
     with pytest.raises(ValueError, match="weights file of SqueezeNet v1.1.*does not fit"):
         squeezenet((32, 32, 3), 10, weights=path)
     with pytest.raises(ValueError, match="existing weights file"):

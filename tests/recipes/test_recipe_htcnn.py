@@ -80,12 +80,17 @@ def test_recipe_same_seed_same_numbers(finished_run, tmp_path):
     assert first == second
 
 
-def test_refuses_output_dir_holding_a_finished_run(finished_run):
+def test_refuses_output_dir_holding_a_finished_run(finished_run, capsys):
+    # In this process: a refusal trains nothing (test_recipe_exits_with_the_refusal
+    # checks that the recipe's own process exits with its refusal).
+    from keras_transfer.experiments import runner
+
     _, out, _ = finished_run
     before = (out / "summary.json").read_text()
-    proc = run_recipe(*TINY, f"--output_dir={out}", "--noexport")
-    assert proc.returncode != 0
-    assert "finished run" in proc.stderr
+    capsys.readouterr()
+    code = runner.run_command("htcnn", conftest.command("htcnn", [], out), "digits")
+    assert code == 2
+    assert "finished run" in capsys.readouterr().err
     assert (out / "summary.json").read_text() == before
 
 

@@ -11,10 +11,11 @@ pytestmark = pytest.mark.slow  # runs recipes (docs/design.md, Tests)
 
 # The expensive phase each search shares between trials (GridSearch changes the
 # last searched field first, so the first two trials agree on it).
-# The mirrored smoke test needs every code path once, not every protocol or width.
+# The mirrored smoke test needs every code path once, not every protocol or width: fusion
+# starts from weights files (its pre-training is the singles' training path).
 MIRRORED_ONLY = {
-    "fusion": ["--single_protocols=finetuned", "--hybrids=gated/all"],
-    "compact_transfer": ["--student_widths=2"],
+    "fusion": ["--single_protocols=frozen", "--hybrids=gated/all", "--nobaselines"],
+    "compact_transfer": ["--student_widths=2", "--nodeployment"],
 }
 SHARED = {
     "htcnn": "shallow",
@@ -46,10 +47,23 @@ def test_tune_two_trials_share_the_expensive_phase(name, tmp_path):
     assert summary["best_command"].startswith(f"python recipes/{name}.py ")
 
 
+def _fusion_weights_files(folder):
+    """Weights files of TINY fusion's two nets (untrained: only the code path matters)."""
+    from keras_transfer.experiments.fusion.run import build_features
+
+    width = int(dict(a.split("=") for a in TINY["fusion"])["--custom_width"])
+    paths = [folder / f"net_{k}.weights.h5" for k in (1, 2)]
+    for path in paths:
+        build_features("custom", (32, 32, 3), custom_width=width).save_weights(path)
+    return [f"--weights_{k}={path}" for k, path in enumerate(paths, 1)]
+
+
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_recipe_runs_under_mirrored_strategy_on_two_cpus(name, tmp_path):
     out = tmp_path / "mirrored"
     extra = ["--repeats=1"] + MIRRORED_ONLY.get(name, [])
+    if name == "fusion":
+        extra += _fusion_weights_files(tmp_path)
     tiny = [a for a in TINY[name] if a.split("=")[0] not in {e.split("=")[0] for e in extra}]
     tiny += extra
     proc = conftest.run_recipe(

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import REPO
+from conftest import predict
 
 from keras_transfer import data as kt_data
 from keras_transfer.models.compact import compact_cnn
@@ -122,17 +123,13 @@ def test_distiller_save_load_and_student_export(tmp_path):
     assert isinstance(loaded, distillation.Distiller)
     assert (loaded.alpha, loaded.temperature) == (0.3, 3.0)
     xf = x.astype("float32") / 255.0
-    np.testing.assert_allclose(
-        loaded.predict(xf, verbose=0), student.predict(xf, verbose=0), atol=1e-6
-    )
-    np.testing.assert_allclose(
-        loaded.teacher.predict(xf, verbose=0), teacher.predict(xf, verbose=0), atol=1e-6
-    )
+    np.testing.assert_allclose(predict(loaded, xf), predict(student, xf), atol=1e-6)
+    np.testing.assert_allclose(predict(loaded.teacher, xf), predict(teacher, xf), atol=1e-6)
     export_dir = str(tmp_path / "student")
     loaded.student.export(export_dir, verbose=False)
     reloaded = tf.saved_model.load(export_dir)
     np.testing.assert_allclose(
-        reloaded.serve(tf.constant(xf)).numpy(), student.predict(xf, verbose=0), atol=1e-5
+        reloaded.serve(tf.constant(xf)).numpy(), predict(student, xf), atol=1e-5
     )
 
 
@@ -250,8 +247,8 @@ def test_two_teachers_match_hand_computed_loss_run_or_cached(tmp_path):
     t2 = compact_cnn((8, 8, 1), 3, width=4, depth=2, name="t2")
     student = compact_cnn((8, 8, 1), 3, width=4, depth=1, name="student")
     xs = x.astype("float32")[..., :1] / 255.0 if x.ndim == 4 else x
-    z1, z2 = (np.asarray(t.predict(xs, verbose=0), np.float64) for t in (t1, t2))
-    zs = np.asarray(student.predict(xs, verbose=0), np.float64)
+    z1, z2 = (np.asarray(predict(t, xs), np.float64) for t in (t1, t2))
+    zs = np.asarray(predict(student, xs), np.float64)
     alpha, temp = 0.3, 3.0
     p_bar = (_softmax(z1 / temp) + _softmax(z2 / temp)) / 2  # averaged softened outputs
     q = _softmax(zs / temp)
@@ -295,8 +292,8 @@ def test_keras_distillation_loss_object_as_the_soft_term():
     )
     d.compile(optimizer="sgd", metrics=["accuracy"])
     got = d.evaluate(xs, y, batch_size=len(y), verbose=0, return_dict=True)
-    zt = teacher.predict(xs, verbose=0)
-    zs = student.predict(xs, verbose=0)
+    zt = predict(teacher, xs)
+    zs = predict(student, xs)
     ref = float(soft_obj.compute_loss(tf.constant(zt), tf.constant(zs)))
     hard = -np.log(_softmax(zs.astype(np.float64))[np.arange(len(y)), y]).mean()
     np.testing.assert_allclose(got["distillation_loss"], ref, rtol=1e-4)

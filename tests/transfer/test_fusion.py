@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from conftest import predict
 
 from keras_transfer.models import backbone_classifier
 from keras_transfer.models import residual_cnn
@@ -39,10 +40,10 @@ def test_zeroed_adapters_give_the_two_untouched_networks(nets, tmp_path):
     )
     feats = keras.Model(fused.input, fused.get_layer("fused_features").output)
     x = _x()
-    ref = np.concatenate([a.predict(x, verbose=0), b.predict(x, verbose=0)], axis=-1)
-    assert np.abs(feats.predict(x, verbose=0) - ref).max() > 1e-3  # exchanges are live
+    ref = np.concatenate([predict(a, x), predict(b, x)], axis=-1)
+    assert np.abs(predict(feats, x) - ref).max() > 1e-3  # exchanges are live
     _zero_adapters(fused)
-    np.testing.assert_allclose(feats.predict(x, verbose=0), ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(predict(feats, x), ref, rtol=1e-5, atol=1e-5)
     # Copies, not the same layers: training the fused model leaves a and b alone.
     fused.compile(
         optimizer=keras.optimizers.SGD(0.1),
@@ -57,9 +58,7 @@ def test_zeroed_adapters_give_the_two_untouched_networks(nets, tmp_path):
     path = str(tmp_path / "fused.keras")
     fused.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(
-        loaded.predict(x, verbose=0), fused.predict(x, verbose=0), rtol=1e-5, atol=1e-6
-    )
+    np.testing.assert_allclose(predict(loaded, x), predict(fused, x), rtol=1e-5, atol=1e-6)
 
 
 def test_auto_pairs_pick_the_last_block_of_each_resolution(nets):
@@ -117,14 +116,14 @@ def test_gated_fusion_starts_as_the_two_untouched_networks(nets, tmp_path):
     for k in (1, 2):
         ex = fused.get_layer(f"exchange_{k}")
         probe = keras.Model(fused.input, [t for t in ex.input] + list(ex.output))
-        ta, tb, oa, ob = probe.predict(x, verbose=0)
+        ta, tb, oa, ob = predict(probe, x)
         np.testing.assert_array_equal(oa, ta)
         np.testing.assert_array_equal(ob, tb)
         assert ex.gates() == {"b_to_a": 0.0, "a_to_b": 0.0}
     # ... so the fused features are exactly the two networks' features.
     feats = keras.Model(fused.input, fused.get_layer("fused_features").output)
-    ref = np.concatenate([a.predict(x, verbose=0), b.predict(x, verbose=0)], axis=-1)
-    np.testing.assert_array_equal(feats.predict(x, verbose=0), ref)
+    ref = np.concatenate([predict(a, x), predict(b, x)], axis=-1)
+    np.testing.assert_array_equal(predict(feats, x), ref)
     # One training step moves every gate away from 0.
     _compiled(fused).train_on_batch(x, np.array([0, 1, 2, 3]))
     for k in (1, 2):
@@ -136,9 +135,7 @@ def test_gated_fusion_starts_as_the_two_untouched_networks(nets, tmp_path):
     loaded = keras.saving.load_model(path)
     assert loaded.get_layer("exchange_2").exchange == "gated"
     assert loaded.get_layer("exchange_2").gates() == fused.get_layer("exchange_2").gates()
-    np.testing.assert_allclose(
-        loaded.predict(x, verbose=0), fused.predict(x, verbose=0), rtol=1e-5, atol=1e-6
-    )
+    np.testing.assert_allclose(predict(loaded, x), predict(fused, x), rtol=1e-5, atol=1e-6)
 
 
 def test_train_new_changes_only_exchanges_and_head(nets):
@@ -181,7 +178,7 @@ def test_ensemble_baseline_averages_the_softmax_outputs(nets):
         )
     x = _x(3)
     expected = np.mean(
-        [keras.ops.convert_to_numpy(keras.ops.softmax(m.predict(x, verbose=0))) for m in members],
+        [keras.ops.convert_to_numpy(keras.ops.softmax(predict(m, x))) for m in members],
         axis=0,
     )
     got = average_ensemble(members).predict(x, verbose=0)
@@ -247,12 +244,12 @@ def test_pairs_inside_a_nested_sequential_model():
     outer = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inner(inputs)))
     other = residual_cnn((16, 16, 3), include_top=False, blocks=4, width=4)
     x = _x(2, 16)
-    ref = np.concatenate([outer.predict(x, verbose=0), other.predict(x, verbose=0)], axis=-1)
+    ref = np.concatenate([predict(outer, x), predict(other, x)], axis=-1)
     gated = fusion.fuse(outer, other, None, pairs=[("s_relu", "block2")], exchange="gated")
-    np.testing.assert_array_equal(gated.predict(x, verbose=0), ref)
+    np.testing.assert_array_equal(predict(gated, x), ref)
     # The walk really continues from the exchanged tensor inside the Sequential model.
     summed = fusion.fuse(outer, other, None, pairs=[("s_relu", "block2")])
-    assert np.abs(summed.predict(x, verbose=0) - ref)[:, :4].max() > 1e-3
+    assert np.abs(predict(summed, x) - ref)[:, :4].max() > 1e-3
     # ... and a nested model called twice (shared weights) cannot be paired inside.
     twin = keras.Model(
         inputs,

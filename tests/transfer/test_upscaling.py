@@ -8,6 +8,7 @@ upscale (eqs. 1, 5-8).
 import keras
 import numpy as np
 import pytest
+from conftest import predict
 
 from keras_transfer.layers import DilatedPooling2D
 from keras_transfer.layers import UpscaledKernel
@@ -86,7 +87,7 @@ def test_upscale_exact_on_random_cnns(seed):
     x = _images(model)
     up = upscale(model, 2)
     assert up.input_shape[1:3] == (2 * model.input_shape[1], 2 * model.input_shape[2])
-    assert _max_diff(up.predict(replicate(x, 2), verbose=0), model.predict(x, verbose=0)) <= TOL
+    assert _max_diff(predict(up, replicate(x, 2)), predict(model, x)) <= TOL
     for layer in model.layers:  # kernels grow by the factor (1x1 stride-1 ones are pointwise)
         if type(layer) is L.Conv2D and layer.kernel_size != (1, 1):
             k = layer.kernel_size
@@ -97,10 +98,10 @@ def test_upscale_exact_on_random_cnns(seed):
 def test_upscale_factor_three_and_twice(seed):
     model = random_cnn(seed)
     x = _images(model)
-    ref = model.predict(x, verbose=0)
+    ref = predict(model, x)
     assert _max_diff(upscale(model, 3).predict(replicate(x, 3), verbose=0), ref) <= TOL
     twice = upscale(upscale(model, 2), 2)  # upscales its own DilatedPooling2D / paddings
-    assert _max_diff(twice.predict(replicate(x, 4), verbose=0), ref) <= TOL
+    assert _max_diff(predict(twice, replicate(x, 4)), ref) <= TOL
 
 
 def test_random_cnns_cover_the_layer_kinds():
@@ -163,11 +164,11 @@ def test_dense_kernel_split_and_anchor():
 def test_table1_nets_upscale_8_16_32(net):
     model = table1_net(net, (8, 8, 3), 10)
     x = _images(model)
-    ref = model.predict(x, verbose=0)
+    ref = predict(model, x)
     m16 = upscale(model, 2)
     m32 = upscale(m16, 2)
-    assert _max_diff(m16.predict(replicate(x, 2), verbose=0), ref) <= TOL
-    assert _max_diff(m32.predict(replicate(x, 4), verbose=0), ref) <= TOL
+    assert _max_diff(predict(m16, replicate(x, 2)), ref) <= TOL
+    assert _max_diff(predict(m32, replicate(x, 4)), ref) <= TOL
     assert tuple(m32.get_layer("conv1").kernel.shape[:2]) == (8, 8)
     if net == "net-2":  # the paper's 16x16 net-2: 4x4 kernels, 13x13 maps, no padding added
         assert m16.get_layer("conv1").output.shape[1:] == (13, 13, 6)
@@ -178,7 +179,7 @@ def test_scaled_alexnets_upscale_exactly():
     model = scaled_alexnet(8, 10)
     x = _images(model)
     up = upscale(upscale(model, 2), 2)
-    assert _max_diff(up.predict(replicate(x, 4), verbose=0), model.predict(x, verbose=0)) <= TOL
+    assert _max_diff(predict(up, replicate(x, 4)), predict(model, x)) <= TOL
     assert [scaled_alexnet(s, 10).get_layer("conv2").kernel.shape[0] for s in (8, 16, 32)] == [
         1,
         3,
@@ -199,7 +200,7 @@ def test_paper_mode_copies_at_anchors_and_adds_noise():
     assert k2[1::2].std() > 0.005
     exact = upscale(model, 2).get_layer("conv1").kernel.numpy()
     np.testing.assert_array_equal(a.get_layer("conv1").kernel.numpy(), exact)  # eq. 7 both modes
-    diff = _max_diff(a.predict(replicate(x), verbose=0), model.predict(x, verbose=0))
+    diff = _max_diff(predict(a, replicate(x)), predict(model, x))
     assert 0 < diff < 1.0
 
 
@@ -232,7 +233,7 @@ def test_transformed_models_save_and_load(tmp_path):
         m.save(path)
         loaded = keras.models.load_model(path)
         x = _images(m)
-        np.testing.assert_array_equal(loaded.predict(x, verbose=0), m.predict(x, verbose=0))
+        np.testing.assert_array_equal(predict(loaded, x), predict(m, x))
 
 
 def test_upscaled_kernel_initializer_round_trip():
@@ -314,7 +315,7 @@ def test_widen_preserves_the_function(init, layer):
     model = _widen_net()
     wide = widen(model, layer, 9 if layer != "d1" else 12, init=init, seed=1)
     x = _images(model, 4)
-    assert _max_diff(wide.predict(x, verbose=0), model.predict(x, verbose=0)) <= TOL
+    assert _max_diff(predict(wide, x), predict(model, x)) <= TOL
     new = wide.get_layer(layer)
     assert (new.filters if hasattr(new, "filters") else new.units) == (9 if layer != "d1" else 12)
 
@@ -352,7 +353,7 @@ def test_widen_net2_to_net3_and_deepen_dense():
     assert net3.count_params() == table1_net("net-3", (8, 8, 3), 10).count_params()
     deeper = deepen(net3, "fc6")
     x = _images(net2)
-    assert _max_diff(deeper.predict(x, verbose=0), net2.predict(x, verbose=0)) <= TOL
+    assert _max_diff(predict(deeper, x), predict(net2, x)) <= TOL
     np.testing.assert_array_equal(deeper.get_layer("fc6_deeper").kernel.numpy(), np.eye(512))
 
 
@@ -365,7 +366,7 @@ def test_deepen_preserves_the_function(after, kernel_size):
     deeper = deepen(model, after, kernel_size=kernel_size)
     assert len(deeper.layers) == len(model.layers) + 1
     x = _images(model, 4)
-    assert _max_diff(deeper.predict(x, verbose=0), model.predict(x, verbose=0)) <= TOL
+    assert _max_diff(predict(deeper, x), predict(model, x)) <= TOL
 
 
 def test_deepen_linear_after_a_linear_layer():
@@ -374,7 +375,7 @@ def test_deepen_linear_after_a_linear_layer():
         deepen(model, "c1")  # conv without activation, then BN: can be negative
     deeper = deepen(model, "bn1", activation=None)
     x = _images(model)
-    assert _max_diff(deeper.predict(x, verbose=0), model.predict(x, verbose=0)) <= TOL
+    assert _max_diff(predict(deeper, x), predict(model, x)) <= TOL
 
 
 # --------------------------------------------------------------------------- bad input

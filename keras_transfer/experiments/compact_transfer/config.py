@@ -65,6 +65,10 @@ class CompactTransferConfig:
         repeats: student repeats (seeds) per width; the teacher is trained once.
         augment: random horizontal flips of the target images; then the
             teacher runs on every batch (full mode only).
+        deployment: convert the teacher and each distilled student to TFLite
+            (float32 and dynamic-range int8) and measure their sizes and
+            latency; ``False`` skips the conversions (quick checks, or a
+            machine without the TFLite converter): no deployment numbers.
         latency_runs: TFLite interpreter runs per latency measurement.
     """
 
@@ -96,6 +100,7 @@ class CompactTransferConfig:
     temperature: float = 4.0
     repeats: int = 3
     augment: bool = False
+    deployment: bool = True
     latency_runs: int = 200
 
     @property

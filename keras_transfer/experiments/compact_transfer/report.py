@@ -99,6 +99,9 @@ def headline(results, deployment=None):
 def headline_table(config, head, deployment):
     """Teacher and students (alone / distilled), gap closed, size and TFLite latency.
 
+    ``deployment`` is `deployment_report`'s rows by model name; a model
+    without one (a run with ``deployment=False``) shows ``-`` there.
+
     Example:
     >>> h = headline({"teacher_accuracy": {"finetune": 0.8},
     ...               "students": {4: {"alone": [0.6], "distilled": [0.65]}}})
@@ -114,18 +117,15 @@ def headline_table(config, head, deployment):
     def stat(s):
         return mean_range(s, 3)
 
-    rows = [
-        [
-            "teacher",
-            f"{head['teacher_accuracy']:.3f}",
-            "",
-            "",
-            f"{deployment['teacher']['parameters']:,}",
-            f"{deployment['teacher']['latency_seconds'] * 1e3:.3f}",
-        ]
-    ]
+    def deployed(name):  # "-" where the run measured no deployment (deployment=False)
+        row = deployment.get(name)
+        if not row:
+            return ["-", "-"]
+        return [f"{row['parameters']:,}", f"{row['latency_seconds'] * 1e3:.3f}"]
+
+    rows = [["teacher", f"{head['teacher_accuracy']:.3f}", "", "", *deployed("teacher")]]
     for w in config.student_widths:
-        h, dep = head["widths"][str(w)], deployment[student_name("distilled", w)]
+        h = head["widths"][str(w)]
         gap = "-" if h["gap_closed"] is None else f"{h['gap_closed']:+.2f}"
         rows.append(
             [
@@ -133,8 +133,7 @@ def headline_table(config, head, deployment):
                 stat(h["student_alone_accuracy"]),
                 stat(h["student_distilled_accuracy"]),
                 gap,
-                f"{dep['parameters']:,}",
-                f"{dep['latency_seconds'] * 1e3:.3f}",
+                *deployed(student_name("distilled", w)),
             ]
         )
     return text_table(

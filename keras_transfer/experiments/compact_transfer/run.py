@@ -194,13 +194,15 @@ def run(config, data, context):
     }
     widths = config.student_widths
     distilled = {student_name("distilled", w): models[student_name("distilled", w)] for w in widths}
-    t0 = time.perf_counter()
-    shape, runs = data.input_shape, config.latency_runs
-    deployment = {
-        "teacher": teacher_deployment(teacher, shape, teacher_dir, runs),
-        **deployment_report(distilled, shape, os.path.join(context.run_dir, "tflite"), runs),
-    }
-    seconds["deployment"] = time.perf_counter() - t0
+    deployment = {}
+    if config.deployment:
+        t0 = time.perf_counter()
+        shape, runs = data.input_shape, config.latency_runs
+        deployment = {
+            "teacher": teacher_deployment(teacher, shape, teacher_dir, runs),
+            **deployment_report(distilled, shape, os.path.join(context.run_dir, "tflite"), runs),
+        }
+        seconds["deployment"] = time.perf_counter() - t0
     head = headline(measured, deployment)
     history = [
         {

@@ -11,9 +11,10 @@ def search_space():
     """Teacher fine-tuning rate and split layer, temperature, alpha, student width.
 
     The objective is the distilled student's validation accuracy (one width
-    per trial, one repeat; validation = 10% of the target training set). The
-    teacher is shared by trials with the same fine-tuning settings, the
-    student trained alone (the baseline) by trials with the same width.
+    per trial, one repeat, no TFLite deployment: the chosen command measures
+    it; validation = 10% of the target training set). The teacher is shared
+    by trials with the same fine-tuning settings, the student trained alone
+    (the baseline) by trials with the same width.
 
     Example:
     >>> from keras_transfer.experiments.compact_transfer.config import get_preset
@@ -53,5 +54,5 @@ def search_space():
         shared={"teacher": TEACHER_FIELDS, "students_alone": ALONE_FIELDS},
         objective=objective,
         phase_seconds=phase_seconds,
-        trial_config=lambda c: dataclasses.replace(c, repeats=1, latency_runs=1),
+        trial_config=lambda c: dataclasses.replace(c, repeats=1, deployment=False),
     )

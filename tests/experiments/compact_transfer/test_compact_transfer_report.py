@@ -68,3 +68,23 @@ def test_reads_no_files_and_no_clock(request):
     request.getfixturevalue("no_files_no_clock")
     assert report.markdown(runs) == expected
     assert report.teacher_size_markdown(runs)
+
+
+def test_headline_table_without_deployment_shows_dashes():
+    # A run with deployment=False (--nodeployment) measured no TFLite sizes or latency.
+    config = get_preset("quick", student_widths=(4, 8), deployment=False)
+    head = report.headline(
+        {
+            "teacher_accuracy": {"finetune": 0.8},
+            "students": {
+                4: {"alone": [0.6], "distilled": [0.65]},
+                8: {"alone": [0.7], "distilled": [0.72]},
+            },
+        }
+    )
+    assert "size_ratio_teacher_over_student" not in head["widths"]["4"]
+    lines = report.headline_table(config, head, {}).splitlines()
+    assert len(lines) == 5  # header, rule, teacher, two students
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[-2:] == ["-", "-"], line
