@@ -244,11 +244,14 @@ def test_imagenet_top1_on_real_tiny_imagenet_images(shared_data):
     test = kt_data.load_image_data(
         "tiny_imagenet50", "test", data_dir=str(shared_data), color="rgb"
     )
-    idx = np.sort(kt_data.per_class_indices(test.y, 10, seed=0))  # 500 images, 10 per class
+    # 250 images, 5 per class (restricted 0.704, all 0.292; with 10 per class 0.70 and
+    # twice the inference time).
+    idx = np.sort(kt_data.per_class_indices(test.y, 5, seed=0))
     model = efficientnet_lite("lite0", (224, 224, 3), weights="imagenet")
     acc = imagenet_top1(model, test.x[idx], test.y[idx], test.info.class_names)
-    # Measured: restricted 0.70 with the stride-honouring (out, in, h, w) -> (h, w, in, out)
-    # mapping; 0.40 with h and w swapped; 0.02 when the storages' strides are ignored.
+    # Measured on 500 images: restricted 0.70 with the stride-honouring (out, in, h, w) ->
+    # (h, w, in, out) mapping; 0.40 with h and w swapped; 0.02 when the storages' strides
+    # are ignored.
     assert acc["restricted"] >= 0.65, acc
     assert acc["all"] > 0.2, acc  # chance is 0.001
 

@@ -14,8 +14,18 @@ pytestmark = pytest.mark.slow  # runs recipes (docs/design.md, Tests)
 # The mirrored smoke test needs every code path once, not every protocol or width: fusion
 # starts from weights files (its pre-training is the singles' training path).
 MIRRORED_ONLY = {
-    "fusion": ["--single_protocols=frozen", "--hybrids=gated/all", "--nobaselines"],
+    "fusion": [
+        "--single_protocols=frozen",
+        "--hybrids=gated/all",
+        "--nobaselines",
+        "--dataset_1=no_such_dataset",
+        "--dataset_2=no_such_dataset",
+    ],
     "compact_transfer": ["--student_widths=2", "--nodeployment"],
+    # One transferred level and one width; two stages with a widening (measured alone on
+    # 2 CPUs: 45 s -> 26 s and 37 s -> 24 s).
+    "layer_transfer": ["--ks=5", "--levels=0,5"],
+    "coarse2fine": ["--resolutions=2,4", "--stage_epochs=1,1"],
 }
 SHARED = {
     "htcnn": "shallow",
@@ -79,4 +89,7 @@ def test_recipe_runs_under_mirrored_strategy_on_two_cpus(name, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["strategy"] == "mirrored" and summary["replicas"] == 2
     assert summary["headline"]
+    if name == "fusion":  # from the weights files: nothing pre-trained, datasets 1/2 unread
+        assert {k: v["accuracy"] for k, v in summary["pretrain"].items()} == {"1": None, "2": None}
+        assert set(summary["runs"]) == {"single_1_frozen", "single_2_frozen", "hybrid_gated_all"}
     assert "[" in proc.stdout and "ETA" in proc.stdout  # progress lines

@@ -183,7 +183,7 @@ def run_repeat(
     >>> from keras_transfer.experiments.htcnn.config import get_preset
     >>> from keras_transfer.experiments.htcnn.data import load_data
     >>> cfg = get_preset("quick", dataset="digits", epochs=1, steps_per_epoch=5,
-    ...                  shallow_steps=5)
+    ...                  shallow_steps=5, num_shallow=2)
     >>> out = run_repeat(cfg, load_data(cfg), seed=0)
     >>> sorted(out["curves"]), 0 <= out["comparison"]["pbp"] <= 1
     (['ccnn', 'htcnn'], True)
@@ -271,7 +271,7 @@ def run(config, data, context):
     >>> from keras_transfer.experiments.htcnn.data import load_data
     >>> import tempfile
     >>> cfg = get_preset("quick", dataset="digits", epochs=1, steps_per_epoch=5,
-    ...                  shallow_steps=5, repeats=1)
+    ...                  shallow_steps=5, repeats=1, num_shallow=2)
     >>> result = run(cfg, load_data(cfg), RunContext(tempfile.mkdtemp(), log=None))
     >>> sorted(result.models), result.headline["pbp"]["n"]
     (['ccnn', 'htcnn'], 1)
