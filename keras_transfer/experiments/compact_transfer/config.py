@@ -67,8 +67,8 @@ class CompactTransferConfig:
             teacher runs on every batch (full mode only).
         deployment: convert the teacher and each distilled student to TFLite
             (float32 and dynamic-range int8) and measure their sizes and
-            latency; ``False`` skips the conversions (quick checks, or a
-            machine without the TFLite converter): no deployment numbers.
+            latency; ``False`` skips the conversions (e.g. quick checks): no
+            deployment numbers, and no RESULTS.md section from the run.
         latency_runs: TFLite interpreter runs per latency measurement.
     """
 

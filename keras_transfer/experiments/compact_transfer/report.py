@@ -244,6 +244,11 @@ def markdown(summaries):
 def _run(summary):
     """One run's part of `markdown`, after where it ran."""
     cfg, head, dep = summary["settings"], summary["headline"], summary["deployment"]
+    if not dep:
+        raise ValueError(
+            "Expected summaries of runs with deployment numbers (the section's deployment "
+            "table), received one with deployment=False; run it without --nodeployment."
+        )
     wall, data, repeats = summary["wall_seconds"], summary["data"], summary["repeats"]
     teacher = summary["teacher_accuracy"]
     widths = list(head["widths"])

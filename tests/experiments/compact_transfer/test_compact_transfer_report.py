@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import pytest
 from conftest import kept
 
 from keras_transfer.experiments.compact_transfer import report
@@ -50,6 +51,13 @@ def test_compact_transfer_sections():
     assert one.endswith("Whole recipe 16.5 min (target < 40 min: met).")
     two = report.markdown({"a": compact_summary(), "b": compact_summary(widths=(4,))})
     assert two.startswith("### a\n\nTarget cifar10") and "\n\n### b\n\nTarget cifar10" in two
+
+
+def test_a_run_without_deployment_is_refused_by_the_section():
+    summary = compact_summary()
+    summary["deployment"] = {}
+    with pytest.raises(ValueError, match="received one with deployment=False"):
+        report.markdown({"quick": kept(summary)})
 
 
 def test_teacher_size_section():
