@@ -85,10 +85,16 @@ def assert_refused_before_training(name, tiny, args, message, out):
 
 
 def assert_recipe_refuses(name, argv, message, out):
-    """Runs recipe ``name`` with ``argv``: non-zero exit, ``message`` on stderr, no ``out``."""
+    """Runs recipe ``name`` with ``argv`` in its own process: it exits 2 within
+    `REFUSAL_SECONDS` with one ``error: ...`` line naming ``message`` (no traceback, none of
+    TensorFlow's start-up lines) and creates no ``out``."""
+    start = time.perf_counter()
     proc = run_recipe(name, *argv, f"--output_dir={out}", "--noexport", timeout=120)
-    assert proc.returncode != 0
-    assert message in proc.stderr, proc.stderr[-2000:]
+    assert time.perf_counter() - start < REFUSAL_SECONDS
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
+    assert message in lines[0], lines[0]
     assert not out.exists()
 
 

@@ -120,21 +120,13 @@ def test_two_workers_match_one_process_on_the_global_batch(tmp_path):
     assert max(np.abs(r - s).max() for r, s in zip(reference, start)) > 1e-3  # it trained
 
 
-def test_recipe_refuses_multi_worker_without_tf_config(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(conftest.REPO / "recipes" / "htcnn.py"),
-            "--strategy=multi_worker",
-            f"--output_dir={tmp_path / 'out'}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=str(conftest.REPO),
+def test_recipe_refuses_multi_worker_without_tf_config(tmp_path, capsys, monkeypatch):
+    # In this process: the refusal comes before any strategy is made.
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    conftest.assert_refused(
+        "htcnn",
+        ["--strategy=multi_worker"],
+        "Expected TF_CONFIG naming >= 2 workers for --strategy=multi_worker",
+        tmp_path / "out",
+        capsys,
     )
-    assert proc.returncode != 0
-    assert "Expected TF_CONFIG naming >= 2 workers for --strategy=multi_worker" in proc.stderr
-    assert not (tmp_path / "out").exists()
