@@ -205,7 +205,8 @@ def command(recipe, args, out):
 
 
 def assert_refused(recipe, args, fragment, out, capsys, before=None):
-    """The recipe exits 2 within 30 s with one ``error: ...`` line naming ``fragment``.
+    """The recipe exits 2 within 30 s with one ``error: ...`` line naming ``fragment`` (a
+    string, or a list of strings that must all appear).
 
     ``out`` must not exist afterwards (or, given ``before``, hold exactly the
     files it held before).
@@ -221,7 +222,8 @@ def assert_refused(recipe, args, fragment, out, capsys, before=None):
     assert seconds < REFUSAL_SECONDS
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert fragment in lines[0], lines[0]
+    for part in [fragment] if isinstance(fragment, str) else fragment:
+        assert part in lines[0], lines[0]
     assert "; " in lines[0], f"no fix given: {lines[0]}"
     if before is None:
         assert not os.path.exists(out), os.listdir(out)

@@ -101,8 +101,6 @@ def _run(recipe, out, *args):
 def test_sigkill_at_a_random_step_then_resume_matches_an_uninterrupted_run(
     recipe, tmp_path, capsys
 ):
-    from keras_transfer.experiments import runner
-
     whole = _run(recipe, tmp_path / "whole")
     assert whole.returncode == 0, whole.stderr[-3000:]
     reference = json.loads((tmp_path / "whole" / "summary.json").read_text())
@@ -114,15 +112,10 @@ def test_sigkill_at_a_random_step_then_resume_matches_an_uninterrupted_run(
     assert not (out / "summary.json").exists(), f"finished before the kill at row {target}"
 
     # Changed settings are refused, naming the field, and change nothing (in this process:
-    # a refusal trains nothing).
-    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    capsys.readouterr()
-    code = runner.run_command(recipe, _argv(recipe, ["--resume", "--seed=1"], out)[1:], "digits")
-    err = capsys.readouterr().err
-    assert code == 2, err[-2000:]
-    assert err.strip().splitlines()[-1].startswith("error: Expected --resume")
-    assert "seed 0 -> 1" in err
-    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # a refusal trains nothing). The case's flags repeat TINY's; the last value counts.
+    args = [*CASES[recipe][0], "--resume", "--seed=1"]
+    fragments = ["error: Expected --resume", "seed 0 -> 1"]
+    conftest.assert_refused(recipe, args, fragments, out, capsys, before=conftest.snapshot(out))
 
     resumed = _run(recipe, out, "--resume")
     assert resumed.returncode == 0, f"killed at row {target}: {resumed.stderr[-3000:]}"

@@ -83,15 +83,8 @@ def test_recipe_same_seed_same_numbers(finished_run, tmp_path):
 def test_refuses_output_dir_holding_a_finished_run(finished_run, capsys):
     # In this process: a refusal trains nothing (test_recipe_exits_with_the_refusal
     # checks that the recipe's own process exits with its refusal).
-    from keras_transfer.experiments import runner
-
     _, out, _ = finished_run
-    before = (out / "summary.json").read_text()
-    capsys.readouterr()
-    code = runner.run_command("htcnn", conftest.command("htcnn", [], out), "digits")
-    assert code == 2
-    assert "finished run" in capsys.readouterr().err
-    assert (out / "summary.json").read_text() == before
+    conftest.assert_refused("htcnn", [], "finished run", out, capsys, before=conftest.snapshot(out))
 
 
 def _corrupt_data_dir(tmp_path):

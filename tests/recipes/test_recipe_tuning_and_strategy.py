@@ -74,17 +74,8 @@ def test_recipe_runs_under_mirrored_strategy_on_two_cpus(name, tmp_path):
     extra = ["--repeats=1"] + MIRRORED_ONLY.get(name, [])
     if name == "fusion":
         extra += _fusion_weights_files(tmp_path)
-    tiny = [a for a in TINY[name] if a.split("=")[0] not in {e.split("=")[0] for e in extra}]
-    tiny += extra
-    proc = conftest.run_recipe(
-        name,
-        *tiny,
-        "--strategy=mirrored",
-        "--cpu_devices=2",
-        "--noexport",
-        f"--output_dir={out}",
-        timeout=600,
-    )
+    argv = conftest.command(name, [*extra, "--strategy=mirrored", "--cpu_devices=2"], out)
+    proc = conftest.run_recipe(*argv, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["strategy"] == "mirrored" and summary["replicas"] == 2
