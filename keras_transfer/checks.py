@@ -221,12 +221,20 @@ def _differences(expected, received, names):
 
 
 @contextlib.contextmanager
-def _preserved_random_state():
+def preserved_random_state():
     """Restores Python's and NumPy's global random state on exit.
 
     Building a Keras model draws its initializers' seeds from Python's
     ``random``: a throwaway model built for a check must not shift what a
     seeded run draws next.
+
+    Example:
+    >>> import random
+    >>> random.seed(0)
+    >>> with preserved_random_state():
+    ...     _ = random.random()
+    >>> random.random() == random.Random(0).random()
+    True
     """
     py_state, np_state = random.getstate(), np.random.get_state()
     try:
@@ -301,7 +309,7 @@ model [(3, 5), (5,)]); pass a file saved from the MLP (model.save_weights).
             f"is not a readable HDF5 weights file (truncated or corrupt: {_h5_problem(error)})"
         ) from None
     if callable(model) and not hasattr(model, "save_weights"):
-        with _preserved_random_state():
+        with preserved_random_state():
             model = model()
     expected = _model_layout(model, legacy)
     if received != expected:

@@ -171,6 +171,7 @@ TINY = {
         "--dataset_2=digits",
         "--preset=quick",
         "--custom_width=4",
+        "--custom_blocks=4",
         "--pretrain_steps=10",
         "--retrain_steps=10",
         "--repeats=1",

@@ -41,7 +41,8 @@ SETTINGS = {
     ),
     "k_above_class_size": ("layer_transfer", ["--ks=1,500"], "k=500"),
     "pretrain_cap_below_classes": ("fusion", ["--pretrain_examples=5"], "pretrain_examples >= 10"),
-    "fusion_image_too_small": ("fusion", ["--image_size=2"], "image_size >= 16"),
+    "fusion_image_too_small": ("fusion", ["--image_size=1"], "image_size >= 2"),
+    "custom_blocks_not_stages": ("fusion", ["--custom_blocks=6"], "multiple of 4"),
     "teacher_image_too_small": (
         "compact_transfer",
         ["--teacher_image_size=4"],

@@ -83,13 +83,13 @@ CASES = {
         "fusion",
         "weights_1",
         "mlp",
-        "1 layer(s) with 2 weight(s) where the model has 36 layer(s)",
+        "1 layer(s) with 2 weight(s) where the model has 9 layer(s)",
     ),
     "fusion_other_width": (
         "fusion",
         "weights_2",
         "custom8",
-        "weights file of the custom residual CNN (width 4, no top)",
+        "weights file of the custom residual CNN (width 4, 4 blocks, no top)",
     ),
     "fusion_truncated": (
         "fusion",

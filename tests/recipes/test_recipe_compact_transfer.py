@@ -94,6 +94,10 @@ def test_recipe_source_pretraining_path(tmp_path):
         (["--student_widths=4,4"], "distinct integers >= 1"),
         (["--augment"], "augment=False with finetune_mode='cached'"),
         (["--finetune_from=stage9"], "finetune_from to name a layer of EfficientNetLite0"),
+        (
+            ["--backbone=MobileNet", "--backbone_alpha=0.25", "--finetune_from=stage5"],
+            "finetune_from to name a layer of MobileNet (e.g. ",
+        ),
         (["--test_examples=100000"], "test_examples (the digits split"),
     ],
 )

@@ -69,7 +69,7 @@ def test_recipe_runs_every_protocol_and_baseline(tmp_path):
     # (--weights_1/2; the mirrored smoke test runs the recipe from such files).
     for k in ("1", "2"):
         path = str(out / f"pretrained_{k}.weights.h5")
-        assert check_feature_weights(path, "custom", (32, 32, 3), custom_width=4) == path
+        assert check_feature_weights(path, "custom", (32, 32, 3), 4, 4) == path
 
 
 @pytest.mark.parametrize(

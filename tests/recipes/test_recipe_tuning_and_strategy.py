@@ -21,7 +21,14 @@ MIRRORED_ONLY = {
         "--dataset_1=no_such_dataset",
         "--dataset_2=no_such_dataset",
     ],
-    "compact_transfer": ["--student_widths=2", "--nodeployment"],
+    # A teacher from a backbone weights file (untrained) of the smallest family, cached mode.
+    "compact_transfer": [
+        "--student_widths=2",
+        "--nodeployment",
+        "--backbone=MobileNet",
+        "--backbone_alpha=0.25",
+        "--finetune_from=conv_pw_12_relu",
+    ],
     # One transferred level and one width; two stages with a widening (measured alone on
     # 2 CPUs: 45 s -> 26 s and 37 s -> 24 s).
     "layer_transfer": ["--ks=5", "--levels=0,5"],
@@ -61,11 +68,21 @@ def _fusion_weights_files(folder):
     """Weights files of TINY fusion's two nets (untrained: only the code path matters)."""
     from keras_transfer.experiments.fusion.run import build_features
 
-    width = int(dict(a.split("=") for a in TINY["fusion"])["--custom_width"])
+    flags = dict(a.split("=") for a in TINY["fusion"])
+    width, blocks = int(flags["--custom_width"]), int(flags["--custom_blocks"])
     paths = [folder / f"net_{k}.weights.h5" for k in (1, 2)]
     for path in paths:
-        build_features("custom", (32, 32, 3), custom_width=width).save_weights(path)
+        build_features("custom", (32, 32, 3), width, blocks).save_weights(path)
     return [f"--weights_{k}={path}" for k, path in enumerate(paths, 1)]
+
+
+def _compact_weights_file(folder):
+    """A backbone weights file of MIRRORED_ONLY's compact teacher (untrained)."""
+    from keras_transfer.models.backbone import backbone
+
+    path = folder / "mobilenet.weights.h5"
+    backbone("MobileNet", (32, 32, 3), alpha=0.25).save_weights(path)
+    return [f"--backbone_weights={path}"]
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
@@ -74,6 +91,8 @@ def test_recipe_runs_under_mirrored_strategy_on_two_cpus(name, tmp_path):
     extra = ["--repeats=1"] + MIRRORED_ONLY.get(name, [])
     if name == "fusion":
         extra += _fusion_weights_files(tmp_path)
+    if name == "compact_transfer":
+        extra += _compact_weights_file(tmp_path)
     argv = conftest.command(name, [*extra, "--strategy=mirrored", "--cpu_devices=2"], out)
     proc = conftest.run_recipe(*argv, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -157,7 +157,9 @@ class CompactTransferConfig:
             raise ValueError(
                 f"Expected finetune_mode in {FINETUNE_MODES}, received {self.finetune_mode!r}."
             )
-        if self.finetune_mode == "cached":
+        # Other families are built to check their layer names: by `load_data`, after the
+        # runner set up TensorFlow (a model built here would fix its devices too early).
+        if self.finetune_mode == "cached" and self.backbone.startswith("EfficientNetLite"):
             check_split_layer(self)
         if self.finetune_mode == "cached" and self.augment:
             raise ValueError(

@@ -6,6 +6,7 @@ balanced (`keras_transfer.data.per_class_indices`).
 
 from keras_transfer import data as kt_data
 from keras_transfer.experiments.compact_transfer.config import BACKBONE_WEIGHTS_FIX
+from keras_transfer.experiments.compact_transfer.teacher import check_split_layer
 from keras_transfer.experiments.contract import Splits
 from keras_transfer.models.backbone import check_backbone_weights
 
@@ -15,7 +16,8 @@ def load_data(config, data_dir=None, seed=0):
 
     A ``backbone_weights`` file is opened and matched against the backbone
     first (`check_backbone_weights`), so a file of another architecture or a
-    truncated one is refused before the run's folder exists.
+    truncated one is refused before the run's folder exists; so is a
+    ``finetune_from`` that is no layer of the backbone (`check_split_layer`).
 
     Returns:
         `Splits` of the target task; ``extra["source_train"]`` and
@@ -30,6 +32,8 @@ def load_data(config, data_dir=None, seed=0):
     >>> d.extra["source_train"] is None, d.train.x.shape, len(d.test)
     (True, (100, 8, 8, 3), 50)
     """
+    if config.finetune_mode == "cached":
+        check_split_layer(config)
     if config.backbone_weights not in ("imagenet", "source"):
         size = config.teacher_image_size
         check_backbone_weights(

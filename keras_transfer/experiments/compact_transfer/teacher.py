@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from keras_transfer import data as kt_data
 from keras_transfer import training
+from keras_transfer.checks import preserved_random_state
 from keras_transfer.experiments.contract import run_path
 from keras_transfer.models.backbone import backbone
 from keras_transfer.models.backbone import backbone_classifier
@@ -109,8 +110,10 @@ def pretrain_source(config, data, seed=0, output_dir=None, log=print):
 def check_split_layer(config):
     """Raises ValueError unless ``config.finetune_from`` names a layer of ``config.backbone``.
 
-    Checked with the settings, before any data is read or folder written;
-    EfficientNet-Lite stage names are known without building the network.
+    EfficientNet-Lite stage names are known without building the network
+    (checked with the settings); other families are built to read their
+    layer names (checked by `load_data`, after the runner configured
+    TensorFlow's devices), with the global random state kept.
 
     Example:
     >>> import types
@@ -128,10 +131,11 @@ def check_split_layer(config):
             return
         hint = "stage1 ... stage7"
     else:
-        if family.startswith("MobileNet"):
-            base = backbone(family, (32, 32, 3), alpha=config.backbone_alpha)
-        else:
-            base = backbone(family, (75, 75, 3))
+        with preserved_random_state():
+            if family.startswith("MobileNet"):
+                base = backbone(family, (32, 32, 3), alpha=config.backbone_alpha)
+            else:
+                base = backbone(family, (75, 75, 3))
         names = {layer.name for layer in base.layers}
         if name in names:
             return

@@ -14,7 +14,7 @@ from keras_transfer.transfer import fusion
 # The paper's non-keras.applications nets; any keras.applications family name
 # (`keras_transfer.models.backbone.list_backbones`) works too.
 _OWN_NETS = {"custom": "residual_cnn", "squeezenet": "squeezenet"}
-CUSTOM_MIN_SIDE = 2 ** (16 // 4)  # the custom residual CNN max-pools in each of its 4 stages
+CUSTOM_BLOCKS_PER_STAGE = 4  # section 3.2: a residual connection after every 4th block
 
 
 def check_net(name):
@@ -41,8 +41,8 @@ def weights_fix(key):
     """
     return (
         f"pass pretrained_{key}.weights.h5 of an earlier run with the same --model_{key}, "
-        f"--custom_width, --image_size and --imagenet_image_size, or leave --weights_{key} "
-        f"unset to pre-train model {key}"
+        f"--custom_width, --custom_blocks, --image_size and --imagenet_image_size, or leave "
+        f"--weights_{key} unset to pre-train model {key}"
     )
 
 
@@ -63,6 +63,9 @@ class FusionConfig:
         imagenet_image_size: side an ImageNet family resizes its input to
             inside the model (``0``: ``image_size``).
         custom_width: first-stage filters of the custom model.
+        custom_blocks: conv blocks of the custom model, a multiple of 4
+            (paper: 16, section 3.2; each 4 blocks are a stage that ends with
+            a residual add and a 2x2 max pool).
         pretrain_steps, retrain_steps: SGD steps (momentum 0.9) per net.
         pretrain_lr, retrain_lr: learning rates.
         batch_size: batch size of every phase.
@@ -89,6 +92,7 @@ class FusionConfig:
     image_size: int = 100
     imagenet_image_size: int = 0
     custom_width: int = 16
+    custom_blocks: int = 16
     pretrain_steps: int = 5000
     retrain_steps: int = 2000
     pretrain_lr: float = 0.01
@@ -118,6 +122,7 @@ class FusionConfig:
             (
                 "image_size",
                 "custom_width",
+                "custom_blocks",
                 "pretrain_steps",
                 "retrain_steps",
                 "batch_size",
@@ -128,11 +133,18 @@ class FusionConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"Expected {name} to be an integer >= 0, received {value!r}.")
-        if "custom" in (self.model_1, self.model_2) and self.image_size < CUSTOM_MIN_SIDE:
+        if self.custom_blocks % CUSTOM_BLOCKS_PER_STAGE:
             raise ValueError(
-                f"Expected image_size >= {CUSTOM_MIN_SIDE} for the custom CNN (a "
-                f"max pool in each of its 4 stages), received {self.image_size}; "
-                f"pass --image_size={CUSTOM_MIN_SIDE} or more."
+                f"Expected custom_blocks to be a multiple of {CUSTOM_BLOCKS_PER_STAGE} (a "
+                f"residual add after every 4th block, section 3.2), received "
+                f"{self.custom_blocks}; e.g. --custom_blocks=16."
+            )
+        stages = self.custom_blocks // CUSTOM_BLOCKS_PER_STAGE
+        if "custom" in (self.model_1, self.model_2) and self.image_size < 2**stages:
+            raise ValueError(
+                f"Expected image_size >= {2**stages} for the custom CNN (a max pool in "
+                f"each of its {stages} stages), received {self.image_size}; pass "
+                f"--image_size={2**stages} or more."
             )
         for name in ("pretrain_lr", "retrain_lr"):
             if not getattr(self, name) > 0:

@@ -37,6 +37,7 @@ def load_data(config, data_dir=None, seed=0):
                 getattr(config, f"model_{key}"),
                 (config.image_size, config.image_size, 3),
                 config.custom_width,
+                config.custom_blocks,
                 config.imagenet_image_size,
                 f"weights_{key}",
                 weights_fix(key),

@@ -39,10 +39,13 @@ from keras_transfer.transfer import fusion
 from keras_transfer.transfer.ensemble import average_ensemble
 
 
-def build_features(name, input_shape, custom_width=16, weights=None, imagenet_image_size=0):
+def build_features(
+    name, input_shape, custom_width=16, custom_blocks=16, weights=None, imagenet_image_size=0
+):
     """A feature extractor (pooled features) for network ``name``.
 
-    ``"custom"`` is the paper's 16-block residual CNN (`residual_cnn`),
+    ``"custom"`` is the paper's residual CNN (`residual_cnn`, 16 blocks in the
+    paper, ``custom_blocks`` here),
     ``"squeezenet"`` SqueezeNet v1.1, anything else a `keras.applications` or
     EfficientNet-Lite family (its preprocessing inside, images on [0, 1]),
     resized inside to ``imagenet_image_size`` (``0``: not resized).
@@ -50,11 +53,19 @@ def build_features(name, input_shape, custom_width=16, weights=None, imagenet_im
     Example:
     >>> build_features("custom", (32, 32, 3), custom_width=4).output_shape
     (None, 32)
+    >>> f = build_features("custom", (32, 32, 3), custom_width=4, custom_blocks=8)
+    >>> f.output_shape, sum(layer.name.removeprefix("block").isdigit() for layer in f.layers)
+    ((None, 8), 8)
     """
     check_net(name)
     if name == "custom":
         return residual_cnn(
-            input_shape, include_top=False, width=custom_width, weights=weights, name="custom"
+            input_shape,
+            include_top=False,
+            weights=weights,
+            blocks=custom_blocks,
+            width=custom_width,
+            name="custom",
         )
     if name == "squeezenet":
         return squeezenet(input_shape, include_top=False, weights=weights, name="squeezenet")
@@ -65,7 +76,14 @@ def build_features(name, input_shape, custom_width=16, weights=None, imagenet_im
 
 
 def check_feature_weights(
-    path, name, input_shape, custom_width=16, imagenet_image_size=0, setting="weights", fix=None
+    path,
+    name,
+    input_shape,
+    custom_width=16,
+    custom_blocks=16,
+    imagenet_image_size=0,
+    setting="weights",
+    fix=None,
 ):
     """Refuses (ValueError, one line) a weights file `build_features` could not load whole.
 
@@ -85,15 +103,21 @@ def check_feature_weights(
     Traceback (most recent call last):
     ...
     ValueError: Expected weights to be a weights file of the custom residual CNN (width 8, \
-no top), received '...pretrained_1.weights.h5' which does not fit it: ...
+16 blocks, no top), received '...pretrained_1.weights.h5' which does not fit it: ...
     """
     check_net(name)
     input_shape = tuple(input_shape)
     if name == "custom":
         return check_weights_file(
             path,
-            lambda: residual_cnn(input_shape, include_top=False, width=custom_width, name="custom"),
-            f"the custom residual CNN (width {custom_width}, no top)",
+            lambda: residual_cnn(
+                input_shape,
+                include_top=False,
+                blocks=custom_blocks,
+                width=custom_width,
+                name="custom",
+            ),
+            f"the custom residual CNN (width {custom_width}, {custom_blocks} blocks, no top)",
             setting,
             fix,
         )
@@ -200,6 +224,7 @@ def _pretrain(config, data, shape, seed, root, log):
             net,
             shape,
             config.custom_width,
+            config.custom_blocks,
             weights=weights,
             imagenet_image_size=config.imagenet_image_size,
         )
@@ -264,6 +289,7 @@ PRETRAIN_FIELDS = (
     "image_size",
     "imagenet_image_size",
     "custom_width",
+    "custom_blocks",
     "pretrain_steps",
     "pretrain_lr",
     "batch_size",
