@@ -44,12 +44,13 @@ SHARED = {
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
-def test_tune_two_trials_share_the_expensive_phase(name, tmp_path):
+def test_tune_two_trials_share_the_expensive_phase(name, tmp_path, capsys):
+    # In this process (what the recipe runs, without a TensorFlow start-up per search).
+    from keras_transfer.experiments import runner
+
     out = tmp_path / "tune"
-    proc = conftest.run_recipe(
-        name, *TINY[name], "--tune", "--tune_trials=2", f"--output_dir={out}", timeout=600
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    argv = conftest.command(name, ["--tune", "--tune_trials=2"], out)
+    assert runner.run_command(name, argv, "digits") == 0, capsys.readouterr().err[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     trials = summary["trials"]
     assert summary["mode"] == "tune" and len(trials) == 2
