@@ -47,6 +47,26 @@ def run_recipe(name, *args, env=None, timeout=300):
     )
 
 
+def run_here(name, *args, timeout=None):
+    """Recipe ``name`` with ``args`` in this process, as a `subprocess.CompletedProcess`.
+
+    `runner.run_command`: what ``python recipes/<name>.py`` runs, without a
+    process and its TensorFlow start-up (about 10 s on the CI machine). For
+    tests of what a run writes; process behaviour (exit codes, signals, quiet
+    output, logical devices) is tested with `run_recipe`. ``timeout`` is
+    accepted for `run_recipe`'s signature and ignored.
+    """
+    import contextlib
+    import io
+
+    from keras_transfer.experiments import runner
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = runner.run_command(name, [name, *args], "digits")
+    return subprocess.CompletedProcess([name, *args], code, out.getvalue(), err.getvalue())
+
+
 def predict(model, x):
     """``model`` on ``x`` in eager mode, as numpy (a list for several outputs).
 

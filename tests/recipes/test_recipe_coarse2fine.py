@@ -14,7 +14,7 @@ TINY = conftest.TINY["coarse2fine"]
 
 def test_recipe_writes_headline_curves_and_exports(tmp_path):
     out = tmp_path / "run"
-    proc = conftest.run_recipe(
+    proc = conftest.run_here(
         "coarse2fine",
         *TINY,
         "--upscale_mode=exact",
@@ -63,7 +63,7 @@ def test_same_seed_same_numbers(tmp_path):
     finals = []
     for k in range(2):
         out = tmp_path / f"run{k}"
-        proc = conftest.run_recipe("coarse2fine", *args, f"--output_dir={out}")
+        proc = conftest.run_here("coarse2fine", *args, f"--output_dir={out}")
         assert proc.returncode == 0, proc.stderr[-3000:]
         summary = json.loads((out / "summary.json").read_text())
         finals.append(

@@ -21,8 +21,8 @@ SOURCE = [
 ]
 
 
-def run_recipe(*args, timeout=600):
-    return conftest.run_recipe("compact_transfer", *args, timeout=timeout)
+def run_recipe(*args):
+    return conftest.run_here("compact_transfer", *args)
 
 
 def test_recipe_writes_summary_exports_and_ratios(tmp_path):

@@ -28,7 +28,7 @@ RUNS = {
 
 def test_recipe_runs_every_protocol_and_baseline(tmp_path):
     out = tmp_path / "run"
-    proc = conftest.run_recipe(
+    proc = conftest.run_here(
         "fusion", *TINY, f"--output_dir={out}", f"--export_dir={tmp_path / 'saved'}", timeout=600
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

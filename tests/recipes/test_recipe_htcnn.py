@@ -68,7 +68,7 @@ def test_recipe_same_seed_same_numbers(finished_run, tmp_path):
     # Repeat 0 again, alone: the same numbers, whatever the number of repeats after it.
     _, out, _ = finished_run
     again = tmp_path / "again"
-    proc = run_recipe(*TINY, "--repeats=1", f"--output_dir={again}", "--noexport")
+    proc = conftest.run_here("htcnn", *TINY, "--repeats=1", f"--output_dir={again}", "--noexport")
     assert proc.returncode == 0, proc.stderr[-3000:]
     first = [
         (r["run"], r["repeat"], r["step"], r["test_accuracy"])
@@ -122,7 +122,8 @@ def test_alexnet_arch_on_tiny_imagenet(shared_data, tmp_path):
     if not (shared_data / "tiny_imagenet50" / "train.npz").exists():
         pytest.skip("tiny_imagenet50 not in the shared data")
     out = tmp_path / "alex"
-    proc = run_recipe(
+    proc = conftest.run_here(
+        "htcnn",
         "--dataset=tiny_imagenet50",
         "--arch=alexnet",
         "--preset=quick",

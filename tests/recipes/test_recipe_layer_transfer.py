@@ -11,13 +11,11 @@ pytestmark = pytest.mark.slow  # runs recipes (docs/design.md, Tests)
 TINY = conftest.TINY["layer_transfer"]
 
 
-def run_recipe(*args, **kwargs):
-    return conftest.run_recipe("layer_transfer", *args, **kwargs)
-
-
 def test_recipe_writes_accuracy_table(tmp_path):
     out = tmp_path / "run"
-    proc = run_recipe(*TINY, f"--output_dir={out}", f"--export_dir={tmp_path / 'saved'}")
+    proc = conftest.run_here(
+        "layer_transfer", *TINY, f"--output_dir={out}", f"--export_dir={tmp_path / 'saved'}"
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     table = summary["headline"]["accuracy"]
