@@ -46,17 +46,10 @@ CASES = {
 }
 
 
-def _argv(recipe, args, out):
+def _flags(recipe, args, out):
     names = {a.split("=")[0] for a in args}
     base = [a for a in CASES[recipe][0] if a.split("=")[0] not in names]
-    return [
-        sys.executable,
-        str(conftest.REPO / "recipes" / f"{recipe}.py"),
-        *base,
-        *args,
-        f"--output_dir={out}",
-        "--noexport",
-    ]
+    return [*base, *args, f"--output_dir={out}", "--noexport"]
 
 
 def _curve_rows(out):
@@ -72,7 +65,7 @@ def _kill_at_random_step(recipe, out, rows_total, rng):
     """Starts the recipe, SIGKILLs it after a random number of recorded epochs; that number."""
     target = rng.randint(1, max(1, rows_total - 4))
     proc = subprocess.Popen(
-        _argv(recipe, [], out),
+        [sys.executable, str(conftest.REPO / "recipes" / f"{recipe}.py"), *_flags(recipe, [], out)],
         cwd=str(conftest.REPO),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -88,13 +81,9 @@ def _kill_at_random_step(recipe, out, rows_total, rng):
 
 
 def _run(recipe, out, *args):
-    return subprocess.run(
-        _argv(recipe, list(args), out),
-        cwd=str(conftest.REPO),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    """The uninterrupted and the resumed runs, in this process (only the killed one needs its
+    own process)."""
+    return conftest.run_here(recipe, *_flags(recipe, list(args), out))
 
 
 @pytest.mark.parametrize("recipe", sorted(CASES))
