@@ -47,14 +47,13 @@ def run_recipe(name, *args, env=None, timeout=300):
     )
 
 
-def run_here(name, *args, timeout=None):
+def run_here(name, *args):
     """Recipe ``name`` with ``args`` in this process, as a `subprocess.CompletedProcess`.
 
     `runner.run_command`: what ``python recipes/<name>.py`` runs, without a
     process and its TensorFlow start-up (about 10 s on the CI machine). For
     tests of what a run writes; process behaviour (exit codes, signals, quiet
-    output, logical devices) is tested with `run_recipe`. ``timeout`` is
-    accepted for `run_recipe`'s signature and ignored.
+    output, logical devices) is tested with `run_recipe`.
     """
     import contextlib
     import io
@@ -121,6 +120,14 @@ def assert_recipe_refuses(name, argv, message, out):
 def pytest_configure(config):
     # train() passes tf.data datasets to fit(), whose default shuffle=True Keras ignores.
     config.addinivalue_line("filterwarnings", "ignore:`shuffle=True` was passed:UserWarning")
+
+
+def pytest_collection_modifyitems(config, items):
+    # `slow` tests (recipe runs, subprocesses: up to two minutes each) first, in their collected
+    # order: pytest-xdist's workers then run the long ones early and share out the short ones
+    # at the end, instead of one worker finishing a long test alone (longest first keeps the
+    # tail short; the work stealing never takes a worker's last queued tests).
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -21,13 +21,13 @@ SOURCE = [
 ]
 
 
-def run_recipe(*args):
+def run_compact(*args):
     return conftest.run_here("compact_transfer", *args)
 
 
 def test_recipe_writes_summary_exports_and_ratios(tmp_path):
     out = tmp_path / "run"
-    proc = run_recipe(*TINY, f"--output_dir={out}", f"--export_dir={tmp_path / 'saved'}")
+    proc = run_compact(*TINY, f"--output_dir={out}", f"--export_dir={tmp_path / 'saved'}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     head = summary["headline"]
@@ -66,7 +66,7 @@ def test_recipe_writes_summary_exports_and_ratios(tmp_path):
 
 def test_recipe_source_pretraining_path(tmp_path):
     out = tmp_path / "run"
-    proc = run_recipe(
+    proc = run_compact(
         *TINY,
         *SOURCE,
         "--student_widths=2",

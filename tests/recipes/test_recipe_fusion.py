@@ -29,7 +29,7 @@ RUNS = {
 def test_recipe_runs_every_protocol_and_baseline(tmp_path):
     out = tmp_path / "run"
     proc = conftest.run_here(
-        "fusion", *TINY, f"--output_dir={out}", f"--export_dir={tmp_path / 'saved'}", timeout=600
+        "fusion", *TINY, f"--output_dir={out}", f"--export_dir={tmp_path / 'saved'}"
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())

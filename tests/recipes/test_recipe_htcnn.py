@@ -137,7 +137,6 @@ def test_alexnet_arch_on_tiny_imagenet(shared_data, tmp_path):
         f"--data_dir={shared_data}",
         f"--output_dir={out}",
         "--noexport",
-        timeout=400,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
