@@ -19,8 +19,8 @@ from test_bad_input import assert_refused
 
 from keras_transfer.checks import check_weights_file
 from keras_transfer.checks import check_weights_path
-from keras_transfer.experiments.fusion.run import build_features
-from keras_transfer.experiments.fusion.run import check_feature_weights
+from keras_transfer.experiments.fusion.nets import build_features
+from keras_transfer.experiments.fusion.nets import check_feature_weights
 from keras_transfer.models.fusion_nets import residual_cnn
 from keras_transfer.transfer.ensemble import average_ensemble
 

@@ -5,7 +5,7 @@ import json
 import conftest
 import pytest
 
-from keras_transfer.experiments.fusion.run import check_feature_weights
+from keras_transfer.experiments.fusion.nets import check_feature_weights
 
 pytestmark = pytest.mark.slow  # runs recipes (docs/design.md, Tests)
 

@@ -67,7 +67,7 @@ def test_tune_two_trials_share_the_expensive_phase(name, tmp_path, capsys):
 
 def _fusion_weights_files(folder):
     """Weights files of TINY fusion's two nets (untrained: only the code path matters)."""
-    from keras_transfer.experiments.fusion.run import build_features
+    from keras_transfer.experiments.fusion.nets import build_features
 
     flags = dict(a.split("=") for a in TINY["fusion"])
     width, blocks = int(flags["--custom_width"]), int(flags["--custom_blocks"])

@@ -7,7 +7,8 @@ better single net trained for the hybrid's wall time are the comparisons.
 
 - `config`: `FusionConfig` and the presets;
 - `data`: `load_data` (the retraining set, the pre-training sets);
-- `run`: the nets and every training, `run -> Result`;
+- `nets`: the feature extractors, their weights files and the head;
+- `run`: every training, `run -> Result`;
 - `report`: the headline, its tables and the plot;
 - `tuning`: the keras-tuner search space.
 

@@ -6,7 +6,7 @@ Everything is loaded and checked by `load_data` before any training.
 from keras_transfer import data as kt_data
 from keras_transfer.experiments.contract import Splits
 from keras_transfer.experiments.fusion.config import weights_fix
-from keras_transfer.experiments.fusion.run import check_feature_weights
+from keras_transfer.experiments.fusion.nets import check_feature_weights
 
 
 def load_data(config, data_dir=None, seed=0):
