@@ -30,6 +30,7 @@ _SQUEEZENET_V11_FIRES = (
     (64, 256),
 )
 _POOL_AFTER = (3, 5)
+BLOCKS_PER_STAGE = 4  # section 3.2: a residual connection after every 4th block
 
 
 def _check_path(weights):
@@ -115,7 +116,7 @@ def residual_cnn(
     include_top=True,
     weights=None,
     blocks=16,
-    blocks_per_stage=4,
+    blocks_per_stage=BLOCKS_PER_STAGE,
     width=32,
     name="residual_cnn",
 ):

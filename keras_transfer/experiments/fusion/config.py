@@ -9,12 +9,12 @@ from keras_transfer.checks import check_weights_path
 from keras_transfer.experiments.config import check_positive_ints
 from keras_transfer.experiments.config import select_preset
 from keras_transfer.models import backbone as bb
+from keras_transfer.models.fusion_nets import BLOCKS_PER_STAGE
 from keras_transfer.transfer import fusion
 
 # The paper's non-keras.applications nets; any keras.applications family name
 # (`keras_transfer.models.backbone.list_backbones`) works too.
 _OWN_NETS = {"custom": "residual_cnn", "squeezenet": "squeezenet"}
-CUSTOM_BLOCKS_PER_STAGE = 4  # section 3.2: a residual connection after every 4th block
 
 
 def check_net(name):
@@ -133,13 +133,13 @@ class FusionConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"Expected {name} to be an integer >= 0, received {value!r}.")
-        if self.custom_blocks % CUSTOM_BLOCKS_PER_STAGE:
+        if self.custom_blocks % BLOCKS_PER_STAGE:
             raise ValueError(
-                f"Expected custom_blocks to be a multiple of {CUSTOM_BLOCKS_PER_STAGE} (a "
+                f"Expected custom_blocks to be a multiple of {BLOCKS_PER_STAGE} (a "
                 f"residual add after every 4th block, section 3.2), received "
                 f"{self.custom_blocks}; e.g. --custom_blocks=16."
             )
-        stages = self.custom_blocks // CUSTOM_BLOCKS_PER_STAGE
+        stages = self.custom_blocks // BLOCKS_PER_STAGE
         if "custom" in (self.model_1, self.model_2) and self.image_size < 2**stages:
             raise ValueError(
                 f"Expected image_size >= {2**stages} for the custom CNN (a max pool in "

@@ -82,25 +82,15 @@ def check_feature_weights(
     """
     check_net(name)
     input_shape = tuple(input_shape)
-    if name == "custom":
+    own = {
+        "custom": f"the custom residual CNN (width {custom_width}, {custom_blocks} blocks, no top)",
+        "squeezenet": "SqueezeNet v1.1 without its top",
+    }
+    if name in own:
         return check_weights_file(
             path,
-            lambda: residual_cnn(
-                input_shape,
-                include_top=False,
-                blocks=custom_blocks,
-                width=custom_width,
-                name="custom",
-            ),
-            f"the custom residual CNN (width {custom_width}, {custom_blocks} blocks, no top)",
-            setting,
-            fix,
-        )
-    if name == "squeezenet":
-        return check_weights_file(
-            path,
-            lambda: squeezenet(input_shape, include_top=False, name="squeezenet"),
-            "SqueezeNet v1.1 without its top",
+            lambda: build_features(name, input_shape, custom_width, custom_blocks),
+            own[name],
             setting,
             fix,
         )
